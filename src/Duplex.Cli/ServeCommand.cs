@@ -1,0 +1,98 @@
+using System.Net;
+using System.Reflection;
+using Duplex.Protocol;
+using Duplex.Server;
+
+namespace Duplex.Cli;
+
+/// <summary><c>duplex serve</c>: echo, broadcast and the demo page, on Kestrel.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        Arguments parsed;
+        try
+        {
+            parsed = new Arguments(args, new HashSet<string>());
+            if (parsed.Unknown(new HashSet<string> { "host", "port" }).FirstOrDefault() is { } unknown)
+                return Usage.Print(1, $"unknown option --{unknown}");
+        }
+        catch (ArgumentException ex)
+        {
+            return Usage.Print(1, ex.Message);
+        }
+        var host = parsed.Get("host") ?? "localhost";
+        int port = parsed.GetInt("port", 8080);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (host == "localhost") kestrel.ListenLocalhost(port);
+            else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port);
+            else kestrel.Listen(IPAddress.Parse(host), port);
+        });
+        builder.Services.AddDuplex();
+        var app = builder.Build();
+        var registry = app.Services.GetRequiredService<WebSocketConnectionRegistry>();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("duplex");
+
+        var page = ReadPage();
+        app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
+
+        app.MapWebSocket("/echo", async connection =>
+        {
+            using var _ = Track(log, connection, "/echo");
+            await foreach (var message in connection.ReadMessagesAsync())
+                await connection.SendAsync(message);
+        });
+
+        var everyone = registry["broadcast"];
+        app.MapWebSocket("/broadcast", async connection =>
+        {
+            using var _ = Track(log, connection, "/broadcast");
+            everyone.Add(connection);
+            await foreach (var message in connection.ReadMessagesAsync())
+                await everyone.BroadcastAsync(message.Data, message.Type);
+        });
+
+        // Ctrl+C: every connection gets a proper 1001 Going Away before Kestrel stops.
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            log.LogInformation("shutting down: closing {Count} connection(s) with 1001", registry.Count);
+            registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").Wait(TimeSpan.FromSeconds(10));
+        });
+        app.Lifetime.ApplicationStarted.Register(() =>
+            log.LogInformation("duplex serve: listening on http://{Host}:{Port} (/echo, /broadcast, /)", host, port));
+        await app.RunAsync();
+        return 0;
+    }
+
+    private static IDisposable Track(ILogger log, WebSocketConnection connection, string path)
+    {
+        log.LogInformation("connection {Id} opened on {Path} from {Remote}", connection.Id, path, connection.RemoteEndPoint);
+        return new CloseLogger(log, connection);
+    }
+
+    private sealed class CloseLogger(ILogger log, WebSocketConnection connection) : IDisposable
+    {
+        public void Dispose() => _ = connection.Completion.ContinueWith(_ =>
+            log.LogInformation("connection {Id} closed: {Code} {Reason}", connection.Id,
+                (int?)connection.CloseStatus ?? 1006, connection.CloseStatusDescription ?? ""), TaskScheduler.Default);
+    }
+
+    private static string ReadPage()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("index.html")
+            ?? throw new InvalidOperationException("the demo page is missing from the build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

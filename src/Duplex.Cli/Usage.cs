@@ -1,0 +1,28 @@
+namespace Duplex.Cli;
+
+internal static class Usage
+{
+    public const string Text = """
+        duplex — WebSocket server, client and tools
+
+        usage:
+          duplex serve [--host localhost] [--port 8080]
+              /echo       every message comes back, same type
+              /broadcast  every message goes to every connection on /broadcast
+              /           a demo page using the browser's WebSocket
+          duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
+                         [--echo] [--insecure] [--quiet]
+              stdin lines go out as text messages; incoming messages are printed.
+              --echo sends every message received back unchanged until the peer closes.
+              exit status: 0 closed with 1000/1001/1005, 2 could not connect or handshake refused,
+                           3 dropped without a close frame (1006), 4 closed with another code,
+                           1 usage error.
+        """;
+
+    public static int Print(int status, string? error = null)
+    {
+        if (error is not null) Console.Error.WriteLine("duplex: " + error);
+        (status == 0 ? Console.Out : Console.Error).WriteLine(Text);
+        return status;
+    }
+}

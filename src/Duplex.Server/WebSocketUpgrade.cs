@@ -1,0 +1,138 @@
+using System.IO.Pipelines;
+using Duplex.Protocol;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex.Server;
+
+/// <summary>
+/// The server side of the opening handshake on ASP.NET Core, then the connection's life: judges the
+/// request (RFC 6455 §4.2.1), applies the endpoint's policy, upgrades, and runs the handler on a
+/// <see cref="WebSocketConnection"/> over Kestrel's request and response pipes.
+/// </summary>
+internal sealed class WebSocketUpgrade
+{
+    private readonly Func<WebSocketConnection, HttpContext, Task> _handler;
+    private readonly WebSocketEndpointOptions _options;
+
+    public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options)
+    {
+        _handler = handler;
+        _options = options;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var logger = services.GetService<ILoggerFactory>()?.CreateLogger("Duplex.Server") ?? NullLogger.Instance;
+        var request = context.Request;
+        var headers = request.Headers;
+        var handshake = new HandshakeRequest
+        {
+            Method = request.Method,
+            Protocol = request.Protocol,
+            Host = headers.Host.ToArray(),
+            Upgrade = headers.Upgrade.ToArray(),
+            Connection = headers.Connection.ToArray(),
+            Key = headers.SecWebSocketKey.ToArray(),
+            Version = headers.SecWebSocketVersion.ToArray(),
+            Protocols = headers.SecWebSocketProtocol.ToArray(),
+            Origin = headers.Origin.Count > 0 ? headers.Origin.ToString() : null,
+        };
+        var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
+        var rejection = ServerHandshake.Validate(handshake);
+        if (rejection is null && (upgradeFeature is null || !upgradeFeature.IsUpgradableRequest))
+            rejection = new HandshakeRejection(400, "this connection cannot be upgraded (a request body, or not HTTP/1.1)");
+        if (rejection is HandshakeRejection r)
+        {
+            if (r.RequiresVersionHeader) context.Response.Headers.SecWebSocketVersion = ServerHandshake.SupportedVersion;
+            await RejectAsync(context, logger, r.StatusCode, r.Reason).ConfigureAwait(false);
+            return;
+        }
+        if (_options.ValidateOrigin is { } validateOrigin && !validateOrigin(handshake.Origin))
+        {
+            await RejectAsync(context, logger, StatusCodes.Status403Forbidden, $"origin '{handshake.Origin}' is not allowed").ConfigureAwait(false);
+            return;
+        }
+        if (_options.OnHandshake is { } onHandshake && await onHandshake(context).ConfigureAwait(false) is HandshakeDecision decision)
+        {
+            await RejectAsync(context, logger, decision.StatusCode, decision.Body).ConfigureAwait(false);
+            return;
+        }
+
+        string? subprotocol = null;
+        var offered = ServerHandshake.OfferedSubprotocols(handshake);
+        if (_options.SelectSubprotocol is { } select && offered.Count > 0)
+        {
+            subprotocol = select(offered);
+            if (subprotocol is not null && !offered.Contains(subprotocol, StringComparer.Ordinal))
+                throw new InvalidOperationException($"SelectSubprotocol chose '{subprotocol}', which the client did not offer.");
+        }
+
+        var response = context.Response.Headers;
+        response.Upgrade = "websocket";
+        response.Connection = "Upgrade";
+        response.SecWebSocketAccept = HandshakeKeys.ComputeAccept(handshake.Key[0]!);
+        if (subprotocol is not null) response.SecWebSocketProtocol = subprotocol;
+        // Kestrel answers 101 and hands over the connection as a stream. After an HTTP/1.1 upgrade
+        // Request.BodyReader reads an empty body and Response.BodyWriter throws, so the stream is the
+        // only way to the bytes; pipes over it give the connection its buffering.
+        var stream = await upgradeFeature!.UpgradeAsync().ConfigureAwait(false);
+        var transport = new DuplexPipe(
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true)),
+            PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
+
+        var connection = new WebSocketConnection(
+            transport,
+            WebSocketRole.Server,
+            _options.Connection,
+            subprotocol,
+            context.Connection.RemoteIpAddress is { } ip ? new System.Net.IPEndPoint(ip, context.Connection.RemotePort) : null,
+            logger)
+        {
+            User = context.User,
+        };
+        services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
+        try
+        {
+            await _handler(connection, context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException && connection.State >= WebSocketState.CloseSent)
+        {
+            // The handler was still sending when the connection ended: not an error.
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "WebSocket {Id}: handler failed; closing with 1011", connection.Id);
+            await CloseQuietlyAsync(connection, CloseStatus.InternalServerError, "internal error").ConfigureAwait(false);
+        }
+        // The handler is done with the connection: end it properly if it is still open.
+        if (connection.State < WebSocketState.CloseSent)
+            await CloseQuietlyAsync(connection, CloseStatus.NormalClosure, null).ConfigureAwait(false);
+        await connection.Completion.ConfigureAwait(false);
+    }
+
+    private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)
+    {
+        try
+        {
+            await connection.CloseAsync(status, reason).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+        {
+        }
+    }
+
+    private static Task RejectAsync(HttpContext context, ILogger logger, int status, string reason)
+    {
+        DuplexMetrics.HandshakeRejections.Add(1, new KeyValuePair<string, object?>("status", status));
+        logger.LogInformation("Refused WebSocket upgrade from {Remote} to {Path}: {Status} {Reason}",
+            context.Connection.RemoteIpAddress, context.Request.Path, status, reason);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(reason + "\n");
+    }
+}

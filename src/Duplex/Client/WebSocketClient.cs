@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Duplex.Protocol;
+
+namespace Duplex;
+
+/// <summary>Opens client connections: ws:// over TCP, wss:// over TLS (with SNI), IPv4 and IPv6.</summary>
+public static class WebSocketClient
+{
+    /// <summary>
+    /// Connects and performs the opening handshake (RFC 6455 §4.1). Throws
+    /// <see cref="WebSocketHandshakeException"/> when the server's answer fails a check, and the
+    /// socket's or TLS's own exception when the network does.
+    /// </summary>
+    public static async Task<WebSocketConnection> ConnectAsync(Uri uri, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new WebSocketClientOptions();
+        bool secure = uri.Scheme switch
+        {
+            "ws" or "http" => false,
+            "wss" or "https" => true,
+            _ => throw new ArgumentException($"Unsupported scheme '{uri.Scheme}': use ws:// or wss://.", nameof(uri)),
+        };
+        if (!string.IsNullOrEmpty(uri.Fragment))
+            throw new ArgumentException("A WebSocket URI has no fragment (RFC 6455 §3).", nameof(uri));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        var token = timeout.Token;
+
+        var host = uri.DnsSafeHost;
+        int port = uri.IsDefaultPort ? (secure ? 443 : 80) : uri.Port;
+        EndPoint endPoint = IPAddress.TryParse(host, out var address) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
+        // A dual-mode socket reaches IPv4 and IPv6 addresses alike.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
+        bool success = false;
+        try
+        {
+            try
+            {
+                await socket.ConnectAsync(endPoint, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {uri} took longer than {options.ConnectTimeout}.");
+            }
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (secure)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = host,
+                    RemoteCertificateValidationCallback = options.RemoteCertificateValidationCallback,
+                    ClientCertificates = options.ClientCertificates,
+                }, token).ConfigureAwait(false);
+            }
+
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
+            var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+            var extensions = Array.Empty<string>();
+            var handshake = new ClientHandshake(HandshakeKeys.CreateKey(), options.Subprotocols.ToArray(), extensions);
+            await writer.WriteAsync(handshake.BuildRequest(uri, options.Headers, null), token).ConfigureAwait(false);
+            var head = await ReadResponseHeadAsync(reader, token).ConfigureAwait(false);
+            var (subprotocol, _) = handshake.Validate(head);
+
+            var ownedStream = stream;
+            success = true;
+            return new WebSocketConnection(
+                new DuplexPipe(reader, writer),
+                WebSocketRole.Client,
+                options.Connection,
+                subprotocol,
+                socket.RemoteEndPoint,
+                options.Logger,
+                closeTransport: () => ownedStream.DisposeAsync());
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WebSocketHandshakeException(HandshakeCheck.Incomplete, $"WebSocket handshake with {uri} did not finish within {options.ConnectTimeout}.");
+        }
+        finally
+        {
+            if (!success)
+            {
+                if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static async Task<HttpResponseHead> ReadResponseHeadAsync(PipeReader reader, CancellationToken token)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(token).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var bytes = buffer.Length > HttpResponseHead.MaxLength + 4 ? buffer.Slice(0, HttpResponseHead.MaxLength + 4) : buffer;
+            // Heads are small: one copy into a contiguous array is cheaper than parsing a sequence.
+            byte[] flat = bytes.IsSingleSegment ? [] : bytes.ToArray();
+            ReadOnlySpan<byte> span = bytes.IsSingleSegment ? bytes.FirstSpan : flat;
+            if (HttpResponseHead.TryParse(span, out var head, out int consumed))
+            {
+                reader.AdvanceTo(buffer.GetPosition(consumed));
+                return head!;
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+                throw new WebSocketHandshakeException(HandshakeCheck.Incomplete, "the server closed the connection before the handshake finished");
+        }
+    }
+}
+
+/// <summary>A reader and a writer as one <see cref="IDuplexPipe"/>.</summary>
+public sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+{
+    public PipeReader Input { get; } = input;
+    public PipeWriter Output { get; } = output;
+}

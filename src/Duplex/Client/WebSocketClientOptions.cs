@@ -1,0 +1,34 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex;
+
+public sealed class WebSocketClientOptions
+{
+    /// <summary>Extra request headers (Authorization, Cookie, Origin …).</summary>
+    public IList<KeyValuePair<string, string>> Headers { get; } = new List<KeyValuePair<string, string>>();
+
+    /// <summary>Subprotocols to offer, in order of preference.</summary>
+    public IList<string> Subprotocols { get; } = new List<string>();
+
+    /// <summary>Bound on TCP connect, TLS and the opening handshake together. Default 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Judges the server's certificate for wss://; null means the system's validation.</summary>
+    public RemoteCertificateValidationCallback? RemoteCertificateValidationCallback { get; set; }
+
+    /// <summary>Certificates to offer when the server asks for one (mutual TLS).</summary>
+    public X509CertificateCollection? ClientCertificates { get; set; }
+
+    /// <summary>Limits of the connection once open.</summary>
+    public WebSocketConnectionOptions Connection { get; set; } = new();
+
+    public ILogger? Logger { get; set; }
+
+    public WebSocketClientOptions AddHeader(string name, string value)
+    {
+        Headers.Add(new(name, value));
+        return this;
+    }
+}

@@ -1,0 +1,18 @@
+using System.Diagnostics.Metrics;
+
+namespace Duplex;
+
+/// <summary>Counters under the meter "Duplex", readable by dotnet-counters and OpenTelemetry.</summary>
+public static class DuplexMetrics
+{
+    public const string MeterName = "Duplex";
+    internal static readonly Meter Meter = new(MeterName);
+
+    internal static readonly UpDownCounter<long> ActiveConnections = Meter.CreateUpDownCounter<long>("duplex.connections.active", description: "Open WebSocket connections");
+    internal static readonly Counter<long> ConnectionsOpened = Meter.CreateCounter<long>("duplex.connections.opened");
+    internal static readonly Counter<long> ConnectionsClosed = Meter.CreateCounter<long>("duplex.connections.closed", description: "Closed connections, by close code");
+    internal static readonly Counter<long> MessagesReceived = Meter.CreateCounter<long>("duplex.messages.received");
+    internal static readonly Counter<long> MessagesSent = Meter.CreateCounter<long>("duplex.messages.sent");
+    internal static readonly Counter<long> ProtocolErrors = Meter.CreateCounter<long>("duplex.protocol.errors", description: "Connections failed for bad input, by close code");
+    internal static readonly Counter<long> HandshakeRejections = Meter.CreateCounter<long>("duplex.handshake.rejected", description: "Upgrade requests refused, by HTTP status");
+}

@@ -1,0 +1,752 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text;
+using System.Threading.Channels;
+using Duplex.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex;
+
+/// <summary>
+/// One WebSocket connection over a duplex pipe, for either role. A read loop runs from the start to
+/// the end of the connection, so pings, pongs and close frames are handled whether or not the
+/// application is reading; data messages queue for <see cref="ReadMessagesAsync"/> (bounded, see
+/// <see cref="WebSocketConnectionOptions.ReceiveQueueCapacity"/>). Sends are safe from many threads at
+/// once: each message goes out whole, never interleaved with another.
+/// </summary>
+public sealed partial class WebSocketConnection : IAsyncDisposable
+{
+    private static long s_nextId;
+
+    private readonly IDuplexPipe _transport;
+    private readonly WebSocketConnectionOptions _options;
+    private readonly ILogger _logger;
+    private readonly FrameReader _frameReader;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly Channel<WebSocketMessage> _inbox;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _controlBuffer = new byte[125];
+    private readonly MaskKeySource? _maskKeys;
+    private readonly Func<ValueTask>? _closeTransport;
+    private readonly List<PendingPing> _pendingPings = [];
+
+    private volatile int _state = (int)WebSocketState.Open;
+    private bool _closeSent;      // guarded by _sendLock
+    private bool _outputDone;     // guarded by _sendLock
+    private CloseStatus? _closeStatus;
+    private string? _closeDescription;
+    private long _pingCounter;
+
+    // Read loop state: the message being assembled.
+    private bool _inFrame;
+    private ReadOnlySequence<byte> _unread;
+    private byte[]? _messageBuffer;
+    private int _messageLength;
+
+    /// <summary>
+    /// Starts a connection over <paramref name="transport"/>, after a completed opening handshake.
+    /// </summary>
+    /// <param name="closeTransport">Called once when the connection is over and the pipes are completed,
+    /// to release what lies beneath them (a socket, a stream).</param>
+    public WebSocketConnection(
+        IDuplexPipe transport,
+        WebSocketRole role,
+        WebSocketConnectionOptions? options = null,
+        string? subprotocol = null,
+        EndPoint? remoteEndPoint = null,
+        ILogger? logger = null,
+        Func<ValueTask>? closeTransport = null)
+    {
+        _transport = transport;
+        Role = role;
+        _options = options?.Clone() ?? new WebSocketConnectionOptions();
+        _logger = logger ?? NullLogger.Instance;
+        Subprotocol = subprotocol;
+        RemoteEndPoint = remoteEndPoint;
+        _closeTransport = closeTransport;
+        Id = Interlocked.Increment(ref s_nextId);
+        _frameReader = new FrameReader(new FrameReaderOptions
+        {
+            Role = role,
+            MaxMessageSize = _options.MaxMessageSize,
+            MaxFragments = _options.MaxFragments,
+        });
+        _inbox = Channel.CreateBounded<WebSocketMessage>(new BoundedChannelOptions(Math.Max(1, _options.ReceiveQueueCapacity))
+        {
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        if (role == WebSocketRole.Client) _maskKeys = new MaskKeySource();
+        DuplexMetrics.ConnectionsOpened.Add(1);
+        DuplexMetrics.ActiveConnections.Add(1);
+        ReadLoop = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>A process-wide number for logs.</summary>
+    public long Id { get; }
+
+    public WebSocketRole Role { get; }
+
+    public WebSocketState State => (WebSocketState)_state;
+
+    /// <summary>
+    /// How the connection ended: the code of the peer's close frame (1005 if it had none), the code this
+    /// side failed the connection with, or 1006 when it ended without a close frame. Null while open.
+    /// </summary>
+    public CloseStatus? CloseStatus => _closeStatus;
+
+    public string? CloseStatusDescription => _closeDescription;
+
+    /// <summary>The subprotocol both sides agreed on in the handshake, or null.</summary>
+    public string? Subprotocol { get; }
+
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Who is on the other end, as the handshake's authentication established it.</summary>
+    public ClaimsPrincipal? User { get; set; }
+
+    /// <summary>The application's own per-connection state.</summary>
+    public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+
+    /// <summary>Completes when the connection is over and its transport released. Never faults.</summary>
+    public Task Completion => _completion.Task;
+
+    private Task ReadLoop { get; }
+
+    // ───────────────────────────── receiving ─────────────────────────────
+
+    /// <summary>
+    /// The messages the peer sends, in order, until the connection closes (then the sequence ends;
+    /// see <see cref="CloseStatus"/>). Each message's buffer is reused once the next one is requested.
+    /// </summary>
+    public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var reader = _inbox.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var message))
+            {
+                try
+                {
+                    yield return message;
+                }
+                finally
+                {
+                    message.Return();
+                }
+            }
+        }
+    }
+
+    private enum ReadMode { Frames, Draining, AwaitingEof, Done }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _transport.Input;
+        var token = _lifetime.Token;
+        var mode = ReadMode.Frames;
+        try
+        {
+            while (mode != ReadMode.Done)
+            {
+                var result = await input.ReadAsync(token).ConfigureAwait(false);
+                if (result.IsCanceled) break;
+                var buffer = result.Buffer;
+                _unread = buffer;
+                try
+                {
+                    mode = await ProcessAsync(buffer, mode, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    input.AdvanceTo(_unread.Start, buffer.End);
+                }
+                if (result.IsCompleted) break;
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // A close timeout or Abort(): the connection ends below.
+        }
+        catch (Exception ex)
+        {
+            // The transport failed (connection reset, TLS error): that is how the peer went away.
+            _logger.LogDebug(ex, "WebSocket {Id}: transport error", Id);
+        }
+        finally
+        {
+            await FinishAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Handles what <paramref name="buffer"/> holds, keeping <see cref="_unread"/> at what is left (also
+    /// when it throws), and returns the mode to read on in.
+    /// </summary>
+    private async ValueTask<ReadMode> ProcessAsync(ReadOnlySequence<byte> buffer, ReadMode mode, CancellationToken token)
+    {
+        // After the close handshake (and after failing the connection) we are only waiting for the
+        // end: once it is there, the server closes TCP and the client waits for the server to
+        // (RFC 6455 §7.1.1).
+        ReadMode Closed() => Role == WebSocketRole.Client ? ReadMode.AwaitingEof : ReadMode.Done;
+        while (true)
+        {
+            switch (mode)
+            {
+                case ReadMode.AwaitingEof:
+                    // RFC 6455 §5.5.1: nothing is read after the close handshake.
+                    _unread = buffer.Slice(buffer.End);
+                    return mode;
+                case ReadMode.Draining:
+                    var seen = DrainUntilClose(ref buffer);
+                    _unread = buffer;
+                    if (seen == DrainResult.NeedMore) return mode;
+                    return seen == DrainResult.CloseSeen ? Closed() : ReadMode.Done;
+            }
+            var step = Parse(ref buffer, out var error);
+            _unread = buffer;
+            switch (step)
+            {
+                case Step.NeedMore:
+                    return mode;
+                case Step.Message:
+                    await DeliverAsync(token).ConfigureAwait(false);
+                    break;
+                case Step.Ping:
+                    await SendPongAsync(token).ConfigureAwait(false);
+                    break;
+                case Step.Pong:
+                    CompletePings(_controlBuffer.AsSpan(0, (int)_frameReader.Current.PayloadLength));
+                    break;
+                case Step.Close:
+                    await HandleCloseFrameAsync().ConfigureAwait(false);
+                    return Closed();
+                case Step.Error:
+                    await FailAsync(error).ConfigureAwait(false);
+                    mode = ReadMode.Draining;
+                    break;
+            }
+        }
+    }
+
+    private enum Step { NeedMore, Message, Ping, Pong, Close, Error }
+
+    private enum DrainResult { NeedMore, CloseSeen, Garbage }
+
+    /// <summary>Consumes frames from <paramref name="buffer"/> until something needs the loop's attention.</summary>
+    private Step Parse(ref ReadOnlySequence<byte> buffer, out ProtocolError error)
+    {
+        error = default;
+        Span<byte> joined = stackalloc byte[FrameHeader.MaxLength];
+        while (true)
+        {
+            if (!_inFrame)
+            {
+                if (buffer.Length < 2) return Step.NeedMore;
+                scoped ReadOnlySpan<byte> head = buffer.FirstSpan;
+                if (head.Length < FrameHeader.MaxLength && buffer.Length > head.Length)
+                {
+                    int n = (int)Math.Min(FrameHeader.MaxLength, buffer.Length);
+                    buffer.Slice(0, n).CopyTo(joined);
+                    head = joined.Slice(0, n);
+                }
+                var status = _frameReader.TryReadHeader(head, out var header, out error);
+                if (status == FrameReadStatus.NeedMoreData) return Step.NeedMore;
+                if (status == FrameReadStatus.Error) return Step.Error;
+                buffer = buffer.Slice(header.HeaderLength);
+                _inFrame = true;
+            }
+
+            var frame = _frameReader.Current;
+            if (frame.Opcode.IsControl())
+            {
+                int length = (int)frame.PayloadLength;
+                if (buffer.Length < length) return Step.NeedMore;
+                var payload = _controlBuffer.AsSpan(0, length);
+                buffer.Slice(0, length).CopyTo(payload);
+                buffer = buffer.Slice(length);
+                _frameReader.ProcessPayload(payload, out _);
+                _inFrame = false;
+                return frame.Opcode switch
+                {
+                    Opcode.Ping => Step.Ping,
+                    Opcode.Pong => Step.Pong,
+                    _ => Step.Close,
+                };
+            }
+
+            long remaining = _frameReader.RemainingInFrame;
+            if (remaining > 0)
+            {
+                if (buffer.IsEmpty) return Step.NeedMore;
+                int n = (int)Math.Min(remaining, buffer.Length);
+                var destination = ReserveMessageSpace(n);
+                buffer.Slice(0, n).CopyTo(destination);
+                buffer = buffer.Slice(n);
+                _messageLength += n;
+                if (!_frameReader.ProcessPayload(destination, out error)) return Step.Error;
+                if (_frameReader.RemainingInFrame > 0) return Step.NeedMore;
+            }
+            _inFrame = false;
+            if (_frameReader.CompleteDataFrame(out var endError))
+            {
+                if (endError is ProtocolError e)
+                {
+                    error = e;
+                    return Step.Error;
+                }
+                return Step.Message;
+            }
+        }
+    }
+
+    private Span<byte> ReserveMessageSpace(int count)
+    {
+        int needed = _messageLength + count;
+        if (_messageBuffer is null || _messageBuffer.Length < needed)
+        {
+            // Grow with the data that has arrived, not with what a header announces: a peer that
+            // declares a huge frame and sends nothing must not make us allocate it.
+            int size = Math.Max(needed, _messageBuffer is null ? 0 : (int)Math.Min((long)_messageBuffer.Length * 2, _options.MaxMessageSize));
+            var bigger = ArrayPool<byte>.Shared.Rent(size);
+            if (_messageBuffer is not null)
+            {
+                _messageBuffer.AsSpan(0, _messageLength).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_messageBuffer);
+            }
+            _messageBuffer = bigger;
+        }
+        return _messageBuffer.AsSpan(_messageLength, count);
+    }
+
+    private ValueTask DeliverAsync(CancellationToken token)
+    {
+        var type = _frameReader.MessageOpcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+        var message = new WebSocketMessage(type, _messageBuffer, _messageLength);
+        _messageBuffer = null;
+        _messageLength = 0;
+        DuplexMetrics.MessagesReceived.Add(1);
+        if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
+        return _inbox.Writer.WriteAsync(message, token);
+    }
+
+    /// <summary>After failing the connection: skip frames until the peer's close frame arrives.</summary>
+    private static DrainResult DrainUntilClose(ref ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> head = stackalloc byte[FrameHeader.MaxLength];
+        while (true)
+        {
+            int n = (int)Math.Min(FrameHeader.MaxLength, buffer.Length);
+            buffer.Slice(0, n).CopyTo(head);
+            if (!FrameHeader.TryParse(head.Slice(0, n), out var h)) return DrainResult.NeedMore;
+            if (h.PayloadLength < 0 || h.PayloadLength > 1 << 20) return DrainResult.Garbage;
+            long total = h.HeaderLength + h.PayloadLength;
+            if (buffer.Length < total) return DrainResult.NeedMore;
+            buffer = buffer.Slice(total);
+            if (h.Opcode == Opcode.Close) return DrainResult.CloseSeen;
+        }
+    }
+
+    /// <summary>Handles the peer's close frame: answers it, or fails the connection if its payload is invalid.</summary>
+    private async ValueTask HandleCloseFrameAsync()
+    {
+        int length = (int)_frameReader.Current.PayloadLength;
+        if (!FrameReader.TryParseClosePayload(_controlBuffer.AsSpan(0, length), out var status, out var reason, out var error))
+        {
+            // The peer already closed; nothing more will come but TCP's end.
+            await FailAsync(error).ConfigureAwait(false);
+            return;
+        }
+        _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
+        _closeDescription ??= reason;
+        SetState(WebSocketState.CloseReceived);
+        // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
+        await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
+        SetState(WebSocketState.Closed);
+        if (Role == WebSocketRole.Client)
+        {
+            // RFC 6455 §7.1.1: the server closes TCP first; wait for it, but not forever.
+            _lifetime.CancelAfter(_options.CloseTimeout);
+        }
+    }
+
+    private async ValueTask FailAsync(ProtocolError error)
+    {
+        _closeStatus ??= error.Status;
+        _closeDescription ??= error.Reason;
+        DuplexMetrics.ProtocolErrors.Add(1, new KeyValuePair<string, object?>("code", (int)error.Status));
+        _logger.LogInformation("WebSocket {Id}: failing connection with {Code}: {Reason}", Id, (int)error.Status, error.Reason);
+        _lifetime.CancelAfter(_options.CloseTimeout);
+        try
+        {
+            await SendCloseFrameAsync(error.Status, error.Reason, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        {
+        }
+        SetState(WebSocketState.Closed);
+    }
+
+    private async Task FinishAsync()
+    {
+        if (_state < (int)WebSocketState.Closed)
+        {
+            // The close handshake did not finish: the peer vanished, or never answered our close.
+            _closeStatus ??= Protocol.CloseStatus.AbnormalClosure;
+            SetState(WebSocketState.Aborted);
+        }
+        _inbox.Writer.TryComplete();
+        if (_messageBuffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_messageBuffer);
+            _messageBuffer = null;
+        }
+        FailPendingPings();
+
+        // Wake a sender stuck on a peer that stopped reading, then take the lock so no one is
+        // writing while the output is completed.
+        _transport.Output.CancelPendingFlush();
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _outputDone = true;
+            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug(ex, "WebSocket {Id}: completing output", Id);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+        try
+        {
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+            if (_closeTransport is not null) await _closeTransport().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug(ex, "WebSocket {Id}: releasing transport", Id);
+        }
+        DuplexMetrics.ActiveConnections.Add(-1);
+        DuplexMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("code", (int)(_closeStatus ?? Protocol.CloseStatus.AbnormalClosure)));
+        _completion.TrySetResult();
+    }
+
+    private void SetState(WebSocketState state)
+    {
+        // States only move forward; Closed and Aborted are final.
+        while (true)
+        {
+            int current = _state;
+            if (current >= (int)WebSocketState.Closed || current >= (int)state) return;
+            if (Interlocked.CompareExchange(ref _state, (int)state, current) == current) return;
+        }
+    }
+
+    // ───────────────────────────── sending ─────────────────────────────
+
+    /// <summary>Sends a text message. Lone surrogates become U+FFFD, so the wire is always valid UTF-8.</summary>
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int count = Encoding.UTF8.GetByteCount(text);
+        if (count <= StackEncodeLimit)
+        {
+            return SendEncodedTextAsync(text, count, cancellationToken);
+        }
+        return SendPooledTextAsync(text, count, cancellationToken);
+    }
+
+    private const int StackEncodeLimit = 16 * 1024;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendEncodedTextAsync(string text, int count, CancellationToken cancellationToken)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfCannotSend();
+            // Encode straight into the pipe: no intermediate buffer for small and medium messages.
+            var output = _transport.Output;
+            uint? key = _maskKeys?.Next();
+            int headerLength = FrameHeader.GetLength(count, key.HasValue);
+            var span = output.GetSpan(headerLength + count);
+            FrameHeader.Write(span, true, 0, Opcode.Text, count, key);
+            var body = span.Slice(headerLength, count);
+            Encoding.UTF8.GetBytes(text, body);
+            if (key is uint k) Masking.Apply(body, k, 0);
+            output.Advance(headerLength + count);
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async ValueTask SendPooledTextAsync(string text, int count, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            Encoding.UTF8.GetBytes(text, buffer);
+            await SendFrameAsync(Opcode.Text, buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Sends a text message from UTF-8 bytes, which must be valid UTF-8 (checked).</summary>
+    public ValueTask SendTextAsync(ReadOnlyMemory<byte> utf8, CancellationToken cancellationToken = default)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8.Span))
+            throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(utf8));
+        return SendFrameAsync(Opcode.Text, utf8, cancellationToken);
+    }
+
+    public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        SendFrameAsync(Opcode.Binary, data, cancellationToken);
+
+    /// <summary>Sends a message of the given type; text must be valid UTF-8.</summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, CancellationToken cancellationToken = default) =>
+        type == WebSocketMessageType.Text ? SendTextAsync(data, cancellationToken) : SendBinaryAsync(data, cancellationToken);
+
+    /// <summary>
+    /// Sends a received message on (an echo, a relay), same type. Its text was validated when it
+    /// arrived, so it is not validated again.
+    /// </summary>
+    public ValueTask SendAsync(in WebSocketMessage message, CancellationToken cancellationToken = default) =>
+        SendFrameAsync(message.IsText ? Opcode.Text : Opcode.Binary, message.Data, cancellationToken);
+
+    /// <summary>
+    /// Sends a message encoded once for many connections (server role only: server frames are not
+    /// masked, so the same bytes serve every recipient).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendAsync(PreparedMessage message, CancellationToken cancellationToken = default)
+    {
+        if (Role != WebSocketRole.Server) throw new InvalidOperationException("Prepared messages are unmasked frames: only a server may send them.");
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfCannotSend();
+            _transport.Output.Write(message.Frame.Span);
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfCannotSend();
+            FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private void ThrowIfCannotSend()
+    {
+        if (_closeSent || _outputDone || _state >= (int)WebSocketState.Closed)
+            throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
+    }
+
+    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        var result = await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        DuplexMetrics.MessagesSent.Add(1);
+        if (result.IsCanceled || result.IsCompleted)
+            throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
+    }
+
+    private async ValueTask SendPongAsync(CancellationToken token)
+    {
+        int length = (int)_frameReader.Current.PayloadLength;
+        await _sendLock.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            // RFC 6455 §5.5.2: answer a ping with a pong carrying the same data — unless our close
+            // frame has gone out, after which nothing else may be sent.
+            if (_closeSent || _outputDone) return;
+            FrameWriter.WriteFrame(_transport.Output, Opcode.Pong, true, 0, _controlBuffer.AsSpan(0, length), _maskKeys?.Next());
+            await _transport.Output.FlushAsync(token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async ValueTask SendCloseFrameAsync(CloseStatus? status, string? reason, CancellationToken token)
+    {
+        await _sendLock.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            if (_closeSent || _outputDone) return;
+            _closeSent = true;
+            var payload = new byte[status is null ? 0 : 2 + FrameWriter.MaxCloseReasonBytes];
+            int length = status is CloseStatus s ? FrameWriter.WriteClosePayload(payload, s, TruncateReason(reason)) : 0;
+            FrameWriter.WriteFrame(_transport.Output, Opcode.Close, true, 0, payload.AsSpan(0, length), _maskKeys?.Next());
+            await _transport.Output.FlushAsync(token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    /// <summary>Cuts a reason to the 123 bytes a close frame holds, on a character boundary.</summary>
+    internal static string? TruncateReason(string? reason)
+    {
+        if (reason is null || Encoding.UTF8.GetByteCount(reason) <= FrameWriter.MaxCloseReasonBytes) return reason;
+        int length = reason.Length;
+        while (length > 0 && Encoding.UTF8.GetByteCount(reason.AsSpan(0, length)) > FrameWriter.MaxCloseReasonBytes) length--;
+        if (length > 0 && char.IsHighSurrogate(reason[length - 1])) length--;
+        return reason[..length];
+    }
+
+    // ───────────────────────────── closing ─────────────────────────────
+
+    /// <summary>
+    /// Starts the close handshake (RFC 6455 §7.1.2) and waits until it ends: the peer's close frame
+    /// arrives and TCP is closed, or <see cref="WebSocketConnectionOptions.CloseTimeout"/> passes and the
+    /// connection is dropped.
+    /// </summary>
+    public async Task CloseAsync(CloseStatus status = Protocol.CloseStatus.NormalClosure, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (!CloseStatusRules.IsValidOnWire((int)status))
+            throw new ArgumentOutOfRangeException(nameof(status), (int)status, "Only 1000–1003, 1007–1014 and 3000–4999 may be sent in a close frame.");
+        if (reason is not null && Encoding.UTF8.GetByteCount(reason) > FrameWriter.MaxCloseReasonBytes)
+            throw new ArgumentException("A close reason holds at most 123 UTF-8 bytes.", nameof(reason));
+        if (_state >= (int)WebSocketState.Closed)
+        {
+            await Completion.ConfigureAwait(false);
+            return;
+        }
+        SetState(WebSocketState.CloseSent);
+        _lifetime.CancelAfter(_options.CloseTimeout);
+        try
+        {
+            await SendCloseFrameAsync(status, reason, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+        }
+        await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Drops the connection at once, without a close handshake; <see cref="CloseStatus"/> becomes 1006.</summary>
+    public void Abort()
+    {
+        _closeStatus ??= Protocol.CloseStatus.AbnormalClosure;
+        SetState(WebSocketState.Aborted);
+        try
+        {
+            _lifetime.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        _transport.Input.CancelPendingRead();
+        _transport.Output.CancelPendingFlush();
+    }
+
+    /// <summary>Closes with 1000 if still open (bounded by the close timeout), then waits for the end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_state < (int)WebSocketState.Closed)
+        {
+            try
+            {
+                await CloseAsync(Protocol.CloseStatus.NormalClosure).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+            {
+            }
+        }
+        await Completion.ConfigureAwait(false);
+    }
+
+    // ───────────────────────────── ping ─────────────────────────────
+
+    private sealed record PendingPing(byte[] Payload, long Timestamp, TaskCompletionSource<TimeSpan> Pong);
+
+    /// <summary>
+    /// Sends a ping and waits for its pong (RFC 6455 §5.5.2); returns the round-trip time. A pong
+    /// answering a later ping also answers this one (§5.5.3 lets a peer answer only the latest).
+    /// </summary>
+    public async Task<TimeSpan> PingAsync(ReadOnlyMemory<byte> payload = default, CancellationToken cancellationToken = default)
+    {
+        if (payload.Length > 125) throw new ArgumentException("A ping carries at most 125 bytes.", nameof(payload));
+        byte[] data = payload.IsEmpty
+            ? BitConverter.GetBytes(Interlocked.Increment(ref _pingCounter))
+            : payload.ToArray();
+        var pending = new PendingPing(data, Stopwatch.GetTimestamp(), new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_pendingPings) _pendingPings.Add(pending);
+        try
+        {
+            await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ThrowIfCannotSend();
+                FrameWriter.WriteFrame(_transport.Output, Opcode.Ping, true, 0, data, _maskKeys?.Next());
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+            return await pending.Pong.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_pendingPings) _pendingPings.Remove(pending);
+        }
+    }
+
+    private void CompletePings(ReadOnlySpan<byte> pongPayload)
+    {
+        lock (_pendingPings)
+        {
+            int match = -1;
+            for (int i = 0; i < _pendingPings.Count; i++)
+                if (pongPayload.SequenceEqual(_pendingPings[i].Payload)) match = i;
+            // Unsolicited pongs (RFC 6455 §5.5.3) match nothing and are ignored.
+            if (match < 0) return;
+            long now = Stopwatch.GetTimestamp();
+            for (int i = 0; i <= match; i++)
+                _pendingPings[i].Pong.TrySetResult(Stopwatch.GetElapsedTime(_pendingPings[i].Timestamp, now));
+            _pendingPings.RemoveRange(0, match + 1);
+        }
+    }
+
+    private void FailPendingPings()
+    {
+        lock (_pendingPings)
+        {
+            foreach (var p in _pendingPings)
+                p.Pong.TrySetException(new WebSocketClosedException(State, _closeStatus, _closeDescription));
+            _pendingPings.Clear();
+        }
+    }
+}

@@ -1,0 +1,25 @@
+namespace Duplex;
+
+/// <summary>Limits and timeouts of one connection. Every one is bounded with a default.</summary>
+public sealed class WebSocketConnectionOptions
+{
+    /// <summary>Largest message accepted (all fragments together); larger fails with 1009. Default 64 MiB.</summary>
+    public long MaxMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Most frames a message may have; more fails with 1008. The size limit alone would let a peer
+    /// send endless empty continuation frames. Default 131072.
+    /// </summary>
+    public int MaxFragments { get; set; } = 128 * 1024;
+
+    /// <summary>How long a close handshake may take before the connection is dropped. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Received messages held for the application before the read loop stops reading (TCP then pushes
+    /// back on the peer). Default 64.
+    /// </summary>
+    public int ReceiveQueueCapacity { get; set; } = 64;
+
+    internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
+}

@@ -1,0 +1,43 @@
+using System.Buffers;
+using System.Text;
+
+namespace Duplex;
+
+/// <summary>
+/// One received message. Its bytes live in a pooled buffer that is valid until the next message is
+/// requested from the connection (as with <see cref="System.IO.Pipelines.PipeReader"/>): read them,
+/// or copy them with <see cref="ToArray"/> or <see cref="Text"/>, before asking for the next one.
+/// </summary>
+public readonly struct WebSocketMessage
+{
+    private readonly byte[]? _buffer;
+    private readonly int _length;
+
+    internal WebSocketMessage(WebSocketMessageType type, byte[]? buffer, int length)
+    {
+        Type = type;
+        _buffer = buffer;
+        _length = length;
+    }
+
+    public WebSocketMessageType Type { get; }
+
+    public bool IsText => Type == WebSocketMessageType.Text;
+
+    /// <summary>The payload: UTF-8 (already validated) for text, raw bytes for binary.</summary>
+    public ReadOnlyMemory<byte> Data => _buffer is null ? ReadOnlyMemory<byte>.Empty : new(_buffer, 0, _length);
+
+    public int Length => _length;
+
+    /// <summary>The payload decoded as a string (allocates).</summary>
+    public string Text => _buffer is null ? "" : Encoding.UTF8.GetString(_buffer, 0, _length);
+
+    public byte[] ToArray() => Data.ToArray();
+
+    internal void Return()
+    {
+        if (_buffer is not null) ArrayPool<byte>.Shared.Return(_buffer);
+    }
+
+    public override string ToString() => IsText ? Text : $"<binary {_length} bytes>";
+}

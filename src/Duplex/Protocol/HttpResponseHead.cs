@@ -1,0 +1,65 @@
+using System.Text;
+
+namespace Duplex.Protocol;
+
+/// <summary>The status line and headers of an HTTP/1.1 response, parsed sans-I/O.</summary>
+public sealed class HttpResponseHead
+{
+    public int StatusCode { get; private init; }
+    public string ReasonPhrase { get; private init; } = "";
+    public Dictionary<string, string> Headers { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Most bytes a response head may take before it is judged malformed.</summary>
+    public const int MaxLength = 16 * 1024;
+
+    /// <summary>
+    /// Tries to parse a complete head (up to and including the empty line). Returns false when more
+    /// bytes are needed; throws <see cref="WebSocketHandshakeException"/> when the bytes are not a
+    /// valid response head. <paramref name="consumed"/> is the head's length.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> buffer, out HttpResponseHead? head, out int consumed)
+    {
+        head = null;
+        consumed = 0;
+        int end = buffer.IndexOf("\r\n\r\n"u8);
+        if (end < 0)
+        {
+            if (buffer.Length > MaxLength) throw Malformed($"response head exceeds {MaxLength} bytes");
+            return false;
+        }
+        if (end + 4 > MaxLength) throw Malformed($"response head exceeds {MaxLength} bytes");
+        consumed = end + 4;
+        var text = buffer.Slice(0, end);
+        foreach (byte b in text)
+        {
+            // Header bytes are visible ASCII, obs-text, SP, HTAB, CR, LF; NUL and other controls are not.
+            if (b < 0x20 && b != '\t' && b != '\r' && b != '\n' || b == 0x7F) throw Malformed("control character in response head");
+        }
+        var lines = Encoding.Latin1.GetString(text).Split("\r\n");
+        var status = lines[0];
+        // status-line = HTTP-version SP status-code SP [ reason-phrase ]
+        if (status.Length < 12 || !status.StartsWith("HTTP/1.", StringComparison.Ordinal) || status[8] != ' ')
+            throw Malformed($"bad status line '{Truncate(status)}'");
+        if (!int.TryParse(status.AsSpan(9, 3), System.Globalization.NumberStyles.None, null, out int code) || code < 100)
+            throw Malformed($"bad status code in '{Truncate(status)}'");
+        if (status.Length > 12 && status[12] != ' ')
+            throw Malformed($"bad status line '{Truncate(status)}'");
+        var result = new HttpResponseHead { StatusCode = code, ReasonPhrase = status.Length > 13 ? status[13..] : "" };
+        for (int i = 1; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            int colon = line.IndexOf(':');
+            if (colon <= 0 || line.AsSpan(0, colon).ContainsAny(' ', '\t'))
+                throw Malformed($"bad header line '{Truncate(line)}'");
+            var name = line[..colon];
+            var value = line[(colon + 1)..].Trim(' ', '\t');
+            result.Headers[name] = result.Headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
+        }
+        head = result;
+        return true;
+    }
+
+    private static WebSocketHandshakeException Malformed(string why) => new(HandshakeCheck.MalformedResponse, "malformed handshake response: " + why);
+
+    private static string Truncate(string s) => s.Length > 80 ? s[..80] + "…" : s;
+}
