@@ -1,0 +1,66 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Duplex.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Integration.Tests.Infrastructure;
+
+/// <summary>An in-process Kestrel server on a free loopback port, with endpoints the test maps.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestServer(WebApplication app, Uri baseUri)
+    {
+        _app = app;
+        BaseUri = baseUri;
+    }
+
+    /// <summary>http://127.0.0.1:PORT/ (or https://).</summary>
+    public Uri BaseUri { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public WebSocketConnectionRegistry Registry => _app.Services.GetRequiredService<WebSocketConnectionRegistry>();
+
+    /// <summary>ws://127.0.0.1:PORT/path (wss:// when TLS).</summary>
+    public Uri WebSocketUri(string path) =>
+        new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
+
+    public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDuplex();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null) listen.UseHttps(certificate);
+        }));
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        var address0 = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestServer(app, new Uri(address0.Replace("[::]", "localhost")));
+    }
+
+    /// <summary>An echo endpoint at /echo, as most tests want.</summary>
+    public static Task<TestServer> StartEchoAsync(Action<WebSocketEndpointOptions>? configure = null) =>
+        StartAsync(app => app.MapWebSocket("/echo", async c =>
+        {
+            await foreach (var m in c.ReadMessagesAsync()) await c.SendAsync(m);
+        }, configure));
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _app.StopAsync(timeout.Token);
+        await _app.DisposeAsync();
+    }
+}
