@@ -47,6 +47,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     // Read loop state: the message being assembled.
     private bool _inFrame;
+    private volatile bool _consumerBusy;          // messages handed over and not yet handled
+    private TaskCompletionSource? _consumerIdle;
     private ReadOnlySequence<byte> _unread;
     private byte[]? _messageBuffer;
     private int _messageLength;
@@ -130,7 +132,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var reader = _inbox.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        while (true)
         {
             while (reader.TryRead(out var message))
             {
@@ -143,8 +145,35 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     message.Return();
                 }
             }
+            // Every message so far has been handled (the caller asked for the next one).
+            _consumerBusy = false;
+            Volatile.Read(ref _consumerIdle)?.TrySetResult();
+            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
         }
     }
+
+    /// <summary>
+    /// Before this side sends its close frame, gives the application a moment to finish with the
+    /// messages it was handed — so replies to messages that arrived before a close, or before the
+    /// frame that fails the connection, still go out. Bounded: a slow application does not hold up
+    /// the close for long.
+    /// </summary>
+    private async ValueTask WaitForConsumerAsync()
+    {
+        if (!_consumerBusy) return;
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _consumerIdle, idle);
+        if (!_consumerBusy) return;
+        try
+        {
+            await idle.Task.WaitAsync(ConsumerGrace, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private static readonly TimeSpan ConsumerGrace = TimeSpan.FromSeconds(1);
 
     private enum ReadMode { Frames, Draining, AwaitingEof, Done }
 
@@ -339,6 +368,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _messageBuffer = null;
         _messageLength = 0;
         if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
+        _consumerBusy = true;
         if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
         return _inbox.Writer.WriteAsync(message, token);
     }
@@ -373,6 +403,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
         _closeDescription ??= reason;
         SetState(WebSocketState.CloseReceived);
+        await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
         await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
         SetState(WebSocketState.Closed);
@@ -392,6 +423,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _lifetime.CancelAfter(_options.CloseTimeout);
         try
         {
+            await WaitForConsumerAsync().ConfigureAwait(false);
             await SendCloseFrameAsync(error.Status, error.Reason, _lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
