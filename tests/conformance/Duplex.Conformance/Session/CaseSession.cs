@@ -115,14 +115,16 @@ internal sealed class CaseSession
             }
         }
         DurationMs = _clock.ElapsedMilliseconds;
+        // A write that failed while the case ran is worth reporting; failures caused by the teardown below are not.
+        string? writeError = _writer.WriteError;
         await _stop.CancelAsync();
         // Whoever closed first, nothing more may be written: stop the writer and release the socket.
         _writer.Abort();
         _socket.Dispose();
         await Task.WhenAny(Task.WhenAll(receiving, _writer.Completion), Task.Delay(TimeSpan.FromSeconds(2)));
-        if (_writer.WriteError is not null)
+        if (writeError is not null)
         {
-            Notes.Add($"write error (the peer closed while the harness was still sending): {_writer.WriteError}");
+            Notes.Add($"write error (the peer closed while the harness was still sending): {writeError}");
         }
     }
 
