@@ -103,6 +103,15 @@ internal static class Program
             case "server" when options.TryGetValue("--port", out var portText) && int.TryParse(portText, out int port)
                 && options.TryGetValue("--client-cmd", out var command) && command.Contains("{url}", StringComparison.Ordinal):
             {
+                try
+                {
+                    _ = CommandLine.Split(command);
+                }
+                catch (ArgumentException e)
+                {
+                    Console.Error.WriteLine(e.Message);
+                    return 2;
+                }
                 target = command;
                 agent = options.GetValueOrDefault("--agent", "client-under-test");
                 Console.Error.WriteLine($"fuzzing server on 127.0.0.1:{port}: {cases.Count} cases for `{command}`");

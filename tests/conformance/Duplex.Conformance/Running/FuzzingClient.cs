@@ -16,9 +16,11 @@ internal sealed class FuzzingClient(Uri url, Action<CaseResult> progress)
     public async Task<List<CaseResult>> RunAsync(IReadOnlyList<ConformanceCase> cases)
     {
         var results = new List<CaseResult>();
+        var unreachable = new UnreachablePeer();
         foreach (var conformanceCase in cases)
         {
-            var result = await RunCaseAsync(conformanceCase);
+            var result = unreachable.GaveUp ? unreachable.Skip(conformanceCase) : await RunCaseAsync(conformanceCase);
+            unreachable.Observe(result);
             results.Add(result);
             progress(result);
         }

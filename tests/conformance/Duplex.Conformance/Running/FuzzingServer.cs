@@ -27,9 +27,11 @@ internal sealed class FuzzingServer(int port, string clientCommand, string agent
         await using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
 
         var results = new List<CaseResult>();
+        var unreachable = new UnreachablePeer();
         for (int index = 0; index < cases.Count; index++)
         {
-            var result = await RunCaseAsync(listener, cases[index], index + 1, log);
+            var result = unreachable.GaveUp ? unreachable.Skip(cases[index]) : await RunCaseAsync(listener, cases[index], index + 1, log);
+            unreachable.Observe(result);
             results.Add(result);
             progress(result);
         }
@@ -41,11 +43,20 @@ internal sealed class FuzzingServer(int port, string clientCommand, string agent
         DrainStaleConnections(listener);
         // Autobahn's fuzzing server numbers cases 1..N in the order it runs them; the same URL shape is used here.
         string url = $"ws://127.0.0.1:{port}/runCase?case={caseNumber}&agent={Uri.EscapeDataString(agent)}";
-        string command = clientCommand.Replace("{url}", url, StringComparison.Ordinal);
-        await log.WriteLineAsync($"=== case {conformanceCase.Id} ({caseNumber}): {command}");
+        var arguments = CommandLine.Split(clientCommand).Select(a => a.Replace("{url}", url, StringComparison.Ordinal)).ToList();
+        await log.WriteLineAsync($"=== case {conformanceCase.Id} ({caseNumber}): {string.Join(' ', arguments)}");
 
         var clock = Stopwatch.StartNew();
-        using var client = StartClient(command, log);
+        Process client;
+        try
+        {
+            client = StartClient(arguments, log);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return CaseRunner.NeverOpened(conformanceCase, $"could not start the client command '{arguments[0]}': {e.Message}", clock.ElapsedMilliseconds);
+        }
+        using var clientProcess = client;
         var notes = new List<string>();
         CaseResult result;
         Socket? socket = null;
@@ -99,16 +110,18 @@ internal sealed class FuzzingServer(int port, string clientCommand, string agent
         return notes.Count == 0 ? result : result with { Notes = [.. result.Notes, .. notes] };
     }
 
-    private static Process StartClient(string command, StreamWriter log)
+    private static Process StartClient(List<string> arguments, StreamWriter log)
     {
-        var start = new ProcessStartInfo("/bin/sh")
+        var start = new ProcessStartInfo(arguments[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(command);
+        foreach (var argument in arguments.Skip(1))
+        {
+            start.ArgumentList.Add(argument);
+        }
         var process = new Process { StartInfo = start };
         void Forward(object sender, DataReceivedEventArgs e)
         {

@@ -10,9 +10,9 @@ namespace Duplex.Conformance.Session;
 /// </summary>
 internal sealed class WireWriter
 {
-    // Octet-wise chops are only meaningful if the peer gets a chance to read between them; a short
-    // pause gives it that. Large chopped payloads (chapter 9) skip the pause or they would take minutes.
-    private const int PausedChopLimit = 256;
+    // Chops are only meaningful if the peer gets a chance to read between them; a short pause gives
+    // it that. Frames above 64 KiB (chapter 9) are chopped without pauses or they would take minutes.
+    private const int PausedFrameLimit = 64 * 1024 + 14;
     private static readonly TimeSpan ChopPause = TimeSpan.FromMilliseconds(1);
 
     private readonly Socket _socket;
@@ -71,11 +71,11 @@ internal sealed class WireWriter
             {
                 if (write.ChopSize > 0)
                 {
-                    int chops = (write.Data.Length + write.ChopSize - 1) / write.ChopSize;
+                    bool pause = write.Data.Length <= PausedFrameLimit;
                     for (int offset = 0; offset < write.Data.Length; offset += write.ChopSize)
                     {
                         await SendAllAsync(write.Data.AsMemory(offset, Math.Min(write.ChopSize, write.Data.Length - offset)));
-                        if (chops <= PausedChopLimit)
+                        if (pause)
                         {
                             await Task.Delay(ChopPause);
                         }
