@@ -92,7 +92,9 @@ internal static class CaseJudge
     /// <summary>Adjustment for cases whose outcome the RFC leaves open: report, never fail.</summary>
     public static void Informational(CaseSession session, CaseOutcome outcome)
     {
-        outcome.Result = $"Behaviour is not defined by RFC 6455; observed: {outcome.Behavior} / {outcome.BehaviorClose} ({outcome.ResultClose})";
+        string received = session.Received.Count == 0 ? "nothing" : string.Join("; ", session.Received.Select(e => e.Describe()));
+        string code = session.RemoteCloseCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none";
+        outcome.Result = $"RFC 6455 leaves this open; received {received}; peer close code {code}; TCP closed by {(session.DroppedByMe ? "the harness" : "the peer")}.";
         outcome.Behavior = Verdict.Informational;
         outcome.BehaviorClose = Verdict.Informational;
     }
