@@ -110,7 +110,9 @@ if [ -n "${DUPLEX_CLI:-}" ]; then
 
   echo "== duplex-client: fuzzing server against '$DUPLEX_CLI connect --echo'"
   PORT=$(free_port)
-  harness server --port "$PORT" --client-cmd "$DUPLEX_CLI connect --echo {url}" --out "$OUT/duplex-client" --agent duplex
+  # A fresh dotnet process per case JIT-compiles its receive path on the case's first frame; give
+  # it more time before giving up on it (the verdicts themselves are unchanged).
+  harness server --port "$PORT" --client-cmd "$DUPLEX_CLI connect --echo {url}" --out "$OUT/duplex-client" --agent duplex --patience 4
   record duplex-client $?
 else
   echo "== DUPLEX_CLI not set: skipping the Duplex runs"

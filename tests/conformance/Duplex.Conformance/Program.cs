@@ -23,6 +23,8 @@ internal static class Program
           --out DIR        where report.json and summary.md go (default artifacts/conformance)
           --full-size      chapter 9 with Autobahn's sizes instead of a quarter of them
           --verbose        print every case as it finishes, not only those that are not OK
+          --patience N     multiply the time a case waits for the peer before giving up (default 1);
+                           for clients started cold once per case, whose first frames pay for JIT
         """;
 
     public static async Task<int> Main(string[] args)
@@ -51,6 +53,15 @@ internal static class Program
             }
         }
 
+        if (options.TryGetValue("--patience", out var patience))
+        {
+            if (!double.TryParse(patience, System.Globalization.CultureInfo.InvariantCulture, out var factor) || factor < 1)
+            {
+                Console.Error.WriteLine($"--patience needs a number of at least 1\n{Usage}");
+                return 2;
+            }
+            Duplex.Conformance.Session.CaseSession.Patience = factor;
+        }
         var sizes = new CaseSizes(options.ContainsKey("--full-size"));
         IReadOnlyList<ConformanceCase> cases;
         try
