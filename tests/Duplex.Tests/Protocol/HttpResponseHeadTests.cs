@@ -120,4 +120,25 @@ public class HttpResponseHeadTests
     [InlineData("HTTP/1.1 101 OK\r\nX: a\x7F\r\n\r\n")]
     [InlineData("HTTP/1.1 101 O\x01K\r\n\r\n")]
     public void Rejects_bad_header_lines(string text) => AssertMalformed(text);
+
+    [Theory]
+    [InlineData("HTTP/1.x 101 Switching Protocols\r\n\r\n")]
+    [InlineData("HTTP/1.  101 Switching Protocols\r\n\r\n")]
+    public void Rejects_http_version_without_a_minor_digit(string text) => AssertMalformed(text);
+
+    [Fact]
+    public void Rejects_bare_cr_inside_a_header_line()
+    {
+        // RFC 9112 §2.2: a bare CR must be treated as invalid (or replaced by SP), never kept in a value.
+        var bytes = Encoding.ASCII.GetBytes("HTTP/1.1 101 OK\r\nUpgrade: websocket\rX-Injected: 1\r\n\r\n");
+        try
+        {
+            Assert.True(HttpResponseHead.TryParse(bytes, out var head, out _));
+            Assert.DoesNotContain('\r', head!.Headers["Upgrade"]);
+        }
+        catch (WebSocketHandshakeException ex)
+        {
+            Assert.Equal(HandshakeCheck.MalformedResponse, ex.Check);
+        }
+    }
 }
