@@ -101,6 +101,18 @@ public class WebSocketConnectionTests
         Assert.Equal(payload, Assert.Single(messages).Data);
     }
 
+    [Fact]
+    public async Task Replies_to_a_message_that_arrived_with_the_close_before_answering_the_close()
+    {
+        await using var h = new PipeHarness();
+        var echo = EchoAsync(h.Connection);
+        await h.SendAsync(Frames.Concat(Frames.Client(Opcode.Text, "last words"), Frames.ClientClose(1000)));
+        var frames = await h.ReadAllFramesAsync();
+        Assert.Equal([Opcode.Text, Opcode.Close], frames.Select(f => f.Opcode));
+        Assert.Equal("last words", frames[0].Text);
+        await echo.WaitAsync(Timeout);
+    }
+
     [Theory]
     [InlineData(1000, "")]
     [InlineData(1001, "going away")]

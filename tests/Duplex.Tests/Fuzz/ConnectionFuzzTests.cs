@@ -15,19 +15,20 @@ public class ConnectionFuzzTests(ITestOutputHelper output)
     private const int MaxFragments = 4;
     private static readonly TimeSpan IterationTimeout = TimeSpan.FromSeconds(10);
 
-    private static WebSocketConnectionOptions Options() => new()
+    private static WebSocketConnectionOptions Options(int? receiveChunkSize = null) => new()
     {
+        ReceiveChunkSize = receiveChunkSize,
         MaxMessageSize = MaxMessage,
         MaxFragments = MaxFragments,
         // The peer "closes TCP" after its bytes, so nothing should ever wait for this.
         CloseTimeout = TimeSpan.FromSeconds(30),
     };
 
-    private sealed record Run(CloseStatus? Status, WebSocketState State, List<(WebSocketMessageType Type, byte[] Data)> Messages, List<WireFrame> Output, List<Exception> Logged);
+    private sealed record Run(CloseStatus? Status, WebSocketState State, List<(WebSocketMessageType Type, byte[] Data, bool EndOfMessage)> Messages, List<WireFrame> Output, List<Exception> Logged);
 
-    private static async Task<Run> FeedAsync(Random rng, byte[] bytes, string what)
+    private static async Task<Run> FeedAsync(Random rng, byte[] bytes, string what, int? receiveChunkSize = null)
     {
-        await using var h = new PipeHarness(options: Options(), outputBackpressure: false);
+        await using var h = new PipeHarness(options: Options(receiveChunkSize), outputBackpressure: false);
         var collecting = h.CollectMessagesAsync();
         foreach (var chunk in FuzzInput.Chunk(rng, bytes))
         {
@@ -69,15 +70,29 @@ public class ConnectionFuzzTests(ITestOutputHelper output)
         for (; iterations < 500 && clock.Elapsed < TimeSpan.FromSeconds(10); iterations++)
         {
             var stream = FuzzInput.Valid(rng, MaxMessage, MaxFragments);
-            var what = $"seed {seed} iteration {iterations}";
-            var run = await FeedAsync(rng, stream.Bytes, what);
+            // Half the runs take messages in parts (ReceiveChunkSize); the parts must add up to the message.
+            int? chunk = rng.Next(2) == 0 ? null : rng.Next(1, 700);
+            var what = $"seed {seed} iteration {iterations} chunk {chunk}";
+            var run = await FeedAsync(rng, stream.Bytes, what, chunk);
 
             Assert.Empty(run.Logged);
-            Assert.Equal(stream.Messages.Count, run.Messages.Count);
+            var whole = new List<(WebSocketMessageType Type, byte[] Data)>();
+            var parts = new List<byte>();
+            foreach (var (type, data, end) in run.Messages)
+            {
+                if (chunk is int c) Assert.True(end ? data.Length <= c : data.Length == c, $"{what}: part of {data.Length} bytes");
+                else Assert.True(end, what);
+                parts.AddRange(data);
+                if (!end) continue;
+                whole.Add((type, [.. parts]));
+                parts.Clear();
+            }
+            Assert.Empty(parts);
+            Assert.Equal(stream.Messages.Count, whole.Count);
             for (int i = 0; i < stream.Messages.Count; i++)
             {
-                Assert.Equal(stream.Messages[i].Type == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, run.Messages[i].Type);
-                Assert.True(stream.Messages[i].Data.AsSpan().SequenceEqual(run.Messages[i].Data), $"{what}: message {i} differs");
+                Assert.Equal(stream.Messages[i].Type == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, whole[i].Type);
+                Assert.True(stream.Messages[i].Data.AsSpan().SequenceEqual(whole[i].Data), $"{what}: message {i} differs");
             }
             Assert.All(run.Output, f => Assert.True(f.Fin && !f.Masked && f.Rsv == 0, what));
             var pongs = run.Output.Where(f => f.Opcode == Opcode.Pong).Select(f => f.Payload).ToList();
@@ -124,8 +139,9 @@ public class ConnectionFuzzTests(ITestOutputHelper output)
             {
                 bytes = FuzzInput.Mutate(rng, FuzzInput.Valid(rng, MaxMessage, MaxFragments).Bytes);
             }
-            var what = $"seed {seed} iteration {iterations}";
-            var run = await FeedAsync(rng, bytes, what);
+            int? chunk = rng.Next(3) == 0 ? rng.Next(1, 700) : null;
+            var what = $"seed {seed} iteration {iterations} chunk {chunk}";
+            var run = await FeedAsync(rng, bytes, what, chunk);
 
             Assert.True(run.Logged.Count == 0, $"{what}: exception escaped into the read loop: {run.Logged.FirstOrDefault()}");
             Assert.NotNull(run.Status);
@@ -152,11 +168,21 @@ public class ConnectionFuzzTests(ITestOutputHelper output)
                 Assert.Equal(status == 1005 ? null : status, close.CloseCode);
                 Assert.Equal(WebSocketState.Closed, run.State);
             }
-            foreach (var (type, data) in run.Messages)
+            // Parts of a message (ReceiveChunkSize) may split a character; what matters is the message:
+            // whole ones are valid UTF-8, and one cut short by a failure is a valid prefix (fail fast).
+            var message = new List<byte>();
+            WebSocketMessageType? messageType = null;
+            foreach (var (type, data, end) in run.Messages)
             {
-                Assert.True(data.Length <= MaxMessage, what);
-                if (type == WebSocketMessageType.Text) Assert.True(System.Text.Unicode.Utf8.IsValid(data), $"{what}: invalid UTF-8 delivered");
+                message.AddRange(data);
+                messageType = type;
+                Assert.True(message.Count <= MaxMessage, what);
+                if (!end) continue;
+                if (type == WebSocketMessageType.Text) Assert.True(System.Text.Unicode.Utf8.IsValid([.. message]), $"{what}: invalid UTF-8 delivered");
+                message.Clear();
             }
+            if (messageType == WebSocketMessageType.Text && message.Count > 0)
+                Assert.True(IsValidUtf8Prefix([.. message]), $"{what}: invalid UTF-8 delivered in a part");
         }
         output.WriteLine($"seed {seed}: {iterations} mutated streams in {clock.ElapsedMilliseconds} ms; outcomes: "
             + string.Join(", ", outcomes.OrderBy(o => o.Key).Select(o => $"{o.Key}×{o.Value}")));
@@ -164,5 +190,19 @@ public class ConnectionFuzzTests(ITestOutputHelper output)
         Assert.True(outcomes.ContainsKey(1002), "no 1002 outcome");
         Assert.True(outcomes.ContainsKey(1006), "no 1006 outcome");
         Assert.True(outcomes.Keys.Count(k => k != 1002 && k != 1006) > 0, "only 1002/1006 outcomes");
+    }
+
+    private static bool IsValidUtf8Prefix(byte[] bytes)
+    {
+        var decoder = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetDecoder();
+        try
+        {
+            decoder.GetCharCount(bytes, 0, bytes.Length, flush: false);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return false;
+        }
     }
 }

@@ -88,10 +88,10 @@ public sealed class PipeHarness : IAsyncDisposable
     }
 
     /// <summary>Collects every message into a list (copying each before the next is requested).</summary>
-    public Task<List<(WebSocketMessageType Type, byte[] Data)>> CollectMessagesAsync(CancellationToken token = default) => Task.Run(async () =>
+    public Task<List<(WebSocketMessageType Type, byte[] Data, bool EndOfMessage)>> CollectMessagesAsync(CancellationToken token = default) => Task.Run(async () =>
     {
-        var messages = new List<(WebSocketMessageType, byte[])>();
-        await foreach (var m in Connection.ReadMessagesAsync(token)) messages.Add((m.Type, m.ToArray()));
+        var messages = new List<(WebSocketMessageType, byte[], bool)>();
+        await foreach (var m in Connection.ReadMessagesAsync(token)) messages.Add((m.Type, m.ToArray(), m.EndOfMessage));
         return messages;
     });
 
