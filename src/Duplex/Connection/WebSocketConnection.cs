@@ -469,6 +469,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
         _closeDescription ??= reason;
         SetState(WebSocketState.CloseReceived);
+        // The answer can queue behind a send stuck on a peer that stopped reading: the close
+        // handshake is bounded by CloseTimeout here as everywhere, or the connection never ends.
+        _lifetime.CancelAfter(_options.CloseTimeout);
         await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
         await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
