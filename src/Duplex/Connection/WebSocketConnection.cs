@@ -47,6 +47,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     // Read loop state: the message being assembled.
     private bool _inFrame;
+    private long _drainSkip;                      // payload left of the frame that failed the connection
     private volatile bool _consumerBusy;          // messages handed over and not yet handled
     private volatile bool _deliveryBlocked;       // the read loop waits for room in the inbox
     private long _lastReceived;                   // Stopwatch timestamp of the latest bytes from the peer
@@ -240,6 +241,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     _unread = buffer.Slice(buffer.End);
                     return mode;
                 case ReadMode.Draining:
+                    if (_drainSkip > 0)
+                    {
+                        // The rest of the frame that failed: payload, not headers.
+                        long skip = Math.Min(_drainSkip, buffer.Length);
+                        buffer = buffer.Slice(skip);
+                        _drainSkip -= skip;
+                        _unread = buffer;
+                        if (_drainSkip > 0) return mode;
+                    }
                     var seen = DrainUntilClose(ref buffer);
                     _unread = buffer;
                     if (seen == DrainResult.NeedMore) return mode;
@@ -267,6 +277,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     await HandleCloseFrameAsync().ConfigureAwait(false);
                     return Closed();
                 case Step.Error:
+                    _drainSkip = _inFrame ? _frameReader.RemainingInFrame : 0;
+                    _inFrame = false;
                     await FailAsync(error).ConfigureAwait(false);
                     mode = ReadMode.Draining;
                     break;

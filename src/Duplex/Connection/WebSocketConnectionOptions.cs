@@ -4,7 +4,17 @@ namespace Duplex;
 public sealed class WebSocketConnectionOptions
 {
     /// <summary>Largest message accepted (all fragments together); larger fails with 1009. Default 64 MiB.</summary>
-    public long MaxMessageSize { get; set; } = 64 * 1024 * 1024;
+    public long MaxMessageSize
+    {
+        get => _maxMessageSize;
+        // Messages are assembled in one array; with ReceiveChunkSize a larger total could be
+        // streamed, but each part still lives in an array.
+        set => _maxMessageSize = value is > 0 and <= int.MaxValue - 64
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), "Between 1 byte and 2 GiB.");
+    }
+
+    private long _maxMessageSize = 64 * 1024 * 1024;
 
     /// <summary>
     /// Most frames a message may have; more fails with 1008. The size limit alone would let a peer
