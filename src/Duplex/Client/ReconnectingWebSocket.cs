@@ -168,6 +168,10 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 _logger.LogInformation("{Reason}; reconnecting to {Uri}", reason, _uri);
             }
         }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // CloseAsync: stop where we are.
+        }
         finally
         {
             _inbox.Writer.TryComplete();
