@@ -75,6 +75,11 @@ internal static class InteropPeers
         }
     }
 
+    /// <summary>The dotnet host that runs these tests (so the CLI runs on the same runtime).</summary>
+    public static string Dotnet =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : FindOnPath("dotnet") ?? throw new PeerMissingException("dotnet is not on PATH and DOTNET_HOST_PATH is not set");
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

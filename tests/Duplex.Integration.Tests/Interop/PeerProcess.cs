@@ -17,6 +17,7 @@ internal sealed class PeerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly StringBuilder _stderr = new();
+    private readonly StringBuilder _transcript = new();
     private readonly string _description;
 
     private PeerProcess(Process process, string description)
@@ -44,8 +45,13 @@ internal sealed class PeerProcess : IAsyncDisposable
         var peer = new PeerProcess(process, $"{Path.GetFileName(fileName)} {string.Join(' ', arguments.Select(Path.GetFileName))}");
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null) peer._lines.Writer.TryComplete();
-            else peer._lines.Writer.TryWrite(e.Data);
+            if (e.Data is null)
+            {
+                peer._lines.Writer.TryComplete();
+                return;
+            }
+            lock (peer._transcript) peer._transcript.AppendLine(e.Data);
+            peer._lines.Writer.TryWrite(e.Data);
         };
         process.ErrorDataReceived += (_, e) =>
         {
@@ -65,6 +71,18 @@ internal sealed class PeerProcess : IAsyncDisposable
         get
         {
             lock (_stderr) return _stderr.ToString();
+        }
+    }
+
+    /// <summary>Everything the peer printed, stdout then stderr, and whether it is still running: for failure messages.</summary>
+    public string Transcript
+    {
+        get
+        {
+            string stdout;
+            lock (_transcript) stdout = _transcript.ToString();
+            var state = _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+            return $"{_description} ({state})\nstdout:\n{stdout}stderr:\n{StandardError}";
         }
     }
 
