@@ -100,6 +100,12 @@ async function main() {
   ws2.send('close-me');
   report.serverClose = await ws2.closed;
 
+  // A third: text that is not UTF-8 (ws does not check what it sends), which the server must fail
+  // with 1007 (RFC 6455 §8.1).
+  const ws3 = await open(url);
+  ws3.send(Buffer.from([0x68, 0x69, 0xff, 0xfe]), { binary: false });
+  report.invalidUtf8Close = await ws3.closed;
+
   console.log(JSON.stringify(report));
 }
 

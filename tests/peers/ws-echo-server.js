@@ -6,7 +6,7 @@
 //   node ws-echo-server.js
 //
 // Text commands: "handshake?" answers with the request's headers and the chosen subprotocol;
-// "close-me" closes with 4001; "ping-me" pings the client and answers "pong:<payload>" when the
+// "close-me" closes with 4001, "close-empty" with no code, "terminate-me" drops TCP; "ping-me" pings the client and answers "pong:<payload>" when the
 // pong arrives; "fragments-please" sends a message in three fragments.
 const { WebSocketServer } = require('ws');
 
@@ -31,6 +31,16 @@ wss.on('connection', (ws, request) => {
       }
       if (text === 'close-me') {
         ws.close(4001, 'server closing ✓');
+        return;
+      }
+      if (text === 'close-empty') {
+        // No code: the close frame has an empty body (RFC 6455 §5.5.1 allows it).
+        ws.close();
+        return;
+      }
+      if (text === 'terminate-me') {
+        // TCP goes away with no close frame.
+        ws.terminate();
         return;
       }
       if (text === 'ping-me') {

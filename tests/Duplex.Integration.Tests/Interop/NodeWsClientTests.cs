@@ -26,7 +26,7 @@ public sealed class NodeWsClientExchange : IAsyncLifetime
         var exit = await peer.WaitForExitAsync();
         Assert.True(exit == 0, $"ws-client.js exited with {exit}: {peer.StandardError}");
         var connections = _server.Connections.ToArray();
-        Assert.Equal(2, connections.Length);
+        Assert.Equal(3, connections.Length);
         await Task.WhenAll(connections.Select(c => c.Ended.Task)).WaitAsync(TimeSpan.FromSeconds(10));
         ServerSide = connections;
     }
@@ -115,5 +115,14 @@ public sealed class NodeWsClientTests(NodeWsClientExchange exchange) : IClassFix
         var server = exchange.ServerSide[1];
         Assert.Equal(EchoRecorder.ServerCloseStatus, server.CloseStatus);
         Assert.Equal(WebSocketState.Closed, server.State);
+    }
+
+    [Fact]
+    public void Text_that_is_not_utf8_fails_the_connection_with_1007()
+    {
+        Assert.Equal(1007, exchange.Report.GetProperty("invalidUtf8Close").GetProperty("code").GetInt32());
+        var server = exchange.ServerSide[2];
+        Assert.Equal(CloseStatus.InvalidPayloadData, server.CloseStatus);
+        Assert.Empty(server.Messages);
     }
 }

@@ -124,4 +124,25 @@ public sealed class NodeWsServerTests(NodeWsServer server) : IClassFixture<NodeW
         var seen = await server.WaitForEventAsync(e => e.TryGetProperty("reason", out var r) && r.GetString() == reason);
         Assert.Equal(4000, seen.GetProperty("code").GetInt32());
     }
+
+    [Fact]
+    public async Task Close_frame_without_a_code_from_ws_reads_as_1005()
+    {
+        await using var client = await ConnectAsync();
+        await client.SendTextAsync("close-empty");
+        await ClientExchange.AssertEndsAsync(client);
+        Assert.Equal(WebSocketState.Closed, client.State);
+        // RFC 6455 §7.1.5: no status code in the close frame is reported as 1005.
+        Assert.Equal(CloseStatus.NoStatusReceived, client.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Ws_dropping_tcp_without_a_close_frame_reads_as_1006_aborted()
+    {
+        await using var client = await ConnectAsync();
+        await client.SendTextAsync("terminate-me");
+        await ClientExchange.AssertEndsAsync(client);
+        Assert.Equal(WebSocketState.Aborted, client.State);
+        Assert.Equal(CloseStatus.AbnormalClosure, client.CloseStatus);
+    }
 }
