@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian machine, then runs every test suite.
+# Installs everything the tests need on a fresh Debian machine, then runs every suite:
+# unit tests, integration + interop tests (Node ws, python websockets, headless Chromium),
+# and the conformance suite (Autobahn-numbered) against the Duplex server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+started=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - started )) s)"; }
 
-echo "== installing test peers"
+step "installing test peers"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_apt=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== building"
+step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx
 dotnet build Duplex.slnx -c Release --no-restore
 
-echo "== unit tests"
+step "unit tests"
 dotnet test tests/Duplex.Tests -c Release --no-build
-echo "== integration tests"
+
+step "integration and interop tests"
 dotnet test tests/Duplex.Integration.Tests -c Release --no-build
+
+step "conformance (Autobahn case numbers): ws as control, then the Duplex server and client"
+DUPLEX_CLI="dotnet $ROOT/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll" \
+CONFORMANCE_OUT="$ROOT/artifacts/conformance" \
+  tests/conformance/run.sh
+
+step "all suites passed"

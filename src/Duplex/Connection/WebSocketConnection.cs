@@ -38,6 +38,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     private volatile int _state = (int)WebSocketState.Open;
     private bool _closeSent;      // guarded by _sendLock
+    private WebSocketMessageWriter? _openWriter; // guarded by _sendLock: a fragmented message is on the wire
+    private readonly SemaphoreSlim _writerGate = new(1, 1); // one fragmented message at a time
     private bool _outputDone;     // guarded by _sendLock
     private CloseStatus? _closeStatus;
     private string? _closeDescription;
@@ -45,6 +47,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     // Read loop state: the message being assembled.
     private bool _inFrame;
+    private volatile bool _consumerBusy;          // messages handed over and not yet handled
+    private TaskCompletionSource? _consumerIdle;
     private ReadOnlySequence<byte> _unread;
     private byte[]? _messageBuffer;
     private int _messageLength;
@@ -128,7 +132,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var reader = _inbox.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        while (true)
         {
             while (reader.TryRead(out var message))
             {
@@ -141,8 +145,35 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     message.Return();
                 }
             }
+            // Every message so far has been handled (the caller asked for the next one).
+            _consumerBusy = false;
+            Volatile.Read(ref _consumerIdle)?.TrySetResult();
+            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
         }
     }
+
+    /// <summary>
+    /// Before this side sends its close frame, gives the application a moment to finish with the
+    /// messages it was handed — so replies to messages that arrived before a close, or before the
+    /// frame that fails the connection, still go out. Bounded: a slow application does not hold up
+    /// the close for long.
+    /// </summary>
+    private async ValueTask WaitForConsumerAsync()
+    {
+        if (!_consumerBusy) return;
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _consumerIdle, idle);
+        if (!_consumerBusy) return;
+        try
+        {
+            await idle.Task.WaitAsync(ConsumerGrace, _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private static readonly TimeSpan ConsumerGrace = TimeSpan.FromSeconds(1);
 
     private enum ReadMode { Frames, Draining, AwaitingEof, Done }
 
@@ -216,7 +247,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 case Step.NeedMore:
                     return mode;
                 case Step.Message:
-                    await DeliverAsync(token).ConfigureAwait(false);
+                    await DeliverAsync(endOfMessage: true, token).ConfigureAwait(false);
+                    break;
+                case Step.Chunk:
+                    await DeliverAsync(endOfMessage: false, token).ConfigureAwait(false);
                     break;
                 case Step.Ping:
                     await SendPongAsync(token).ConfigureAwait(false);
@@ -235,7 +269,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
     }
 
-    private enum Step { NeedMore, Message, Ping, Pong, Close, Error }
+    private enum Step { NeedMore, Message, Chunk, Ping, Pong, Close, Error }
 
     private enum DrainResult { NeedMore, CloseSeen, Garbage }
 
@@ -286,11 +320,13 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             {
                 if (buffer.IsEmpty) return Step.NeedMore;
                 int n = (int)Math.Min(remaining, buffer.Length);
+                if (_options.ReceiveChunkSize is int chunk) n = Math.Min(n, chunk - _messageLength);
                 var destination = ReserveMessageSpace(n);
                 buffer.Slice(0, n).CopyTo(destination);
                 buffer = buffer.Slice(n);
                 _messageLength += n;
                 if (!_frameReader.ProcessPayload(destination, out error)) return Step.Error;
+                if (_messageLength == _options.ReceiveChunkSize && !(_frameReader.RemainingInFrame == 0 && frame.Fin)) return Step.Chunk;
                 if (_frameReader.RemainingInFrame > 0) return Step.NeedMore;
             }
             _inFrame = false;
@@ -325,13 +361,14 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         return _messageBuffer.AsSpan(_messageLength, count);
     }
 
-    private ValueTask DeliverAsync(CancellationToken token)
+    private ValueTask DeliverAsync(bool endOfMessage, CancellationToken token)
     {
         var type = _frameReader.MessageOpcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
-        var message = new WebSocketMessage(type, _messageBuffer, _messageLength);
+        var message = new WebSocketMessage(type, _messageBuffer, _messageLength, endOfMessage);
         _messageBuffer = null;
         _messageLength = 0;
-        DuplexMetrics.MessagesReceived.Add(1);
+        if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
+        _consumerBusy = true;
         if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
         return _inbox.Writer.WriteAsync(message, token);
     }
@@ -366,6 +403,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
         _closeDescription ??= reason;
         SetState(WebSocketState.CloseReceived);
+        await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
         await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
         SetState(WebSocketState.Closed);
@@ -385,6 +423,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _lifetime.CancelAfter(_options.CloseTimeout);
         try
         {
+            await WaitForConsumerAsync().ConfigureAwait(false);
             await SendCloseFrameAsync(error.Status, error.Reason, _lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
@@ -470,7 +509,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendEncodedTextAsync(string text, int count, CancellationToken cancellationToken)
     {
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfCannotSend();
@@ -536,7 +575,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async ValueTask SendAsync(PreparedMessage message, CancellationToken cancellationToken = default)
     {
         if (Role != WebSocketRole.Server) throw new InvalidOperationException("Prepared messages are unmasked frames: only a server may send them.");
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfCannotSend();
@@ -552,7 +591,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfCannotSend();
@@ -563,6 +602,61 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             _sendLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Takes the send lock for a data message. RFC 6455 §5.4: the frames of a fragmented message may
+    /// only be interleaved with control frames, so while one is on the wire other messages wait.
+    /// </summary>
+    private ValueTask AcquireForMessageAsync(CancellationToken cancellationToken)
+    {
+        var wait = _sendLock.WaitAsync(cancellationToken);
+        if (wait.IsCompletedSuccessfully && _openWriter is null) return ValueTask.CompletedTask;
+        return AcquireSlowAsync(wait, cancellationToken);
+    }
+
+    private async ValueTask AcquireSlowAsync(Task wait, CancellationToken cancellationToken)
+    {
+        await wait.ConfigureAwait(false);
+        while (_openWriter is not null)
+        {
+            _sendLock.Release();
+            await _writerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _writerGate.Release();
+            await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Starts a message sent in fragments (RFC 6455 §5.4), for data produced over time or too large to
+    /// hold: write its parts, then complete it. Other messages wait until it is complete; pings, pongs
+    /// and close frames may go between its fragments.
+    /// </summary>
+    public async ValueTask<WebSocketMessageWriter> BeginMessageAsync(WebSocketMessageType type, CancellationToken cancellationToken = default)
+    {
+        await _writerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new WebSocketMessageWriter(this, type);
+    }
+
+    internal async ValueTask WriteFragmentAsync(WebSocketMessageWriter writer, Opcode opcode, ReadOnlyMemory<byte> payload, bool endOfMessage, CancellationToken cancellationToken)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfCannotSend();
+            _openWriter = endOfMessage ? null : writer;
+            FrameWriter.WriteFrame(_transport.Output, opcode, endOfMessage, 0, payload.Span, _maskKeys?.Next());
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    internal void EndMessage(WebSocketMessageWriter writer)
+    {
+        _writerGate.Release();
     }
 
     private void ThrowIfCannotSend()

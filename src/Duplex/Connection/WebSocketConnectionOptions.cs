@@ -21,5 +21,18 @@ public sealed class WebSocketConnectionOptions
     /// </summary>
     public int ReceiveQueueCapacity { get; set; } = 64;
 
+    /// <summary>
+    /// When set, a message larger than this is delivered in parts of this size as it arrives
+    /// (<see cref="WebSocketMessage.EndOfMessage"/> false until the last), so it never has to be held
+    /// whole; raise <see cref="MaxMessageSize"/> to match. Default: whole messages only.
+    /// </summary>
+    public int? ReceiveChunkSize
+    {
+        get => _receiveChunkSize;
+        set => _receiveChunkSize = value is null or > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), "A chunk holds at least one byte.");
+    }
+
+    private int? _receiveChunkSize;
+
     internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
 }

@@ -13,12 +13,19 @@ public readonly struct WebSocketMessage
     private readonly byte[]? _buffer;
     private readonly int _length;
 
-    internal WebSocketMessage(WebSocketMessageType type, byte[]? buffer, int length)
+    internal WebSocketMessage(WebSocketMessageType type, byte[]? buffer, int length, bool endOfMessage = true)
     {
         Type = type;
         _buffer = buffer;
         _length = length;
+        EndOfMessage = endOfMessage;
     }
+
+    /// <summary>
+    /// False for the parts of a large message delivered as it arrives (see
+    /// <see cref="WebSocketConnectionOptions.ReceiveChunkSize"/>); true for a whole message or its last part.
+    /// </summary>
+    public bool EndOfMessage { get; }
 
     public WebSocketMessageType Type { get; }
 
@@ -29,7 +36,7 @@ public readonly struct WebSocketMessage
 
     public int Length => _length;
 
-    /// <summary>The payload decoded as a string (allocates).</summary>
+    /// <summary>The payload decoded as a string (allocates). A part of a chunked message may end mid-character.</summary>
     public string Text => _buffer is null ? "" : Encoding.UTF8.GetString(_buffer, 0, _length);
 
     public byte[] ToArray() => Data.ToArray();

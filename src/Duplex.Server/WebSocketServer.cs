@@ -1,0 +1,117 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Duplex.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.Server;
+
+public sealed class WebSocketServerOptions
+{
+    /// <summary>Address to listen on: "localhost" (IPv4 and IPv6 loopback), "*" for every interface, or an IP.</summary>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>TCP port; 0 picks a free one (read it back from <see cref="WebSocketServer.Port"/>).</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>A certificate turns the server into wss://.</summary>
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>Policy and limits applied to every path.</summary>
+    public WebSocketEndpointOptions Endpoint { get; set; } = new();
+
+    /// <summary>Where logs go; null logs nothing.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+}
+
+/// <summary>
+/// A WebSocket server for code that writes no ASP.NET Core: <c>new WebSocketServer(new() { Port = 8080 })</c>,
+/// a handler per path (or one for all), <c>StartAsync</c>. It is Kestrel underneath, configured for you.
+/// </summary>
+public sealed class WebSocketServer : IAsyncDisposable
+{
+    private readonly WebSocketServerOptions _options;
+    private readonly Dictionary<string, Func<WebSocketConnection, Task>> _paths = new(StringComparer.Ordinal);
+    private WebApplication? _app;
+
+    public WebSocketServer(WebSocketServerOptions? options = null) => _options = options ?? new WebSocketServerOptions();
+
+    /// <summary>Every open connection, and named groups for broadcast.</summary>
+    public WebSocketConnectionRegistry Connections { get; } = new();
+
+    /// <summary>The port listened on, once started.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>Runs <paramref name="handler"/> for each connection to <paramref name="path"/>.</summary>
+    public WebSocketServer Map(string path, Func<WebSocketConnection, Task> handler)
+    {
+        if (_app is not null) throw new InvalidOperationException("Map paths before StartAsync.");
+        _paths[path] = handler;
+        return this;
+    }
+
+    /// <summary>Runs <paramref name="handler"/> for connections to any path not mapped otherwise.</summary>
+    public WebSocketServer OnConnection(Func<WebSocketConnection, Task> handler) => Map("/{**path}", handler);
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is not null) throw new InvalidOperationException("The server is already started.");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (_options.LoggerFactory is { } loggerFactory) builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(Connections);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen)
+            {
+                if (_options.Certificate is { } cert) listen.UseHttps(cert);
+            }
+            switch (_options.Host)
+            {
+                case "localhost" when _options.Port != 0:
+                    kestrel.ListenLocalhost(_options.Port, Configure);
+                    break;
+                case "localhost":
+                    kestrel.Listen(IPAddress.Loopback, 0, Configure);
+                    break;
+                case "*" or "0.0.0.0" or "::":
+                    kestrel.ListenAnyIP(_options.Port, Configure);
+                    break;
+                default:
+                    kestrel.Listen(IPAddress.Parse(_options.Host), _options.Port, Configure);
+                    break;
+            }
+        });
+        var app = builder.Build();
+        foreach (var (path, handler) in _paths)
+        {
+            app.MapWebSocket(path, handler, endpoint =>
+            {
+                endpoint.Connection = _options.Endpoint.Connection;
+                endpoint.SelectSubprotocol = _options.Endpoint.SelectSubprotocol;
+                endpoint.ValidateOrigin = _options.Endpoint.ValidateOrigin;
+                endpoint.OnHandshake = _options.Endpoint.OnHandshake;
+            });
+        }
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Port = new Uri(address.Replace("*", "localhost").Replace("[::]", "localhost")).Port;
+        _app = app;
+    }
+
+    /// <summary>Closes every connection with 1001 Going Away, then stops listening.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_app is null) return;
+        await Connections.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").ConfigureAwait(false);
+        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _app = null;
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+}

@@ -1,0 +1,79 @@
+using Duplex.Protocol;
+
+namespace Duplex;
+
+/// <summary>
+/// A message being sent in fragments; from <see cref="WebSocketConnection.BeginMessageAsync"/>. Each
+/// <see cref="WriteAsync"/> sends one frame; <see cref="CompleteAsync"/> sends the final one. Disposing
+/// an unfinished message completes it (so the connection is never left mid-message).
+/// </summary>
+public sealed class WebSocketMessageWriter : IAsyncDisposable
+{
+    private readonly WebSocketConnection _connection;
+    private readonly WebSocketMessageType _type;
+    private Utf8Validator _utf8;
+    private bool _started;
+    private bool _completed;
+
+    internal WebSocketMessageWriter(WebSocketConnection connection, WebSocketMessageType type)
+    {
+        _connection = connection;
+        _type = type;
+    }
+
+    public WebSocketMessageType Type => _type;
+
+    /// <summary>Sends the next fragment. Text must be UTF-8; a character may be split between fragments.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken = default) =>
+        SendAsync(fragment, endOfMessage: false, cancellationToken);
+
+    /// <summary>Sends the last fragment (may be empty) and ends the message.</summary>
+    public ValueTask CompleteAsync(ReadOnlyMemory<byte> lastFragment = default, CancellationToken cancellationToken = default) =>
+        SendAsync(lastFragment, endOfMessage: true, cancellationToken);
+
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> fragment, bool endOfMessage, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        if (_type == WebSocketMessageType.Text)
+        {
+            // Checked before anything is written, so a bad fragment leaves the message open and intact.
+            var probe = _utf8;
+            if (!probe.Feed(fragment.Span) || endOfMessage && !probe.IsComplete)
+                throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(fragment));
+            _utf8 = probe;
+        }
+        var opcode = _started ? Opcode.Continuation : _type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary;
+        try
+        {
+            await _connection.WriteFragmentAsync(this, opcode, fragment, endOfMessage, cancellationToken).ConfigureAwait(false);
+            _started = true;
+        }
+        catch
+        {
+            // The connection is failing; free the gate so other senders see the closed state.
+            if (!_completed)
+            {
+                _completed = true;
+                _connection.EndMessage(this);
+            }
+            throw;
+        }
+        if (endOfMessage)
+        {
+            _completed = true;
+            _connection.EndMessage(this);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_completed) return;
+        try
+        {
+            await CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException or ArgumentException)
+        {
+        }
+    }
+}

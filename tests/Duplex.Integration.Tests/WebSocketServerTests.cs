@@ -1,0 +1,69 @@
+using Duplex.Protocol;
+using Duplex.Server;
+
+namespace Duplex.Integration.Tests;
+
+public class WebSocketServerTests
+{
+    private static async Task<string> ReceiveTextAsync(WebSocketConnection c)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var m in c.ReadMessagesAsync(cts.Token)) return m.Text;
+        throw new InvalidOperationException($"closed ({c.CloseStatus}) before a message arrived");
+    }
+
+    [Fact]
+    public async Task Standalone_server_runs_handlers_per_path_and_closes_with_1001_on_stop()
+    {
+        var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
+        server.Map("/upper", async c =>
+        {
+            await foreach (var m in c.ReadMessagesAsync()) await c.SendTextAsync(m.Text.ToUpperInvariant());
+        });
+        server.OnConnection(async c =>
+        {
+            await foreach (var m in c.ReadMessagesAsync()) await c.SendTextAsync("other: " + m.Text);
+        });
+        await server.StartAsync();
+        var upper = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/upper"));
+        var other = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/anything/else"));
+        await upper.SendTextAsync("shout");
+        await other.SendTextAsync("hi");
+        Assert.Equal("SHOUT", await ReceiveTextAsync(upper));
+        Assert.Equal("other: hi", await ReceiveTextAsync(other));
+        Assert.Equal(2, server.Connections.Count);
+
+        await server.StopAsync();
+        await Task.WhenAll(upper.Completion, other.Completion).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CloseStatus.GoingAway, upper.CloseStatus);
+        Assert.Equal(CloseStatus.GoingAway, other.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Group_broadcast_reaches_every_member_and_members_leave_when_they_close()
+    {
+        await using var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
+        var lobby = server.Connections["lobby"];
+        server.OnConnection(async c =>
+        {
+            lobby.Add(c);
+            await foreach (var m in c.ReadMessagesAsync()) await lobby.BroadcastAsync(m.Data, m.Type);
+        });
+        await server.StartAsync();
+        var clients = new List<WebSocketConnection>();
+        for (int i = 0; i < 5; i++) clients.Add(await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/")));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (lobby.Count < 5 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(5, lobby.Count);
+
+        await clients[0].SendTextAsync("to all");
+        foreach (var c in clients) Assert.Equal("to all", await ReceiveTextAsync(c));
+
+        await clients[4].CloseAsync();
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (lobby.Count > 4 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(4, lobby.Count);
+        Assert.Equal(4, await lobby.BroadcastTextAsync("after"));
+        foreach (var c in clients.Take(4)) Assert.Equal("after", await ReceiveTextAsync(c));
+    }
+}
