@@ -73,4 +73,59 @@ internal static class ClientExchange
             Assert.Fail($"unexpected message after the close: {message}");
         await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>
+    /// Sends text in fragments split inside '✓' (E2 9C 93), with a ping between two of them (RFC 6455
+    /// §5.4: control frames may be injected in the middle of a fragmented message), and asserts the
+    /// peer echoes it whole.
+    /// </summary>
+    public static async Task AssertFragmentedTextEchoedAsync(WebSocketConnection client)
+    {
+        var check = Encoding.UTF8.GetBytes("✓");
+        await using (var writer = await client.BeginMessageAsync(WebSocketMessageType.Text))
+        {
+            await writer.WriteAsync((byte[])[.. "frag"u8, check[0], check[1]]);
+            await client.PingAsync("mid-message"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(10));
+            await writer.WriteAsync(ReadOnlyMemory<byte>.Empty);
+            await writer.CompleteAsync((byte[])[check[2], .. "ment"u8]);
+        }
+        Assert.Equal("frag✓ment", await NextTextAsync(client));
+    }
+
+    public static async Task AssertFragmentedBinaryEchoedAsync(WebSocketConnection client)
+    {
+        var parts = new[] { Pattern(1000, 1), Pattern(70000, 2), Pattern(1, 3) };
+        await using (var writer = await client.BeginMessageAsync(WebSocketMessageType.Binary))
+        {
+            foreach (var part in parts) await writer.WriteAsync(part);
+            await writer.CompleteAsync();
+        }
+        var (type, data) = await NextAsync(client);
+        Assert.Equal(WebSocketMessageType.Binary, type);
+        Assert.Equal(parts.SelectMany(p => p).ToArray(), data);
+    }
+
+    /// <summary>With a receive chunk size, a large echo arrives in parts that join up to what was sent.</summary>
+    public static async Task AssertLargeEchoArrivesInChunksAsync(Func<WebSocketClientOptions, Task<WebSocketConnection>> connect)
+    {
+        const int chunk = 64 * 1024;
+        var options = new WebSocketClientOptions();
+        options.Connection.ReceiveChunkSize = chunk;
+        await using var client = await connect(options);
+        var data = Pattern(1 << 20, 9);
+        await client.SendBinaryAsync(data);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var joined = new List<byte>();
+        int parts = 0;
+        await foreach (var part in client.ReadMessagesAsync(timeout.Token))
+        {
+            Assert.Equal(WebSocketMessageType.Binary, part.Type);
+            Assert.True(part.Length <= chunk, $"a part of {part.Length} bytes is over the {chunk}-byte chunk size");
+            joined.AddRange(part.Data.ToArray());
+            parts++;
+            if (part.EndOfMessage) break;
+        }
+        Assert.True(parts >= data.Length / chunk, $"{parts} parts for {data.Length} bytes");
+        Assert.Equal(data, joined.ToArray());
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Duplex.Protocol;
@@ -144,5 +145,55 @@ public sealed class NodeWsServerTests(NodeWsServer server) : IClassFixture<NodeW
         await ClientExchange.AssertEndsAsync(client);
         Assert.Equal(WebSocketState.Aborted, client.State);
         Assert.Equal(CloseStatus.AbnormalClosure, client.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Text_sent_in_fragments_with_a_ping_between_reaches_ws_whole()
+    {
+        await using var client = await ConnectAsync();
+        await ClientExchange.AssertFragmentedTextEchoedAsync(client);
+    }
+
+    [Fact]
+    public async Task Binary_sent_in_fragments_reaches_ws_whole()
+    {
+        await using var client = await ConnectAsync();
+        await ClientExchange.AssertFragmentedBinaryEchoedAsync(client);
+    }
+
+    [Fact]
+    public async Task Large_message_from_ws_can_be_received_in_chunks()
+    {
+        await ClientExchange.AssertLargeEchoArrivesInChunksAsync(options => ConnectAsync(options));
+    }
+
+    // A close handshake with ws over loopback takes milliseconds; the bound is well under the
+    // connection's 1 s "consumer grace" so that waiting it out shows, yet loose for a busy machine.
+    private static readonly TimeSpan PromptClose = TimeSpan.FromMilliseconds(800);
+
+    [Fact]
+    public async Task Client_close_after_reading_one_message_and_leaving_the_loop_finishes_promptly()
+    {
+        await using var client = await ConnectAsync();
+        // The README's pattern: read one message, then break out of the await foreach.
+        await ClientExchange.AssertEchoedAsync(client, WebSocketMessageType.Text, "one"u8.ToArray());
+        var watch = Stopwatch.StartNew();
+        await client.CloseAsync(CloseStatus.NormalClosure, "done").WaitAsync(TimeSpan.FromSeconds(10));
+        watch.Stop();
+        Assert.Equal(WebSocketState.Closed, client.State);
+        Assert.True(watch.Elapsed < PromptClose, $"CloseAsync took {watch.Elapsed.TotalMilliseconds:F0} ms: our close frame was already out, yet the answer to ws's close waited for a consumer");
+    }
+
+    [Fact]
+    public async Task Close_from_ws_after_the_client_left_its_read_loop_is_answered_promptly()
+    {
+        await using var client = await ConnectAsync();
+        await ClientExchange.AssertEchoedAsync(client, WebSocketMessageType.Text, "one"u8.ToArray());
+        var watch = Stopwatch.StartNew();
+        await client.SendTextAsync("close-me");
+        await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        watch.Stop();
+        Assert.Equal((CloseStatus)4001, client.CloseStatus);
+        Assert.True(watch.Elapsed < PromptClose, $"the close handshake took {watch.Elapsed.TotalMilliseconds:F0} ms: the reply to ws's close waited for a consumer that had left ReadMessagesAsync");
     }
 }

@@ -105,4 +105,24 @@ public sealed class PythonWebSocketsServerTests(PythonWebSocketsServer server) :
         var seen = await server.WaitForEventAsync(e => e.TryGetProperty("reason", out var r) && r.GetString() == reason);
         Assert.Equal((int)status, seen.GetProperty("code").GetInt32());
     }
+
+    [Fact]
+    public async Task Text_sent_in_fragments_with_a_ping_between_reaches_websockets_whole()
+    {
+        await using var client = await ConnectAsync();
+        await ClientExchange.AssertFragmentedTextEchoedAsync(client);
+    }
+
+    [Fact]
+    public async Task Binary_sent_in_fragments_reaches_websockets_whole()
+    {
+        await using var client = await ConnectAsync();
+        await ClientExchange.AssertFragmentedBinaryEchoedAsync(client);
+    }
+
+    [Fact]
+    public async Task Large_message_from_websockets_can_be_received_in_chunks()
+    {
+        await ClientExchange.AssertLargeEchoArrivesInChunksAsync(options => ConnectAsync(options));
+    }
 }
