@@ -22,6 +22,18 @@ public sealed class WebSocketConnectionOptions
     public int ReceiveQueueCapacity { get; set; } = 64;
 
     /// <summary>
+    /// How often to ping a peer that has sent nothing for that long (RFC 6455 §5.5.2 keep-alive).
+    /// <see cref="TimeSpan.Zero"/> turns the heartbeat off. Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long after a heartbeat ping the peer has to show any sign of life (a pong, or anything
+    /// else) before the connection is dropped as dead (reported as 1006). Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// When set, a message larger than this is delivered in parts of this size as it arrives
     /// (<see cref="WebSocketMessage.EndOfMessage"/> false until the last), so it never has to be held
     /// whole; raise <see cref="MaxMessageSize"/> to match. Default: whole messages only.

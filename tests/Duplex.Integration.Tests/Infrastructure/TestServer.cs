@@ -33,12 +33,14 @@ public sealed class TestServer : IAsyncDisposable
     public Uri WebSocketUri(string path) =>
         new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
 
-    public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null)
+    public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null,
+        Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDuplex();
+        services?.Invoke(builder.Services);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen =>
         {
             if (certificate is not null) listen.UseHttps(certificate);
