@@ -165,7 +165,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask WaitForConsumerAsync()
     {
-        if (!_consumerBusy) return;
+        if (!_consumerBusy || _closeSent) return;
         var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _consumerIdle, idle);
         if (!_consumerBusy) return;
