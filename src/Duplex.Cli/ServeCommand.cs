@@ -70,7 +70,12 @@ internal static class ServeCommand
             registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").Wait(TimeSpan.FromSeconds(10));
         });
         app.Lifetime.ApplicationStarted.Register(() =>
-            log.LogInformation("duplex serve: listening on http://{Host}:{Port} (/echo, /broadcast, /)", host, port));
+        {
+            // The bound addresses, not the requested ones: --port 0 picks a free port.
+            var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+            log.LogInformation("duplex serve: listening on {Addresses} (/echo, /broadcast, /)", string.Join(", ", addresses ?? []));
+        });
         await app.RunAsync();
         return 0;
     }

@@ -48,7 +48,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     // Read loop state: the message being assembled.
     private bool _inFrame;
     private long _drainSkip;                      // payload left of the frame that failed the connection
-    private volatile bool _consumerBusy;          // messages handed over and not yet handled
+    private int _inHand;                          // messages handed to the application and not yet handled
+    private volatile bool _readerLeft;            // the application stopped reading messages
     private volatile bool _deliveryBlocked;       // the read loop waits for room in the inbox
     private long _lastReceived;                   // Stopwatch timestamp of the latest bytes from the peer
     private TaskCompletionSource? _consumerIdle;
@@ -137,23 +138,32 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var reader = _inbox.Reader;
-        while (true)
+        _readerLeft = false;
+        try
         {
-            while (reader.TryRead(out var message))
+            while (true)
             {
-                try
+                while (reader.TryRead(out var message))
                 {
-                    yield return message;
+                    try
+                    {
+                        yield return message;
+                    }
+                    finally
+                    {
+                        message.Return();
+                        // The caller asked for the next message (or left): this one is handled.
+                        if (Interlocked.Decrement(ref _inHand) == 0) Volatile.Read(ref _consumerIdle)?.TrySetResult();
+                    }
                 }
-                finally
-                {
-                    message.Return();
-                }
+                if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
             }
-            // Every message so far has been handled (the caller asked for the next one).
-            _consumerBusy = false;
+        }
+        finally
+        {
+            // Nobody is reading any more: waiting for replies to queued messages would be in vain.
+            _readerLeft = true;
             Volatile.Read(ref _consumerIdle)?.TrySetResult();
-            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
         }
     }
 
@@ -165,10 +175,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask WaitForConsumerAsync()
     {
-        if (!_consumerBusy || _closeSent) return;
+        if (Volatile.Read(ref _inHand) == 0 || _readerLeft || _closeSent) return;
         var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _consumerIdle, idle);
-        if (!_consumerBusy) return;
+        if (Volatile.Read(ref _inHand) == 0 || _readerLeft) return;
         try
         {
             await idle.Task.WaitAsync(ConsumerGrace, _lifetime.Token).ConfigureAwait(false);
@@ -385,7 +395,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _messageBuffer = null;
         _messageLength = 0;
         if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
-        _consumerBusy = true;
+        Interlocked.Increment(ref _inHand);
         if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
         return DeliverWhenRoomAsync(message, token);
     }
@@ -835,15 +845,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     {
         _closeStatus ??= Protocol.CloseStatus.AbnormalClosure;
         SetState(WebSocketState.Aborted);
+        // Cancelling can run the read loop's ending inline, which completes the pipes; a pipe that is
+        // already complete may have disposed what its cancel uses. Either way the loop is ending.
         try
         {
+            _transport.Output.CancelPendingFlush();
+            _transport.Input.CancelPendingRead();
             _lifetime.Cancel();
         }
         catch (ObjectDisposedException)
         {
         }
-        _transport.Input.CancelPendingRead();
-        _transport.Output.CancelPendingFlush();
     }
 
     /// <summary>Closes with 1000 if still open (bounded by the close timeout), then waits for the end.</summary>
