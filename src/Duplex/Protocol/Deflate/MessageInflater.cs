@@ -84,6 +84,8 @@ public sealed unsafe class MessageInflater : IDisposable
             {
                 case InflateStatus.Done:
                     return status;
+                case InflateStatus.DestinationTooSmall when written == 0 && consumed == 0:
+                    throw new InvalidOperationException("zlib made no progress with room to write.");
                 case InflateStatus.InvalidData:
                     // RFC 7692 leaves the close code open; 1007 (RFC 6455 §7.4.1: data inconsistent
                     // with the message's type) is what ws and Chromium send for a payload that does
