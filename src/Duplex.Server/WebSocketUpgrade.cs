@@ -95,6 +95,9 @@ internal sealed class WebSocketUpgrade
         {
             User = context.User,
         };
+        // What the handshake hook (or middleware) learned about the caller travels with the connection.
+        foreach (var (key, value) in context.Items)
+            if (key is string name) connection.Items[name] = value;
         services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
         try
         {

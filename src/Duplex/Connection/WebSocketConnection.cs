@@ -47,7 +47,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     // Read loop state: the message being assembled.
     private bool _inFrame;
+    private long _drainSkip;                      // payload left of the frame that failed the connection
     private volatile bool _consumerBusy;          // messages handed over and not yet handled
+    private volatile bool _deliveryBlocked;       // the read loop waits for room in the inbox
+    private long _lastReceived;                   // Stopwatch timestamp of the latest bytes from the peer
     private TaskCompletionSource? _consumerIdle;
     private ReadOnlySequence<byte> _unread;
     private byte[]? _messageBuffer;
@@ -89,7 +92,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         if (role == WebSocketRole.Client) _maskKeys = new MaskKeySource();
         DuplexMetrics.ConnectionsOpened.Add(1);
         DuplexMetrics.ActiveConnections.Add(1);
+        _lastReceived = Stopwatch.GetTimestamp();
         ReadLoop = Task.Run(ReadLoopAsync);
+        if (_options.KeepAliveInterval > TimeSpan.Zero) _ = Task.Run(HeartbeatAsync);
     }
 
     /// <summary>A process-wide number for logs.</summary>
@@ -160,7 +165,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask WaitForConsumerAsync()
     {
-        if (!_consumerBusy) return;
+        if (!_consumerBusy || _closeSent) return;
         var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _consumerIdle, idle);
         if (!_consumerBusy) return;
@@ -189,6 +194,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 var result = await input.ReadAsync(token).ConfigureAwait(false);
                 if (result.IsCanceled) break;
                 var buffer = result.Buffer;
+                _lastReceived = Stopwatch.GetTimestamp();
                 _unread = buffer;
                 try
                 {
@@ -235,6 +241,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     _unread = buffer.Slice(buffer.End);
                     return mode;
                 case ReadMode.Draining:
+                    if (_drainSkip > 0)
+                    {
+                        // The rest of the frame that failed: payload, not headers.
+                        long skip = Math.Min(_drainSkip, buffer.Length);
+                        buffer = buffer.Slice(skip);
+                        _drainSkip -= skip;
+                        _unread = buffer;
+                        if (_drainSkip > 0) return mode;
+                    }
                     var seen = DrainUntilClose(ref buffer);
                     _unread = buffer;
                     if (seen == DrainResult.NeedMore) return mode;
@@ -262,6 +277,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     await HandleCloseFrameAsync().ConfigureAwait(false);
                     return Closed();
                 case Step.Error:
+                    _drainSkip = _inFrame ? _frameReader.RemainingInFrame : 0;
+                    _inFrame = false;
                     await FailAsync(error).ConfigureAwait(false);
                     mode = ReadMode.Draining;
                     break;
@@ -370,7 +387,68 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
         _consumerBusy = true;
         if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
-        return _inbox.Writer.WriteAsync(message, token);
+        return DeliverWhenRoomAsync(message, token);
+    }
+
+    private async ValueTask DeliverWhenRoomAsync(WebSocketMessage message, CancellationToken token)
+    {
+        // The application is behind: reading stops here and TCP pushes back on the peer. A peer whose
+        // data waits for us is alive, whatever the heartbeat sees (see HeartbeatAsync).
+        _deliveryBlocked = true;
+        try
+        {
+            await _inbox.Writer.WriteAsync(message, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _deliveryBlocked = false;
+            _lastReceived = Stopwatch.GetTimestamp();
+        }
+    }
+
+    // ───────────────────────────── heartbeat ─────────────────────────────
+
+    /// <summary>The round-trip time of the latest answered ping (heartbeat or <see cref="PingAsync"/>).</summary>
+    public TimeSpan? LastRoundTripTime { get; private set; }
+
+    private async Task HeartbeatAsync()
+    {
+        var interval = _options.KeepAliveInterval;
+        var timeout = _options.KeepAliveTimeout;
+        var token = _lifetime.Token;
+        try
+        {
+            using var timer = new PeriodicTimer(interval);
+            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            {
+                if (_state != (int)WebSocketState.Open) return;
+                // A peer that talks to us, or whose data waits for the application, needs no ping.
+                if (_deliveryBlocked || Stopwatch.GetElapsedTime(_lastReceived) < interval) continue;
+                long sentAt = Stopwatch.GetTimestamp();
+                var ping = PingAsync(default, token);
+                try
+                {
+                    await ping.WaitAsync(timeout, token).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Anything at all from the peer since the ping counts as a sign of life.
+                    if (_deliveryBlocked || _lastReceived > sentAt) continue;
+                    DuplexMetrics.HeartbeatTimeouts.Add(1);
+                    _logger.LogInformation("WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, timeout);
+                    _closeDescription ??= "keep-alive timeout";
+                    Abort();
+                    return;
+                }
+                catch (WebSocketClosedException)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>After failing the connection: skip frames until the peer's close frame arrives.</summary>
@@ -403,6 +481,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
         _closeDescription ??= reason;
         SetState(WebSocketState.CloseReceived);
+        // The answer can queue behind a send stuck on a peer that stopped reading: the close
+        // handshake is bounded by CloseTimeout here as everywhere, or the connection never ends.
+        _lifetime.CancelAfter(_options.CloseTimeout);
         await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
         await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
@@ -828,6 +909,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             // Unsolicited pongs (RFC 6455 §5.5.3) match nothing and are ignored.
             if (match < 0) return;
             long now = Stopwatch.GetTimestamp();
+            LastRoundTripTime = Stopwatch.GetElapsedTime(_pendingPings[match].Timestamp, now);
             for (int i = 0; i <= match; i++)
                 _pendingPings[i].Pong.TrySetResult(Stopwatch.GetElapsedTime(_pendingPings[i].Timestamp, now));
             _pendingPings.RemoveRange(0, match + 1);

@@ -4,7 +4,17 @@ namespace Duplex;
 public sealed class WebSocketConnectionOptions
 {
     /// <summary>Largest message accepted (all fragments together); larger fails with 1009. Default 64 MiB.</summary>
-    public long MaxMessageSize { get; set; } = 64 * 1024 * 1024;
+    public long MaxMessageSize
+    {
+        get => _maxMessageSize;
+        // Messages are assembled in one array; with ReceiveChunkSize a larger total could be
+        // streamed, but each part still lives in an array.
+        set => _maxMessageSize = value is > 0 and <= int.MaxValue - 64
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), "Between 1 byte and 2 GiB.");
+    }
+
+    private long _maxMessageSize = 64 * 1024 * 1024;
 
     /// <summary>
     /// Most frames a message may have; more fails with 1008. The size limit alone would let a peer
@@ -20,6 +30,18 @@ public sealed class WebSocketConnectionOptions
     /// back on the peer). Default 64.
     /// </summary>
     public int ReceiveQueueCapacity { get; set; } = 64;
+
+    /// <summary>
+    /// How often to ping a peer that has sent nothing for that long (RFC 6455 §5.5.2 keep-alive).
+    /// <see cref="TimeSpan.Zero"/> turns the heartbeat off. Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long after a heartbeat ping the peer has to show any sign of life (a pong, or anything
+    /// else) before the connection is dropped as dead (reported as 1006). Default 30 s.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// When set, a message larger than this is delivered in parts of this size as it arrives

@@ -36,9 +36,13 @@ public sealed class HttpResponseHead
             if (b < 0x20 && b != '\t' && b != '\r' && b != '\n' || b == 0x7F) throw Malformed("control character in response head");
         }
         var lines = Encoding.Latin1.GetString(text).Split("\r\n");
+        // RFC 9112 §2.2: a bare CR (or LF) inside a line is not a line end; refuse it rather than
+        // let it into a header value.
+        foreach (var line in lines)
+            if (line.AsSpan().ContainsAny('\r', '\n')) throw Malformed("bare CR or LF in response head");
         var status = lines[0];
         // status-line = HTTP-version SP status-code SP [ reason-phrase ]
-        if (status.Length < 12 || !status.StartsWith("HTTP/1.", StringComparison.Ordinal) || status[8] != ' ')
+        if (status.Length < 12 || !status.StartsWith("HTTP/1.", StringComparison.Ordinal) || !char.IsAsciiDigit(status[7]) || status[8] != ' ')
             throw Malformed($"bad status line '{Truncate(status)}'");
         if (!int.TryParse(status.AsSpan(9, 3), System.Globalization.NumberStyles.None, null, out int code) || code < 100)
             throw Malformed($"bad status code in '{Truncate(status)}'");

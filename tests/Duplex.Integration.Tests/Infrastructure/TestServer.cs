@@ -33,13 +33,15 @@ public sealed class TestServer : IAsyncDisposable
     public Uri WebSocketUri(string path) =>
         new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
 
-    public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null)
+    public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null,
+        Action<IServiceCollection>? services = null, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDuplex();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen =>
+        services?.Invoke(builder.Services);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, port, listen =>
         {
             if (certificate is not null) listen.UseHttps(certificate);
         }));
@@ -59,6 +61,8 @@ public sealed class TestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // As a real server does on shutdown: close every WebSocket (1001) so Kestrel need not wait for them.
+        await Registry.CloseAllAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await _app.StopAsync(timeout.Token);
         await _app.DisposeAsync();

@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Duplex.Integration.Tests.Infrastructure;
+using Duplex.Protocol;
+using Duplex.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace Duplex.Integration.Tests;
+
+/// <summary>The reconnecting client and its send queue, against a server that goes away and comes back.</summary>
+public class ReconnectTests
+{
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static ReconnectOptions FastRetries() => new()
+    {
+        InitialDelay = TimeSpan.FromMilliseconds(50),
+        MaxDelay = TimeSpan.FromMilliseconds(200),
+    };
+
+    /// <summary>A server that records every text message it receives, in arrival order.</summary>
+    private static Task<TestServer> StartCollectorAsync(int port, ConcurrentQueue<string> received, ConcurrentQueue<string>? authorizations = null) =>
+        TestServer.StartAsync(app => app.MapWebSocket("/collect", async (c, ctx) =>
+        {
+            authorizations?.Enqueue(ctx.Request.Headers.Authorization.ToString());
+            await foreach (var m in c.ReadMessagesAsync()) received.Enqueue(m.Text);
+        }), port: port);
+
+    private static async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting for " + what);
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
+    public async Task Messages_sent_while_the_server_is_down_arrive_once_each_and_in_order_after_it_returns()
+    {
+        int port = FreePort();
+        var received = new ConcurrentQueue<string>();
+        var server = await StartCollectorAsync(port, received);
+        var states = new ConcurrentQueue<ReconnectStateChange>();
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/collect"), FastRetries());
+        int firstQueued = -1, next = 0;
+        client.StateChanged += change =>
+        {
+            states.Enqueue(change);
+            if (change.State == ReconnectState.Reconnecting && firstQueued < 0) firstQueued = Volatile.Read(ref next);
+        };
+        await client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        var sends = new List<Task>();
+        for (; next < 30; next++) sends.Add(client.SendTextAsync($"m{next}"));
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Count >= 30, "the first 30 messages");
+
+        // The server goes away (closing its connections with 1001) and keeps the client waiting.
+        await server.DisposeAsync();
+        await WaitForAsync(() => client.State == ReconnectState.Reconnecting, "the client to notice");
+        for (; next < 80; next++)
+        {
+            sends.Add(client.SendTextAsync($"m{next}"));
+            await Task.Delay(2);
+        }
+        Assert.True(client.QueuedCount > 0);
+
+        server = await StartCollectorAsync(port, received);
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Contains("m79"), "the last message");
+        await server.DisposeAsync();
+
+        var got = received.Select(s => int.Parse(s[1..])).ToList();
+        Assert.True(firstQueued >= 30);
+        // Once each and in order, and nothing sent after the outage was noticed is missing.
+        Assert.Equal(got.Distinct().Count(), got.Count);
+        Assert.Equal(got.OrderBy(i => i), got);
+        for (int i = firstQueued; i < 80; i++) Assert.Contains(i, got);
+        Assert.Contains(states, s => s.State == ReconnectState.Reconnecting && s.Delay is not null);
+    }
+
+    [Fact]
+    public async Task Full_queue_fails_the_newest_send_by_default_and_drops_the_oldest_when_asked()
+    {
+        int port = FreePort(); // nothing listens: every attempt fails, every send queues
+        var failing = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), new ReconnectOptions { InitialDelay = TimeSpan.FromSeconds(5), MaxQueuedMessages = 2 });
+        _ = failing.StartAsync();
+        var a = failing.SendTextAsync("a");
+        var b = failing.SendTextAsync("b");
+        await Assert.ThrowsAsync<SendQueueFullException>(() => failing.SendTextAsync("c"));
+        Assert.False(a.IsCompleted);
+        await failing.CloseAsync();
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => a);
+
+        var dropping = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), new ReconnectOptions
+        {
+            InitialDelay = TimeSpan.FromSeconds(5), MaxQueuedMessages = 2, QueueFullPolicy = QueueFullPolicy.DropOldest,
+        });
+        _ = dropping.StartAsync();
+        var first = dropping.SendTextAsync("1");
+        var second = dropping.SendTextAsync("2");
+        var third = dropping.SendTextAsync("3");
+        await Assert.ThrowsAsync<SendQueueFullException>(() => first);
+        Assert.False(second.IsCompleted);
+        Assert.False(third.IsCompleted);
+        Assert.Equal(2, dropping.QueuedCount);
+        dropping.ClearQueue();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        Assert.Equal(0, dropping.QueuedCount);
+        await dropping.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Queued_message_past_its_time_to_live_fails_with_a_clear_exception()
+    {
+        int port = FreePort();
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), new ReconnectOptions
+        {
+            InitialDelay = TimeSpan.FromSeconds(5), MessageTimeToLive = TimeSpan.FromMilliseconds(200),
+        });
+        _ = client.StartAsync();
+        var send = client.SendTextAsync("stale");
+        await Assert.ThrowsAsync<MessageExpiredException>(() => send.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Credentials_are_produced_anew_for_every_attempt()
+    {
+        int port = FreePort();
+        var received = new ConcurrentQueue<string>();
+        var authorizations = new ConcurrentQueue<string>();
+        var server = await StartCollectorAsync(port, received, authorizations);
+        int issued = 0;
+        var options = FastRetries();
+        options.ConfigureAttempt = (attempt, _) =>
+            ValueTask.FromResult(new WebSocketClientOptions().AddHeader("Authorization", $"Bearer token-{Interlocked.Increment(ref issued)}"));
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/collect"), options);
+        await client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        await server.DisposeAsync();
+        await WaitForAsync(() => client.State == ReconnectState.Reconnecting, "the client to notice");
+        server = await StartCollectorAsync(port, received, authorizations);
+        await WaitForAsync(() => client.State == ReconnectState.Connected && authorizations.Count == 2, "the reconnect");
+        await server.DisposeAsync();
+        Assert.Equal("Bearer token-1", authorizations.First());
+        Assert.Equal($"Bearer token-{issued}", authorizations.Last());
+        Assert.True(issued >= 2);
+    }
+
+    [Fact]
+    public async Task A_normal_close_by_the_server_is_not_followed_by_a_reconnect()
+    {
+        int connections = 0;
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/ws", c =>
+        {
+            Interlocked.Increment(ref connections);
+            return c.CloseAsync(CloseStatus.NormalClosure, "done");
+        }));
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/ws"), FastRetries());
+        var disconnected = new TaskCompletionSource<ReconnectStateChange>();
+        client.StateChanged += s => { if (s.State == ReconnectState.Disconnected) disconnected.TrySetResult(s); };
+        await client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var change = await disconnected.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains("1000", change.Reason);
+        await Task.Delay(500);
+        Assert.Equal(1, connections);
+        Assert.Equal(ReconnectState.Disconnected, client.State);
+    }
+
+    [Fact]
+    public async Task First_connect_is_retried_until_the_server_appears()
+    {
+        int port = FreePort();
+        var received = new ConcurrentQueue<string>();
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/collect"), FastRetries());
+        var started = client.StartAsync();
+        var queued = client.SendTextAsync("early");
+        await Task.Delay(400);
+        Assert.False(started.IsCompleted);
+        await using var server = await StartCollectorAsync(port, received);
+        await started.WaitAsync(TimeSpan.FromSeconds(20));
+        await queued.WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Contains("early"), "the queued message");
+    }
+
+    [Fact]
+    public async Task Gives_up_after_max_attempts()
+    {
+        int port = FreePort();
+        var options = FastRetries();
+        options.MaxAttempts = 3;
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), options);
+        var attempts = new ConcurrentQueue<int>();
+        client.StateChanged += s => { if (s.State is ReconnectState.Connecting or ReconnectState.Reconnecting) attempts.Enqueue(s.Attempt); };
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal([1, 2, 3], attempts.ToArray());
+        Assert.Equal(ReconnectState.Disconnected, client.State);
+    }
+}
