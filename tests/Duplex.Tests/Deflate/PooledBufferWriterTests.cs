@@ -62,7 +62,9 @@ public class PooledBufferWriterTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++) RoundTrip();
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated < 1000, $"{allocated} bytes allocated over 1000 messages");
+        // The smallest object is 24 bytes, so one allocation per message would pass 24 000; the slack
+        // below that absorbs one-off runtime allocations (tiering, first-call stubs) on this thread.
+        Assert.True(allocated < 16_000, $"{allocated} bytes allocated over 1000 messages");
         Assert.Equal(message, decompressed.WrittenSpan.ToArray());
     }
 }
