@@ -87,9 +87,9 @@ public sealed unsafe class MessageInflater : IDisposable
                 case InflateStatus.DestinationTooSmall when written == 0 && consumed == 0:
                     throw new InvalidOperationException("zlib made no progress with room to write.");
                 case InflateStatus.InvalidData:
-                    // RFC 7692 leaves the close code open; 1007 (RFC 6455 §7.4.1: data inconsistent
-                    // with the message's type) is what ws and Chromium send for a payload that does
-                    // not decompress, and is what the sender's bug is: bad data, not bad framing.
+                    // RFC 7692 leaves the close code open. 1007 (RFC 6455 §7.4.1: data inconsistent
+                    // with the message's type) names the fault, bad payload rather than bad framing,
+                    // and is what Node's ws (8.x, permessage-deflate.js) sends when inflating fails.
                     error = new(CloseStatus.InvalidPayloadData, $"compressed payload is invalid: {ErrorMessage}");
                     return status;
             }
