@@ -25,6 +25,9 @@ public sealed class WebSocketEndpointOptions
     /// rejection (401/403/429 … with a body) to refuse. The place for authentication.
     /// </summary>
     public Func<HttpContext, ValueTask<HandshakeDecision?>>? OnHandshake { get; set; }
+
+    /// <summary>Connection caps and rates checked before the upgrade (429/503 with Retry-After).</summary>
+    public HandshakeLimitOptions Limits { get; set; } = new();
 }
 
 /// <summary>A refusal of an upgrade request: the HTTP status and a short body.</summary>

@@ -95,6 +95,7 @@ public sealed class WebSocketServer : IAsyncDisposable
                 endpoint.SelectSubprotocol = _options.Endpoint.SelectSubprotocol;
                 endpoint.ValidateOrigin = _options.Endpoint.ValidateOrigin;
                 endpoint.OnHandshake = _options.Endpoint.OnHandshake;
+                endpoint.Limits = _options.Endpoint.Limits;
             });
         }
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -18,11 +18,13 @@ internal sealed class WebSocketUpgrade
 {
     private readonly Func<WebSocketConnection, HttpContext, Task> _handler;
     private readonly WebSocketEndpointOptions _options;
+    private readonly HandshakeLimiter _limiter;
 
     public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options)
     {
         _handler = handler;
         _options = options;
+        _limiter = new HandshakeLimiter(options.Limits);
     }
 
     public async Task HandleAsync(HttpContext context)
@@ -64,6 +66,34 @@ internal sealed class WebSocketUpgrade
             return;
         }
 
+        var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
+        bool entered = false;
+        if (_limiter.IsActive)
+        {
+            var registry = services.GetService<WebSocketConnectionRegistry>();
+            if (_limiter.TryEnter(address, registry?.Count ?? 0) is HandshakeDecision refused)
+            {
+                context.Response.Headers.RetryAfter = _options.Limits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await RejectAsync(context, logger, refused.StatusCode, refused.Body).ConfigureAwait(false);
+                return;
+            }
+            entered = true;
+        }
+        try
+        {
+            await AcceptAsync(context, handshake, upgradeFeature!, logger).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (entered) _limiter.Release(address);
+        }
+    }
+
+    private async Task AcceptAsync(HttpContext context, HandshakeRequest handshake, IHttpUpgradeFeature upgradeFeature, ILogger logger)
+    {
+        var services = context.RequestServices;
+        var request = context.Request;
+        var headers = request.Headers;
         string? subprotocol = null;
         var offered = ServerHandshake.OfferedSubprotocols(handshake);
         if (_options.SelectSubprotocol is { } select && offered.Count > 0)

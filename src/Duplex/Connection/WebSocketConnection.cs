@@ -56,6 +56,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private bool _inflatedDone;                   // the compressed message ended; parts of it remain
     private Utf8Validator _inflatedUtf8;
 
+    private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _messageBucket;
+    private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _byteBucket;
+
     // Read loop state: the message being assembled.
     private bool _inFrame;
     private long _drainSkip;                      // payload left of the frame that failed the connection
@@ -112,6 +115,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         if (role == WebSocketRole.Client) _maskKeys = new MaskKeySource();
+        if (_options.ReceiveRateLimit.IsSet)
+        {
+            _messageBucket = ReceiveRateLimit.Bucket(_options.ReceiveRateLimit.MessagesPerSecond);
+            _byteBucket = ReceiveRateLimit.Bucket(_options.ReceiveRateLimit.BytesPerSecond);
+        }
         DuplexMetrics.ConnectionsOpened.Add(1);
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
@@ -302,6 +310,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 case Step.NeedMore:
                     return mode;
                 case Step.Message:
+                    if (_messageBucket is not null || _byteBucket is not null)
+                    {
+                        var limited = await ChargeRateLimitAsync(token).ConfigureAwait(false);
+                        if (limited is ProtocolError overLimit)
+                        {
+                            DropAssembledMessage();
+                            await FailAsync(overLimit).ConfigureAwait(false);
+                            mode = ReadMode.Draining;
+                            break;
+                        }
+                    }
                     await DeliverAsync(endOfMessage: true, token).ConfigureAwait(false);
                     break;
                 case Step.Chunk:
@@ -488,6 +507,43 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// Takes a message's tokens from the rate limit buckets. Over the limit, either fails the
+    /// connection (1008) or waits for tokens — the read loop stops meanwhile, so TCP slows the peer.
+    /// </summary>
+    private async ValueTask<ProtocolError?> ChargeRateLimitAsync(CancellationToken token)
+    {
+        if (_messageBucket is not null && await ChargeAsync(_messageBucket, 1, _options.ReceiveRateLimit.MessagesPerSecond!.Value, token).ConfigureAwait(false) is { } e1)
+            return e1;
+        if (_byteBucket is not null && _messageLength > 0 &&
+            await ChargeAsync(_byteBucket, _messageLength, _options.ReceiveRateLimit.BytesPerSecond!.Value, token).ConfigureAwait(false) is { } e2)
+            return e2;
+        return null;
+    }
+
+    private async ValueTask<ProtocolError?> ChargeAsync(System.Threading.RateLimiting.TokenBucketRateLimiter bucket, int cost, int limit, CancellationToken token)
+    {
+        // A message larger than a whole second's budget costs the whole budget.
+        int permits = Math.Min(cost, limit);
+        using (var lease = bucket.AttemptAcquire(permits))
+        {
+            if (lease.IsAcquired) return null;
+        }
+        var policy = _options.ReceiveRateLimit.Policy;
+        DuplexMetrics.RateLimited.Add(1, new KeyValuePair<string, object?>("policy", policy.ToString()));
+        if (policy == RateLimitPolicy.Close)
+            return new ProtocolError(Protocol.CloseStatus.PolicyViolation, "receive rate limit exceeded");
+        using var waited = await bucket.AcquireAsync(permits, token).ConfigureAwait(false);
+        return null;
+    }
+
+    private void DropAssembledMessage()
+    {
+        if (_messageBuffer is not null) ArrayPool<byte>.Shared.Return(_messageBuffer);
+        _messageBuffer = null;
+        _messageLength = 0;
+    }
+
     private Span<byte> ReserveMessageSpace(int count)
     {
         int needed = _messageLength + count;
@@ -667,6 +723,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         _inflated?.Dispose();
         _inflater?.Dispose();
+        _messageBucket?.Dispose();
+        _byteBucket?.Dispose();
         FailPendingPings();
 
         // Wake a sender stuck on a peer that stopped reading, then take the lock so no one is

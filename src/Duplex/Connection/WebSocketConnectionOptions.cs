@@ -64,5 +64,8 @@ public sealed class WebSocketConnectionOptions
     /// </summary>
     public Protocol.Deflate.PerMessageDeflateOptions Compression { get; set; } = new();
 
+    /// <summary>A limit on how fast the peer may send, and what happens past it. Default: none.</summary>
+    public ReceiveRateLimit ReceiveRateLimit { get; set; } = new();
+
     internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
 }
