@@ -1,47 +1,49 @@
 namespace Duplex.Server;
 
-/// <summary>Frame once, send many: the same prepared bytes go to every recipient.</summary>
+/// <summary>
+/// Frame once, send many: the same prepared bytes go to every recipient. A broadcast never waits
+/// for a slow recipient: sends that cannot complete at once go on in the background, bounded per
+/// connection by <see cref="WebSocketConnectionOptions.MaxBufferedBytes"/>, past which the
+/// connection's <see cref="SlowConsumerPolicy"/> applies.
+/// </summary>
 internal static class Broadcast
 {
-    public static async Task<int> SendAsync(IEnumerable<WebSocketConnection> recipients, PreparedMessage message, CancellationToken cancellationToken)
+    /// <summary>Returns how many recipients the message was handed to.</summary>
+    public static Task<int> SendAsync(IEnumerable<WebSocketConnection> recipients, PreparedMessage message, CancellationToken cancellationToken)
     {
-        List<(WebSocketConnection, ValueTask)>? pending = null;
-        int sent = 0;
+        int handed = 0;
         foreach (var connection in recipients)
         {
-            if (connection.State != WebSocketState.Open) continue;
+            cancellationToken.ThrowIfCancellationRequested();
             ValueTask send;
             try
             {
-                send = connection.SendAsync(message, cancellationToken);
+                if (!connection.TrySendWithoutWaiting(message, out send)) continue;
             }
             catch (WebSocketClosedException)
             {
                 continue;
             }
+            handed++;
             if (send.IsCompletedSuccessfully)
             {
                 send.GetAwaiter().GetResult(); // releases a pooled task source, if any
-                sent++;
                 continue;
             }
-            // Sends that must wait (a busy or slow peer) run side by side; one slow peer does not
-            // hold up the others.
-            (pending ??= []).Add((connection, send));
+            _ = ObserveAsync(send);
         }
-        if (pending is null) return sent;
-        foreach (var (_, send) in pending)
+        return Task.FromResult(handed);
+    }
+
+    private static async Task ObserveAsync(ValueTask send)
+    {
+        try
         {
-            try
-            {
-                await send.ConfigureAwait(false);
-                sent++;
-            }
-            catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
-            {
-                // The recipient went away mid-broadcast; the others still get the message.
-            }
+            await send.ConfigureAwait(false);
         }
-        return sent;
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+        {
+            // The recipient went away mid-broadcast; the others are not affected.
+        }
     }
 }

@@ -17,5 +17,6 @@ public static class DuplexMetrics
     internal static readonly Counter<long> HeartbeatTimeouts = Meter.CreateCounter<long>("duplex.heartbeat.timeouts", description: "Connections dropped because the peer stopped answering keep-alive pings");
     internal static readonly Counter<long> QueueDrops = Meter.CreateCounter<long>("duplex.client.queue.dropped", description: "Sends dropped or refused because the reconnect queue was full");
     internal static readonly Counter<long> RateLimited = Meter.CreateCounter<long>("duplex.ratelimit.hits", description: "Messages over a connection's receive rate limit, by policy");
+    internal static readonly Counter<long> SlowConsumers = Meter.CreateCounter<long>("duplex.broadcast.slow_consumer", description: "Broadcast deliveries skipped (or connections closed) because the recipient was over its buffer limit");
     internal static readonly Counter<long> HandshakeRejections = Meter.CreateCounter<long>("duplex.handshake.rejected", description: "Upgrade requests refused, by HTTP status");
 }

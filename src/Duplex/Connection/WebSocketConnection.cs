@@ -856,18 +856,60 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async ValueTask SendAsync(PreparedMessage message, CancellationToken cancellationToken = default)
     {
         if (Role != WebSocketRole.Server) throw new InvalidOperationException("Prepared messages are unmasked frames: only a server may send them.");
-        await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
+        int size = message.Frame.Length;
+        Interlocked.Add(ref _bufferedBytes, size);
         try
         {
-            ThrowIfCannotSend();
-            _transport.Output.Write(message.Frame.Span);
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ThrowIfCannotSend();
+                _transport.Output.Write(message.Frame.Span);
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
         }
         finally
         {
-            _sendLock.Release();
+            Interlocked.Add(ref _bufferedBytes, -size);
         }
     }
+
+    /// <summary>
+    /// Bytes accepted for sending (by broadcasts, which do not wait) and not yet written to the
+    /// socket. A peer that stops reading makes this grow until <see cref="WebSocketConnectionOptions.MaxBufferedBytes"/>.
+    /// </summary>
+    public long BufferedAmount => Volatile.Read(ref _bufferedBytes);
+
+    private long _bufferedBytes;
+
+    /// <summary>
+    /// For broadcasts: sends without waiting when this connection keeps up; otherwise applies its
+    /// <see cref="WebSocketConnectionOptions.SlowConsumerPolicy"/> and returns false. The returned task
+    /// (when not null) completes when the message reaches the socket.
+    /// </summary>
+    public bool TrySendWithoutWaiting(PreparedMessage message, out ValueTask send)
+    {
+        send = default;
+        if (_state != (int)WebSocketState.Open) return false;
+        if (BufferedAmount + message.Frame.Length > _options.MaxBufferedBytes)
+        {
+            DuplexMetrics.SlowConsumers.Add(1, new KeyValuePair<string, object?>("policy", _options.SlowConsumerPolicy.ToString()));
+            if (_options.SlowConsumerPolicy == SlowConsumerPolicy.Close && Interlocked.Exchange(ref _slowClosed, 1) == 0)
+            {
+                _logger.LogInformation("WebSocket {Id}: {Buffered} bytes waiting for a peer that does not read; closing with 1013", Id, BufferedAmount);
+                _ = CloseAsync(Protocol.CloseStatus.TryAgainLater, "too slow");
+            }
+            return false;
+        }
+        send = SendAsync(message);
+        return true;
+    }
+
+    private int _slowClosed;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)

@@ -67,5 +67,15 @@ public sealed class WebSocketConnectionOptions
     /// <summary>A limit on how fast the peer may send, and what happens past it. Default: none.</summary>
     public ReceiveRateLimit ReceiveRateLimit { get; set; } = new();
 
+    /// <summary>
+    /// High-water mark of bytes accepted for sending but not yet written to the socket
+    /// (<see cref="WebSocketConnection.BufferedAmount"/>). A broadcast that would pass it applies
+    /// <see cref="SlowConsumerPolicy"/> to this connection instead of waiting for it. Default 4 MiB.
+    /// </summary>
+    public long MaxBufferedBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>What a broadcast does with a connection over <see cref="MaxBufferedBytes"/>. Default: drop the message for it.</summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.DropMessage;
+
     internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
 }

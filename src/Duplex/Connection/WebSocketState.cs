@@ -19,3 +19,12 @@ public enum WebSocketMessageType
     Text,
     Binary,
 }
+
+/// <summary>How a broadcast treats a recipient that is not keeping up.</summary>
+public enum SlowConsumerPolicy
+{
+    /// <summary>The recipient misses this message; the others get it. Counted.</summary>
+    DropMessage,
+    /// <summary>The recipient is closed with 1013 Try Again Later (dropped after the close timeout if it reads nothing). Counted.</summary>
+    Close,
+}
