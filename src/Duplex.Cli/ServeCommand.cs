@@ -13,7 +13,7 @@ internal static class ServeCommand
         Arguments parsed;
         try
         {
-            parsed = new Arguments(args, new HashSet<string> { "compression" });
+            parsed = new Arguments(args, new HashSet<string> { "compression", "metrics" });
             if (parsed.Unknown(new HashSet<string> { "host", "port" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
         }
@@ -46,6 +46,8 @@ internal static class ServeCommand
         var app = builder.Build();
         var registry = app.Services.GetRequiredService<WebSocketConnectionRegistry>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("duplex");
+
+        using var metrics = parsed.Flag("metrics") ? new MetricsReporter(log, TimeSpan.FromSeconds(5)) : null;
 
         var page = ReadPage();
         app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));

@@ -148,7 +148,7 @@ internal sealed class WebSocketUpgrade
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "WebSocket {Id}: handler failed; closing with 1011", connection.Id);
+            logger.LogError(DuplexLogEvents.HandlerFailed, ex, "WebSocket {Id}: handler failed; closing with 1011", connection.Id);
             await CloseQuietlyAsync(connection, CloseStatus.InternalServerError, "internal error").ConfigureAwait(false);
         }
         // The handler is done with the connection: end it properly if it is still open.
@@ -171,7 +171,7 @@ internal sealed class WebSocketUpgrade
     private static Task RejectAsync(HttpContext context, ILogger logger, int status, string reason)
     {
         DuplexMetrics.HandshakeRejections.Add(1, new KeyValuePair<string, object?>("status", status));
-        logger.LogInformation("Refused WebSocket upgrade from {Remote} to {Path}: {Status} {Reason}",
+        logger.LogInformation(DuplexLogEvents.HandshakeRejected, "Refused WebSocket upgrade from {Remote} to {Path}: {Status} {Reason}",
             context.Connection.RemoteIpAddress, context.Request.Path, status, reason);
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";

@@ -92,7 +92,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogWarning(ex, "A StateChanged handler threw");
+            _logger.LogWarning(DuplexLogEvents.StateHandlerFailed, ex, "A StateChanged handler threw");
         }
     }
 
@@ -140,7 +140,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 catch (Exception ex)
                 {
                     reason = ex.Message;
-                    _logger.LogInformation("Connecting to {Uri} failed (attempt {Attempt}): {Reason}", _uri, attempt, ex.Message);
+                    _logger.LogInformation(DuplexLogEvents.ConnectFailed, "Connecting to {Uri} failed (attempt {Attempt}): {Reason}", _uri, attempt, ex.Message);
                     // The very first connect is retried too: nothing is lost by trying again.
                     continue;
                 }
@@ -165,7 +165,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                     FailQueue(new WebSocketClosedException(WebSocketState.Closed, status, connection.CloseStatusDescription));
                     return;
                 }
-                _logger.LogInformation("{Reason}; reconnecting to {Uri}", reason, _uri);
+                _logger.LogInformation(DuplexLogEvents.Reconnecting, "{Reason}; reconnecting to {Uri}", reason, _uri);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

@@ -18,5 +18,10 @@ public static class DuplexMetrics
     internal static readonly Counter<long> QueueDrops = Meter.CreateCounter<long>("duplex.client.queue.dropped", description: "Sends dropped or refused because the reconnect queue was full");
     internal static readonly Counter<long> RateLimited = Meter.CreateCounter<long>("duplex.ratelimit.hits", description: "Messages over a connection's receive rate limit, by policy");
     internal static readonly Counter<long> SlowConsumers = Meter.CreateCounter<long>("duplex.broadcast.slow_consumer", description: "Broadcast deliveries skipped (or connections closed) because the recipient was over its buffer limit");
+    internal static readonly Counter<long> HandshakesAccepted = Meter.CreateCounter<long>("duplex.handshake.accepted", description: "Upgrades completed (server) and connections opened (client)");
+    internal static readonly Counter<long> BytesReceived = Meter.CreateCounter<long>("duplex.bytes.received", unit: "By", description: "Wire bytes read after the handshake");
+    internal static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("duplex.bytes.sent", unit: "By", description: "Wire bytes written after the handshake");
+    internal static readonly Histogram<double> CompressionRatio = Meter.CreateHistogram<double>("duplex.compression.ratio", description: "Compressed size / original size of each compressed message sent");
+    internal static readonly Histogram<double> PingRoundTrip = Meter.CreateHistogram<double>("duplex.ping.rtt", unit: "ms", description: "Round-trip time of answered pings");
     internal static readonly Counter<long> HandshakeRejections = Meter.CreateCounter<long>("duplex.handshake.rejected", description: "Upgrade requests refused, by HTTP status");
 }

@@ -121,6 +121,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             _byteBucket = ReceiveRateLimit.Bucket(_options.ReceiveRateLimit.BytesPerSecond);
         }
         DuplexMetrics.ConnectionsOpened.Add(1);
+        DuplexMetrics.HandshakesAccepted.Add(1, new KeyValuePair<string, object?>("role", role == WebSocketRole.Server ? "server" : "client"));
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
         ReadLoop = Task.Run(ReadLoopAsync);
@@ -244,6 +245,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 }
                 finally
                 {
+                    DuplexMetrics.BytesReceived.Add(buffer.Length - _unread.Length);
                     input.AdvanceTo(_unread.Start, buffer.End);
                 }
                 if (result.IsCompleted) break;
@@ -256,7 +258,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         catch (Exception ex)
         {
             // The transport failed (connection reset, TLS error): that is how the peer went away.
-            _logger.LogDebug(ex, "WebSocket {Id}: transport error", Id);
+            _logger.LogDebug(DuplexLogEvents.TransportError, ex, "WebSocket {Id}: transport error", Id);
         }
         finally
         {
@@ -620,7 +622,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     // Anything at all from the peer since the ping counts as a sign of life.
                     if (_deliveryBlocked || _lastReceived > sentAt) continue;
                     DuplexMetrics.HeartbeatTimeouts.Add(1);
-                    _logger.LogInformation("WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, timeout);
+                    _logger.LogInformation(DuplexLogEvents.KeepAliveTimeout, "WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, timeout);
                     _closeDescription ??= "keep-alive timeout";
                     Abort();
                     return;
@@ -694,7 +696,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeStatus ??= error.Status;
         _closeDescription ??= error.Reason;
         DuplexMetrics.ProtocolErrors.Add(1, new KeyValuePair<string, object?>("code", (int)error.Status));
-        _logger.LogInformation("WebSocket {Id}: failing connection with {Code}: {Reason}", Id, (int)error.Status, error.Reason);
+        _logger.LogInformation(DuplexLogEvents.ProtocolError, "WebSocket {Id}: failing connection with {Code}: {Reason}", Id, (int)error.Status, error.Reason);
         _lifetime.CancelAfter(_options.CloseTimeout);
         try
         {
@@ -740,7 +742,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogDebug(ex, "WebSocket {Id}: completing output", Id);
+            _logger.LogDebug(DuplexLogEvents.TransportRelease, ex, "WebSocket {Id}: completing output", Id);
         }
         finally
         {
@@ -753,7 +755,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogDebug(ex, "WebSocket {Id}: releasing transport", Id);
+            _logger.LogDebug(DuplexLogEvents.TransportRelease, ex, "WebSocket {Id}: releasing transport", Id);
         }
         DuplexMetrics.ActiveConnections.Add(-1);
         DuplexMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("code", (int)(_closeStatus ?? Protocol.CloseStatus.AbnormalClosure)));
@@ -900,7 +902,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             DuplexMetrics.SlowConsumers.Add(1, new KeyValuePair<string, object?>("policy", _options.SlowConsumerPolicy.ToString()));
             if (_options.SlowConsumerPolicy == SlowConsumerPolicy.Close && Interlocked.Exchange(ref _slowClosed, 1) == 0)
             {
-                _logger.LogInformation("WebSocket {Id}: {Buffered} bytes waiting for a peer that does not read; closing with 1013", Id, BufferedAmount);
+                _logger.LogInformation(DuplexLogEvents.SlowConsumer, "WebSocket {Id}: {Buffered} bytes waiting for a peer that does not read; closing with 1013", Id, BufferedAmount);
                 _ = CloseAsync(Protocol.CloseStatus.TryAgainLater, "too slow");
             }
             return false;
@@ -923,6 +925,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 // RFC 7692 §7.2.1: compress, drop the trailing 00 00 FF FF, set RSV1 on the (only) frame.
                 _compressedOut!.Clear();
                 _deflater!.CompressMessage(payload.Span, _compressedOut);
+                DuplexMetrics.CompressionRatio.Record((double)_compressedOut.WrittenCount / payload.Length);
                 FrameWriter.WriteFrame(_transport.Output, opcode, true, FrameHeader.Rsv1, _compressedOut.WrittenSpan, _maskKeys?.Next());
             }
             else
@@ -1002,6 +1005,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
+        if (_transport.Output.CanGetUnflushedBytes) DuplexMetrics.BytesSent.Add(_transport.Output.UnflushedBytes);
         var result = await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         DuplexMetrics.MessagesSent.Add(1);
         if (result.IsCanceled || result.IsCompleted)
@@ -1166,6 +1170,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             if (match < 0) return;
             long now = Stopwatch.GetTimestamp();
             LastRoundTripTime = Stopwatch.GetElapsedTime(_pendingPings[match].Timestamp, now);
+            DuplexMetrics.PingRoundTrip.Record(LastRoundTripTime.Value.TotalMilliseconds);
             for (int i = 0; i <= match; i++)
                 _pendingPings[i].Pong.TrySetResult(Stopwatch.GetElapsedTime(_pendingPings[i].Timestamp, now));
             _pendingPings.RemoveRange(0, match + 1);
