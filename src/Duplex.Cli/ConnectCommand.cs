@@ -10,7 +10,7 @@ internal static class ConnectCommand
         Arguments parsed;
         try
         {
-            parsed = new Arguments(args, new HashSet<string> { "echo", "insecure", "quiet" });
+            parsed = new Arguments(args, new HashSet<string> { "echo", "insecure", "quiet", "compression" });
             if (parsed.Unknown(new HashSet<string> { "header", "subprotocol" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
         }
@@ -31,6 +31,7 @@ internal static class ConnectCommand
             options.AddHeader(header[..colon].Trim(), header[(colon + 1)..].Trim());
         }
         foreach (var p in parsed.All("subprotocol")) options.Subprotocols.Add(p);
+        options.Connection.Compression.Enabled = parsed.Flag("compression");
         if (parsed.Flag("insecure")) options.RemoteCertificateValidationCallback = (_, _, _, _) => true;
 
         WebSocketConnection connection;

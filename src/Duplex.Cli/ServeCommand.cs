@@ -13,7 +13,7 @@ internal static class ServeCommand
         Arguments parsed;
         try
         {
-            parsed = new Arguments(args, new HashSet<string>());
+            parsed = new Arguments(args, new HashSet<string> { "compression" });
             if (parsed.Unknown(new HashSet<string> { "host", "port" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
         }
@@ -23,6 +23,9 @@ internal static class ServeCommand
         }
         var host = parsed.Get("host") ?? "localhost";
         int port = parsed.GetInt("port", 8080);
+
+        bool compression = parsed.Flag("compression");
+        void Configure(WebSocketEndpointOptions o) => o.Connection.Compression.Enabled = compression;
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -52,7 +55,7 @@ internal static class ServeCommand
             using var _ = Track(log, connection, "/echo");
             await foreach (var message in connection.ReadMessagesAsync())
                 await connection.SendAsync(message);
-        });
+        }, Configure);
 
         var everyone = registry["broadcast"];
         app.MapWebSocket("/broadcast", async connection =>
@@ -61,7 +64,7 @@ internal static class ServeCommand
             everyone.Add(connection);
             await foreach (var message in connection.ReadMessagesAsync())
                 await everyone.BroadcastAsync(message.Data, message.Type);
-        });
+        }, Configure);
 
         // Ctrl+C: every connection gets a proper 1001 Going Away before Kestrel stops.
         app.Lifetime.ApplicationStopping.Register(() =>

@@ -6,14 +6,15 @@ internal static class Usage
         duplex — WebSocket server, client and tools
 
         usage:
-          duplex serve [--host localhost] [--port 8080]
+          duplex serve [--host localhost] [--port 8080] [--compression]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
           duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
-                         [--echo] [--insecure] [--quiet]
+                         [--echo] [--insecure] [--quiet] [--compression]
               stdin lines go out as text messages; incoming messages are printed.
               --echo sends every message received back unchanged until the peer closes.
+              --compression offers (connect) or accepts (serve) permessage-deflate (RFC 7692).
               exit status: 0 closed with 1000/1001/1005, 2 could not connect or handshake refused,
                            3 dropped without a close frame (1006), 4 closed with another code,
                            1 usage error.

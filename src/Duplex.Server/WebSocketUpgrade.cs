@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Duplex.Protocol;
+using Duplex.Protocol.Deflate;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,6 +73,13 @@ internal sealed class WebSocketUpgrade
                 throw new InvalidOperationException($"SelectSubprotocol chose '{subprotocol}', which the client did not offer.");
         }
 
+        PerMessageDeflateParameters? compression = null;
+        if (_options.Connection.Compression.Enabled &&
+            PerMessageDeflateNegotiation.TryAcceptOffer(headers.SecWebSocketExtensions.ToArray(), _options.Connection.Compression, out compression, out var extensionResponse))
+        {
+            context.Response.Headers.SecWebSocketExtensions = extensionResponse;
+        }
+
         var response = context.Response.Headers;
         response.Upgrade = "websocket";
         response.Connection = "Upgrade";
@@ -91,7 +99,8 @@ internal sealed class WebSocketUpgrade
             _options.Connection,
             subprotocol,
             context.Connection.RemoteIpAddress is { } ip ? new System.Net.IPEndPoint(ip, context.Connection.RemotePort) : null,
-            logger)
+            logger,
+            compression: compression)
         {
             User = context.User,
         };

@@ -6,7 +6,8 @@
 //       page's log and status.
 //   node browser.js probe <page-url> <ws-url>...
 //       Opens <page-url> (so the socket has that page's origin), then opens a WebSocket to each
-//       <ws-url> in turn and reports its events: open (then closes it with 1000), error, close.
+//       <ws-url> in turn and reports its events: open (then closes it with 1000), error, close,
+//       and the negotiated extensions; with ?echo=1 it first sends a large message and checks the echo.
 const { chromium } = require('playwright-core');
 
 const [mode, pageUrl, ...rest] = process.argv.slice(2);
@@ -40,12 +41,24 @@ async function probe(page, urls) {
       const events = [];
       const socket = new WebSocket(url);
       const timer = setTimeout(() => resolve({ url, events, timedOut: true }), 8000);
-      socket.onopen = () => { events.push('open'); socket.close(1000, 'probe done'); };
+      let extensions = null;
+      // With ?echo=1 in the URL, a 50 000-character message must come back before the close.
+      const probeEcho = new URL(url).searchParams.get('echo') === '1';
+      const big = 'compressible '.repeat(5000);
+      socket.onopen = () => {
+        events.push('open');
+        extensions = socket.extensions;
+        if (probeEcho) socket.send(big); else socket.close(1000, 'probe done');
+      };
+      socket.onmessage = e => {
+        events.push(e.data === big ? 'echo-ok' : 'echo-wrong');
+        socket.close(1000, 'probe done');
+      };
       socket.onerror = () => events.push('error');
       socket.onclose = e => {
         events.push('close');
         clearTimeout(timer);
-        resolve({ url, events, code: e.code, reason: e.reason, wasClean: e.wasClean });
+        resolve({ url, events, extensions, code: e.code, reason: e.reason, wasClean: e.wasClean });
       };
     }), url));
   }

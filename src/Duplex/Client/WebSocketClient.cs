@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Duplex.Protocol;
+using Duplex.Protocol.Deflate;
 
 namespace Duplex;
 
@@ -63,11 +64,16 @@ public static class WebSocketClient
 
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
             var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-            var extensions = Array.Empty<string>();
+            var deflate = options.Connection.Compression;
+            var offer = PerMessageDeflateNegotiation.CreateOffer(deflate);
+            string[] extensions = offer is null ? [] : [PerMessageDeflateNegotiation.ExtensionName];
             var handshake = new ClientHandshake(HandshakeKeys.CreateKey(), options.Subprotocols.ToArray(), extensions);
-            await writer.WriteAsync(handshake.BuildRequest(uri, options.Headers, null), token).ConfigureAwait(false);
+            await writer.WriteAsync(handshake.BuildRequest(uri, options.Headers, offer), token).ConfigureAwait(false);
             var head = await ReadResponseHeadAsync(reader, token).ConfigureAwait(false);
-            var (subprotocol, _) = handshake.Validate(head);
+            var (subprotocol, accepted) = handshake.Validate(head);
+            PerMessageDeflateParameters? compression = null;
+            if (offer is not null && !PerMessageDeflateNegotiation.TryAcceptResponse(accepted, deflate, out compression, out var error))
+                throw new WebSocketHandshakeException(HandshakeCheck.Extension, "WebSocket handshake failed: " + error, head.StatusCode, head.Headers);
 
             var ownedStream = stream;
             success = true;
@@ -78,7 +84,8 @@ public static class WebSocketClient
                 subprotocol,
                 socket.RemoteEndPoint,
                 options.Logger,
-                closeTransport: () => ownedStream.DisposeAsync());
+                closeTransport: () => ownedStream.DisposeAsync(),
+                compression: compression);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -21,8 +21,8 @@ public sealed class WebSocketClientOptions
     /// <summary>Certificates to offer when the server asks for one (mutual TLS).</summary>
     public X509CertificateCollection? ClientCertificates { get; set; }
 
-    /// <summary>Limits of the connection once open.</summary>
-    public WebSocketConnectionOptions Connection { get; set; } = new();
+    /// <summary>Limits of the connection once open. The client offers permessage-deflate by default.</summary>
+    public WebSocketConnectionOptions Connection { get; set; } = new() { Compression = { Enabled = true } };
 
     public ILogger? Logger { get; set; }
 

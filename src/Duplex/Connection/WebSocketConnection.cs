@@ -7,6 +7,7 @@ using System.Security.Claims;
 using System.Text;
 using System.Threading.Channels;
 using Duplex.Protocol;
+using Duplex.Protocol.Deflate;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -45,6 +46,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private string? _closeDescription;
     private long _pingCounter;
 
+    // permessage-deflate, when negotiated: one compressor (used under the send lock) and one
+    // decompressor (used by the read loop) per connection, each with native zlib state.
+    private readonly MessageDeflater? _deflater;
+    private readonly MessageInflater? _inflater;
+    private readonly PooledBufferWriter? _compressedOut;
+    private readonly byte[]? _compressedIn;
+    private PooledBufferWriter? _inflated;
+    private bool _inflatedDone;                   // the compressed message ended; parts of it remain
+    private Utf8Validator _inflatedUtf8;
+
     // Read loop state: the message being assembled.
     private bool _inFrame;
     private long _drainSkip;                      // payload left of the frame that failed the connection
@@ -69,7 +80,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         string? subprotocol = null,
         EndPoint? remoteEndPoint = null,
         ILogger? logger = null,
-        Func<ValueTask>? closeTransport = null)
+        Func<ValueTask>? closeTransport = null,
+        PerMessageDeflateParameters? compression = null)
     {
         _transport = transport;
         Role = role;
@@ -84,7 +96,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             Role = role,
             MaxMessageSize = _options.MaxMessageSize,
             MaxFragments = _options.MaxFragments,
+            AllowedRsv = compression is null ? (byte)0 : FrameHeader.Rsv1,
         });
+        if (compression is not null)
+        {
+            Compression = compression;
+            _deflater = MessageDeflater.Create(compression, role, _options.Compression.CompressionLevel);
+            _inflater = MessageInflater.Create(compression, role);
+            _compressedOut = new PooledBufferWriter(1024);
+            _compressedIn = new byte[16 * 1024];
+        }
         _inbox = Channel.CreateBounded<WebSocketMessage>(new BoundedChannelOptions(Math.Max(1, _options.ReceiveQueueCapacity))
         {
             SingleWriter = true,
@@ -117,6 +138,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public string? Subprotocol { get; }
 
     public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>The permessage-deflate parameters agreed in the handshake, or null when not compressing.</summary>
+    public PerMessageDeflateParameters? Compression { get; }
 
     /// <summary>Who is on the other end, as the handshake's authentication established it.</summary>
     public ClaimsPrincipal? User { get; set; }
@@ -251,6 +275,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     _unread = buffer.Slice(buffer.End);
                     return mode;
                 case ReadMode.Draining:
+                    if (_drainSkip > 0 && LooksLikeCloseFrame(buffer))
+                    {
+                        // Some peers (Autobahn's fuzzer among them) answer our close at once, in the
+                        // middle of the frame they were sending; we are failing the connection anyway.
+                        _drainSkip = 0;
+                    }
                     if (_drainSkip > 0)
                     {
                         // The rest of the frame that failed: payload, not headers.
@@ -307,6 +337,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         Span<byte> joined = stackalloc byte[FrameHeader.MaxLength];
         while (true)
         {
+            // A compressed message that inflated to more than one part still has parts to hand out.
+            if (_inflatedDone) return EmitInflatedPart();
             if (!_inFrame)
             {
                 if (buffer.Length < 2) return Step.NeedMore;
@@ -343,7 +375,14 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             }
 
             long remaining = _frameReader.RemainingInFrame;
-            if (remaining > 0)
+            if (remaining > 0 && _frameReader.MessageCompressed)
+            {
+                if (buffer.IsEmpty) return Step.NeedMore;
+                if (!InflateChunk(ref buffer, out error)) return Step.Error;
+                if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount >= part) return EmitInflatedPart();
+                if (_frameReader.RemainingInFrame > 0) continue;
+            }
+            else if (remaining > 0)
             {
                 if (buffer.IsEmpty) return Step.NeedMore;
                 int n = (int)Math.Min(remaining, buffer.Length);
@@ -364,9 +403,89 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     error = e;
                     return Step.Error;
                 }
+                if (_frameReader.MessageCompressed)
+                {
+                    if (!FinishInflating(out error)) return Step.Error;
+                    if (_inflatedDone) return EmitInflatedPart();
+                }
                 return Step.Message;
             }
         }
+    }
+
+    /// <summary>
+    /// Unmasks the next piece of a compressed frame into a scratch buffer and inflates it, bounded by
+    /// the message size limit (a decompression bomb stops at the limit: 1009), validating text as it
+    /// comes out (RFC 7692 §8: UTF-8 applies to the decompressed data).
+    /// </summary>
+    private bool InflateChunk(ref ReadOnlySequence<byte> buffer, out ProtocolError error)
+    {
+        int n = (int)Math.Min(Math.Min(_frameReader.RemainingInFrame, buffer.Length), _compressedIn!.Length);
+        var chunk = _compressedIn.AsSpan(0, n);
+        buffer.Slice(0, n).CopyTo(chunk);
+        buffer = buffer.Slice(n);
+        _frameReader.ProcessPayload(chunk, out _);
+        return Inflate(chunk, endOfMessage: false, out error);
+    }
+
+    private bool FinishInflating(out ProtocolError error)
+    {
+        // RFC 7692 §7.2.2: the 00 00 FF FF the sender stripped is put back at the end of the message.
+        if (!Inflate(ReadOnlySpan<byte>.Empty, endOfMessage: true, out error)) return false;
+        if (_frameReader.MessageOpcode == Opcode.Text && !_inflatedUtf8.IsComplete)
+        {
+            error = new(Protocol.CloseStatus.InvalidPayloadData, "text message ends inside a UTF-8 sequence");
+            return false;
+        }
+        _inflatedUtf8.Reset();
+        if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount > part)
+        {
+            _inflatedDone = true;
+            return true;
+        }
+        _messageBuffer = _inflated!.DetachBuffer(out _messageLength);
+        _inflated = null;
+        return true;
+    }
+
+    /// <summary>
+    /// Hands out the next <see cref="WebSocketConnectionOptions.ReceiveChunkSize"/> bytes of inflated
+    /// output as a part of the message (the last part when the message is done and nothing is left).
+    /// </summary>
+    private Step EmitInflatedPart()
+    {
+        var written = _inflated!.WrittenSpan;
+        int n = Math.Min(_options.ReceiveChunkSize ?? int.MaxValue, written.Length);
+        if (_inflatedDone && n == written.Length)
+        {
+            _messageBuffer = _inflated.DetachBuffer(out _messageLength);
+            _inflated = null;
+            _inflatedDone = false;
+            return Step.Message;
+        }
+        var part = ArrayPool<byte>.Shared.Rent(n);
+        written.Slice(0, n).CopyTo(part);
+        _messageBuffer = part;
+        _messageLength = n;
+        var rest = new PooledBufferWriter(Math.Max(1024, written.Length - n)) { MaxCapacity = _inflated.MaxCapacity };
+        written.Slice(n).CopyTo(rest.GetSpan(written.Length - n));
+        rest.Advance(written.Length - n);
+        _inflated.Dispose();
+        _inflated = rest;
+        return Step.Chunk;
+    }
+
+    private bool Inflate(ReadOnlySpan<byte> compressed, bool endOfMessage, out ProtocolError error)
+    {
+        _inflated ??= new PooledBufferWriter(1024) { MaxCapacity = (int)Math.Min(int.MaxValue - 64, _options.MaxMessageSize + 1) };
+        int before = _inflated.WrittenCount;
+        if (_inflater!.Inflate(compressed, endOfMessage, _options.MaxMessageSize, _inflated, out error) != InflateStatus.Done) return false;
+        if (_frameReader.MessageOpcode == Opcode.Text && !_inflatedUtf8.Feed(_inflated.WrittenSpan.Slice(before)))
+        {
+            error = new(Protocol.CloseStatus.InvalidPayloadData, "invalid UTF-8 in text message");
+            return false;
+        }
+        return true;
     }
 
     private Span<byte> ReserveMessageSpace(int count)
@@ -461,6 +580,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
     }
 
+    private bool LooksLikeCloseFrame(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < 2) return false;
+        Span<byte> head = stackalloc byte[2];
+        buffer.Slice(0, 2).CopyTo(head);
+        bool masked = (head[1] & 0x80) != 0;
+        return head[0] == 0x88 && masked == (Role == WebSocketRole.Server) && (head[1] & 0x7F) <= 125;
+    }
+
     /// <summary>After failing the connection: skip frames until the peer's close frame arrives.</summary>
     private static DrainResult DrainUntilClose(ref ReadOnlySequence<byte> buffer)
     {
@@ -537,6 +665,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(_messageBuffer);
             _messageBuffer = null;
         }
+        _inflated?.Dispose();
+        _inflater?.Dispose();
         FailPendingPings();
 
         // Wake a sender stuck on a peer that stopped reading, then take the lock so no one is
@@ -546,6 +676,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         try
         {
             _outputDone = true;
+            _deflater?.Dispose();
+            _compressedOut?.Dispose();
             await _transport.Output.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -588,7 +720,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(text);
         int count = Encoding.UTF8.GetByteCount(text);
-        if (count <= StackEncodeLimit)
+        if (count <= StackEncodeLimit && !WillCompress(count))
         {
             return SendEncodedTextAsync(text, count, cancellationToken);
         }
@@ -686,7 +818,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         try
         {
             ThrowIfCannotSend();
-            FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
+            if (WillCompress(payload.Length))
+            {
+                // RFC 7692 §7.2.1: compress, drop the trailing 00 00 FF FF, set RSV1 on the (only) frame.
+                _compressedOut!.Clear();
+                _deflater!.CompressMessage(payload.Span, _compressedOut);
+                FrameWriter.WriteFrame(_transport.Output, opcode, true, FrameHeader.Rsv1, _compressedOut.WrittenSpan, _maskKeys?.Next());
+            }
+            else
+            {
+                FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
+            }
             await FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -694,6 +836,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             _sendLock.Release();
         }
     }
+
+    private bool WillCompress(int length) => _deflater is not null && length >= _options.Compression.MinMessageSizeToCompress;
 
     /// <summary>
     /// Takes the send lock for a data message. RFC 6455 §5.4: the frames of a fragmented message may

@@ -56,5 +56,13 @@ public sealed class WebSocketConnectionOptions
 
     private int? _receiveChunkSize;
 
+    /// <summary>
+    /// permessage-deflate (RFC 7692): whether to offer (client) or accept (server) it, its parameters,
+    /// the compression level and the size below which messages go out uncompressed. Off by default on
+    /// the server, as in Node's ws: each compressed connection holds about 300 KB of zlib state at
+    /// window 15 (a 256 KB compressor and a 44 KB decompressor).
+    /// </summary>
+    public Protocol.Deflate.PerMessageDeflateOptions Compression { get; set; } = new();
+
     internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
 }

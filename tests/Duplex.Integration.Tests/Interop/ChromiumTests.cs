@@ -5,6 +5,8 @@ using Duplex.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Duplex.Integration.Tests.Interop;
 
 /// <summary>
@@ -91,6 +93,39 @@ public sealed class ChromiumTests
         Assert.Equal(1006, guarded.GetProperty("code").GetInt32());
         Assert.False(guarded.GetProperty("wasClean").GetBoolean());
         lock (origins) Assert.Contains($"http://127.0.0.1:{server.BaseUri.Port}", origins);
+    }
+
+    [Fact]
+    public async Task Browser_negotiates_deflate_and_sees_an_unauthenticated_upgrade_refused()
+    {
+        await using var server = await TestServer.StartAsync(app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapGet("/", () => Results.Content("<!doctype html><title>probe</title>", "text/html"));
+            app.MapWebSocket("/deflate", async c =>
+            {
+                await foreach (var m in c.ReadMessagesAsync()) await c.SendAsync(m);
+            }, o => o.Connection.Compression.Enabled = true);
+            app.MapWebSocket("/private", _ => Task.CompletedTask).RequireAuthorization();
+        }, services: services =>
+        {
+            services.AddAuthorization();
+            services.AddAuthentication("Bearer").AddJwtBearer();
+        });
+
+        await using var browser = StartBrowser("probe", server.BaseUri.ToString(),
+            server.WebSocketUri("/deflate") + "?echo=1", server.WebSocketUri("/private").ToString());
+        var probes = (await browser.ReadJsonAsync(BrowserTimeout)).GetProperty("probes").EnumerateArray().ToArray();
+
+        // Chromium always offers permessage-deflate; the endpoint accepts it and the echo survives it.
+        Assert.Equal(["open", "echo-ok", "close"], Events(probes[0]));
+        Assert.StartsWith("permessage-deflate", probes[0].GetProperty("extensions").GetString());
+        Assert.Equal(1000, probes[0].GetProperty("code").GetInt32());
+
+        // No token: 401 before the upgrade, which a browser's script sees as error, then close 1006.
+        Assert.Equal(["error", "close"], Events(probes[1]));
+        Assert.Equal(1006, probes[1].GetProperty("code").GetInt32());
     }
 
     private static string[] Events(JsonElement probe) =>

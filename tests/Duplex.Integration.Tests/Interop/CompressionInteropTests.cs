@@ -1,0 +1,184 @@
+using System.IO.Compression;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Duplex.Integration.Tests.Infrastructure;
+using Duplex.Protocol;
+using Duplex.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace Duplex.Integration.Tests.Interop;
+
+/// <summary>permessage-deflate (RFC 7692) against Node ws, python websockets, and a hostile peer.</summary>
+public class CompressionInteropTests
+{
+    private static Task<TestServer> StartCompressingEchoAsync(Action<WebSocketEndpointOptions>? more = null) =>
+        TestServer.StartEchoAsync(o =>
+        {
+            o.Connection.Compression.Enabled = true;
+            more?.Invoke(o);
+        });
+
+    [Fact]
+    public async Task Node_ws_client_with_deflate_gets_every_message_back_compressed()
+    {
+        var negotiated = new TaskCompletionSource<string?>();
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/echo", async c =>
+        {
+            negotiated.TrySetResult(c.Compression?.ToString());
+            await foreach (var m in c.ReadMessagesAsync()) await c.SendAsync(m);
+        }, o => o.Connection.Compression.Enabled = true));
+        await using var peer = PeerProcess.Start(InteropPeers.Node, InteropPeers.Script("ws-deflate.js"), "client", server.WebSocketUri("/echo").ToString());
+        var result = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith("permessage-deflate", result.GetProperty("extensions").GetString());
+        Assert.Equal(5, result.GetProperty("echoed").GetInt32());
+        Assert.Equal(0, result.GetProperty("mismatches").GetArrayLength());
+        Assert.NotNull(await negotiated.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Duplex_client_compresses_with_a_Node_ws_server()
+    {
+        await using var peer = PeerProcess.Start(InteropPeers.Node, InteropPeers.Script("ws-deflate.js"), "server");
+        int port = (await peer.ReadJsonAsync()).GetProperty("port").GetInt32();
+        await using var client = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"));
+        Assert.NotNull(client.Compression);
+        Assert.StartsWith("permessage-deflate", (await peer.ReadJsonAsync()).GetProperty("extensions").GetString());
+        var text = string.Concat(Enumerable.Repeat("compress me ✓ ", 4000));
+        var binary = RandomNumberGenerator.GetBytes(200 * 1024);
+        await client.SendTextAsync(text);
+        await client.SendBinaryAsync(binary);
+        await client.SendTextAsync("tiny");
+        var got = new List<(WebSocketMessageType, byte[])>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var m in client.ReadMessagesAsync(cts.Token))
+        {
+            got.Add((m.Type, m.ToArray()));
+            if (got.Count == 3) break;
+        }
+        Assert.Equal(text, Encoding.UTF8.GetString(got[0].Item2));
+        Assert.Equal(binary, got[1].Item2);
+        Assert.Equal("tiny", Encoding.UTF8.GetString(got[2].Item2));
+        await client.CloseAsync();
+        Assert.Equal(CloseStatus.NormalClosure, client.CloseStatus);
+    }
+
+    [Fact]
+    public async Task Python_websockets_client_negotiates_deflate_by_default()
+    {
+        await using var server = await StartCompressingEchoAsync();
+        var script = """
+            import asyncio, json, sys, websockets
+            async def main():
+                async with websockets.connect(sys.argv[1]) as ws:
+                    text = "hello websockets " * 3000
+                    await ws.send(text)
+                    echo = await ws.recv()
+                    print(json.dumps({"extensions": ws.response_headers.get("Sec-WebSocket-Extensions"), "same": echo == text}), flush=True)
+            asyncio.run(main())
+            """;
+        var path = Path.Combine(Path.GetTempPath(), $"duplex-py-deflate-{Guid.NewGuid():N}.py");
+        await File.WriteAllTextAsync(path, script);
+        try
+        {
+            await using var peer = PeerProcess.Start(InteropPeers.Python, path, server.WebSocketUri("/echo").ToString());
+            var result = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+            Assert.StartsWith("permessage-deflate", result.GetProperty("extensions").GetString());
+            Assert.True(result.GetProperty("same").GetBoolean());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(false, false, 15, 15)]
+    [InlineData(true, true, 15, 15)]
+    [InlineData(false, false, 9, 10)]
+    [InlineData(true, false, 12, 8)]
+    public async Task Duplex_to_Duplex_round_trips_under_each_parameter_set(bool serverNoContext, bool clientNoContext, int serverBits, int clientBits)
+    {
+        await using var server = await StartCompressingEchoAsync();
+        var options = new WebSocketClientOptions();
+        options.Connection.Compression.ServerNoContextTakeover = serverNoContext;
+        options.Connection.Compression.ClientNoContextTakeover = clientNoContext;
+        options.Connection.Compression.ServerMaxWindowBits = serverBits;
+        options.Connection.Compression.ClientMaxWindowBits = clientBits;
+        await using var client = await WebSocketClient.ConnectAsync(server.WebSocketUri("/echo"), options);
+        Assert.NotNull(client.Compression);
+        Assert.Equal(serverNoContext, client.Compression!.ServerNoContextTakeover);
+        Assert.Equal(clientNoContext, client.Compression.ClientNoContextTakeover);
+        var rng = new Random(serverBits * 31 + clientBits);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 20; i++)
+        {
+            var text = string.Concat(Enumerable.Range(0, rng.Next(1, 400)).Select(j => $"line {j % 7} of message {i % 3}; "));
+            await client.SendTextAsync(text);
+            await foreach (var m in client.ReadMessagesAsync(cts.Token))
+            {
+                Assert.Equal(text, m.Text);
+                break;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Decompression_bomb_is_stopped_at_the_size_limit_with_1009()
+    {
+        await using var server = await StartCompressingEchoAsync(o => o.Connection.MaxMessageSize = 1024 * 1024);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", server.BaseUri.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {HandshakeKeys.CreateKey()}\r\n" +
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n") && await stream.ReadAsync(one) == 1) head.Append((char)one[0]);
+        Assert.Contains("permessage-deflate", head.ToString());
+
+        // 64 MiB of zeros deflate to about 64 KiB: a bomb against a 1 MiB limit.
+        var compressed = new MemoryStream();
+        using (var deflate = new DeflateStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var zeros = new byte[1024 * 1024];
+            for (int i = 0; i < 64; i++) deflate.Write(zeros);
+        }
+        var payload = compressed.ToArray();
+        var frame = new List<byte> { 0xC2, 0xFF }; // FIN + RSV1 + binary, masked, 64-bit length
+        frame.AddRange(BitConverter.GetBytes((ulong)payload.Length).Reverse());
+        var key = RandomNumberGenerator.GetBytes(4);
+        frame.AddRange(key);
+        frame.AddRange(payload.Select((b, i) => (byte)(b ^ key[i % 4])));
+        try
+        {
+            await stream.WriteAsync(frame.ToArray());
+        }
+        catch (IOException)
+        {
+            // The server may close before taking all of it; its close frame is already on its way.
+        }
+        var buffer = new byte[256];
+        int n = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(n >= 4);
+        Assert.Equal(0x88, buffer[0]);
+        Assert.Equal(1009, (buffer[2] << 8) | buffer[3]);
+    }
+
+    [Fact]
+    public async Task Server_declines_compression_when_it_is_off_and_the_client_goes_on_uncompressed()
+    {
+        await using var server = await TestServer.StartEchoAsync();
+        await using var client = await WebSocketClient.ConnectAsync(server.WebSocketUri("/echo"));
+        Assert.Null(client.Compression);
+        await client.SendTextAsync(new string('z', 10000));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var m in client.ReadMessagesAsync(cts.Token))
+        {
+            Assert.Equal(10000, m.Length);
+            break;
+        }
+    }
+}
