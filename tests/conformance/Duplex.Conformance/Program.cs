@@ -21,7 +21,9 @@ internal static class Program
           --cases SPEC     cases to run, e.g. 1-7,9,10 (default) or 1.1.1,6.4.*
           --exclude SPEC   cases to skip, same syntax
           --out DIR        where report.json and summary.md go (default artifacts/conformance)
-          --full-size      chapter 9 with Autobahn's sizes instead of a quarter of them
+          --full-size      chapters 9, 12 and 13 with Autobahn's sizes and message counts instead of scaled ones
+          --testdata DIR   Autobahn's payload files for chapters 12/13 (default: shared/autobahn-testdata
+                           found by walking up from the working directory or the harness binary)
           --verbose        print every case as it finishes, not only those that are not OK
           --patience N     multiply the time a case waits for the peer before giving up (default 1);
                            for clients started cold once per case, whose first frames pay for JIT
@@ -71,6 +73,12 @@ internal static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
+        if (cases.Any(c => c.Chapter is 12 or 13) && mode != "list" && TestData.Locate(options.GetValueOrDefault("--testdata")) is { } missing)
+        {
+            Console.Error.WriteLine(missing);
             return 2;
         }
 

@@ -14,8 +14,8 @@ internal static class CaseCatalog
         [7] = "Close Handling",
         [9] = "Limits/Performance",
         [10] = "Auto-Fragmentation",
-        // Chapters 12 and 13 (permessage-deflate, RFC 7692) will be added here; cases can already
-        // offer extensions (ConformanceCase.ExtensionOffer / AcceptExtensions) and allow RSV1.
+        [12] = "Deflate Payloads",
+        [13] = "Deflate Parameters",
     };
 
     public static IReadOnlyList<ConformanceCase> All(CaseSizes sizes) =>
@@ -29,5 +29,7 @@ internal static class CaseCatalog
         .. Chapter7Close.Cases(),
         .. Chapter9Limits.Cases(sizes),
         .. Chapter10AutoFragmentation.Cases(),
+        .. Chapter12DeflatePayloads.Cases(sizes),
+        .. Chapter13DeflateParameters.Cases(sizes),
     ];
 }

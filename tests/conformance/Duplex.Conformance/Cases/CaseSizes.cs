@@ -13,6 +13,19 @@ internal sealed record CaseSizes(bool FullSize)
 
     public int Count(int autobahnCount) => FullSize ? autobahnCount : autobahnCount / Divisor;
 
+    /// <summary>
+    /// Messages per case in chapters 12 and 13. Autobahn sends 1000 of every size (up to 128 MiB per
+    /// case, each compressed and inflated twice); scaled runs send at most a quarter of that and
+    /// stop at about <see cref="DeflateOctetsPerCase"/> octets of payload, but never fewer than
+    /// <see cref="MinDeflateMessages"/>, enough for the slices to run through the context window and
+    /// well past the end of the smaller files.
+    /// </summary>
+    public int DeflateMessages(int length, int autobahnCount) =>
+        FullSize ? autobahnCount : Math.Clamp(DeflateOctetsPerCase / length, MinDeflateMessages, autobahnCount / Divisor);
+
+    public const int DeflateOctetsPerCase = 1024 * 1024;
+    public const int MinDeflateMessages = 8;
+
     /// <summary>How long to wait for an echo; scaled runs cap it so a silent peer costs seconds, not minutes.</summary>
     public double WaitSeconds(double autobahnSeconds) => FullSize ? autobahnSeconds : Math.Min(autobahnSeconds, 20);
 }

@@ -29,7 +29,7 @@ internal sealed class ConformanceCase(string id, string description, string expe
     public bool ReportTime { get; init; }
 
     /// <summary>
-    /// Sec-WebSocket-Extensions to offer when the harness is the client (chapters 12/13 will offer
+    /// Sec-WebSocket-Extensions to offer when the harness is the client (chapters 12/13 offer
     /// permessage-deflate). Null offers nothing.
     /// </summary>
     public string? ExtensionOffer { get; init; }

@@ -47,6 +47,12 @@ internal sealed class FuzzingClient(Uri url, Action<CaseResult> progress)
                     handshake = HandshakeOutcome.Failed(e is OperationCanceledException ? $"no handshake within {CaseRunner.HandshakeTimeout.TotalSeconds:0} s" : e.Message);
                 }
             }
+            if (handshake.Succeeded && handshake.NegotiatedExtensions is { } response && conformanceCase.ExtensionOffer is { } offer
+                && Deflate.DeflateAgreement.CheckResponse(offer, response, out var responseError) is null)
+            {
+                // RFC 6455 §4.1 and RFC 7692 §7.1: a client fails the connection on a response it cannot accept.
+                handshake = HandshakeOutcome.Failed($"invalid Sec-WebSocket-Extensions response: {responseError}", handshake.PeerHead);
+            }
             if (!handshake.Succeeded)
             {
                 return CaseRunner.NeverOpened(conformanceCase, handshake.Error!, clock.ElapsedMilliseconds);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 using Duplex.Conformance.Cases;
+using Duplex.Conformance.Deflate;
 using Duplex.Conformance.Judging;
 using Duplex.Conformance.Wire;
 
@@ -42,6 +43,9 @@ internal sealed class CaseSession
     private readonly MemoryStream _message = new();
     private bool _inMessage;
     private bool _messageIsBinary;
+    private bool _messageIsCompressed;
+    private readonly MessageDeflater? _deflater;
+    private readonly MessageInflater? _inflater;
     private bool _finished;
     private TimerHandle? _closeHandshakeTimer;
 
@@ -54,10 +58,36 @@ internal sealed class CaseSession
         NegotiatedExtensions = negotiatedExtensions;
         // RFC 6455 §5.2: RSV bits must be 0 unless an extension that defines them was negotiated.
         _allowedRsv = negotiatedExtensions is null ? 0 : conformanceCase.RsvAllowedWhenNegotiated;
+        Compression = NegotiatedDeflate(negotiatedExtensions);
+        if (Compression is { } agreement)
+        {
+            // Each side compresses within its own agreed window and context rule and inflates the peer's
+            // messages with the peer's. RFC 7692 §7.1.1.2: a client that offered client_no_context_takeover
+            // told the server it will not use context takeover, so it keeps its word even if the
+            // response leaves the parameter out.
+            bool client = role == HarnessRole.Client;
+            bool hinted = client && conformanceCase.ExtensionOffer is { } offer
+                && ExtensionHeader.Parse(offer, out _) is { Count: > 0 } offered
+                && offered.All(e => DeflateOffer.FromElement(e, out _)?.ClientNoContextTakeover == true);
+            _deflater = client
+                ? new MessageDeflater(agreement.ClientMaxWindowBits, agreement.ClientNoContextTakeover || hinted)
+                : new MessageDeflater(agreement.ServerMaxWindowBits, agreement.ServerNoContextTakeover);
+            _inflater = client
+                ? new MessageInflater(agreement.ServerMaxWindowBits, agreement.ServerNoContextTakeover, MaxFrameLength)
+                : new MessageInflater(agreement.ClientMaxWindowBits, agreement.ClientNoContextTakeover, MaxFrameLength);
+            Notes.Add($"permessage-deflate agreed: {agreement}; harness compresses with window {(client ? agreement.ClientMaxWindowBits : agreement.ServerMaxWindowBits)}"
+                + $"{(client && hinted && !agreement.ClientNoContextTakeover ? " and no context takeover (its offer's hint)" : "")}");
+        }
         _writer = new WireWriter(socket, () => Post(() => ConnectionLost("the harness closed the TCP connection")));
     }
 
     public HarnessRole Role { get; }
+
+    /// <summary>The permessage-deflate parameters in force, or null when the extension was not negotiated.</summary>
+    public DeflateAgreement? Compression { get; }
+
+    /// <summary>Counts for the report: messages and octets before and after compression, each way.</summary>
+    public CompressionStats CompressionCounts { get; } = new();
     public string? NegotiatedExtensions { get; }
     public ConnectionState State { get; private set; } = ConnectionState.Open;
 
@@ -122,6 +152,13 @@ internal sealed class CaseSession
         _writer.Abort();
         _socket.Dispose();
         await Task.WhenAny(Task.WhenAll(receiving, _writer.Completion), Task.Delay(TimeSpan.FromSeconds(2)));
+        _deflater?.Dispose();
+        _inflater?.Dispose();
+        if (Compression is not null)
+        {
+            Notes.Add(CompressionCounts.Describe());
+            Notes.AddRange(_inflater!.Notes.Distinct());
+        }
         if (writeError is not null)
         {
             Notes.Add($"write error (the peer closed while the harness was still sending): {writeError}");
@@ -162,6 +199,34 @@ internal sealed class CaseSession
         {
             int length = Math.Min(fragmentSize, payload.Length - offset);
             SendFrame(offset == 0 ? opcode : Opcode.Continuation, payload.AsSpan(offset, length).ToArray(), fin: offset + length == payload.Length);
+        }
+    }
+
+    /// <summary>
+    /// Sends a message compressed with permessage-deflate (RFC 7692 §7.2.1): RSV1 on the first frame,
+    /// and, like Autobahn's auto-fragmentation, the compressed payload split into frames of
+    /// <paramref name="fragmentSize"/> octets when given. Without an agreed extension it is sent as is.
+    /// </summary>
+    public void SendCompressedMessage(byte[] payload, bool binary, int fragmentSize = 0)
+    {
+        if (_deflater is null)
+        {
+            SendMessage(payload, binary, fragmentSize);
+            return;
+        }
+        var compressed = _deflater.Compress(payload);
+        CompressionCounts.Sent(payload.Length, compressed.Length);
+        int opcode = binary ? Opcode.Binary : Opcode.Text;
+        if (fragmentSize <= 0 || compressed.Length <= fragmentSize)
+        {
+            SendFrame(opcode, compressed, rsv: 4);
+            return;
+        }
+        for (int offset = 0; offset < compressed.Length; offset += fragmentSize)
+        {
+            int length = Math.Min(fragmentSize, compressed.Length - offset);
+            SendFrame(offset == 0 ? opcode : Opcode.Continuation, compressed.AsSpan(offset, length).ToArray(),
+                fin: offset + length == compressed.Length, rsv: offset == 0 ? 4 : 0);
         }
     }
 
@@ -260,6 +325,9 @@ internal sealed class CaseSession
         string? violation =
             frame.Oversized ? (frame.LengthHighBitSet ? "64-bit payload length with the most significant bit set (RFC 6455 §5.2)" : null)
             : (frame.Rsv & ~_allowedRsv) != 0 ? $"RSV bits {frame.Rsv} set without a negotiated extension (RFC 6455 §5.2)"
+            // RFC 7692 §6.1: permessage-deflate sets RSV1 on the first frame of a data message only.
+            : Compression is not null && (frame.Rsv & 4) != 0 && Opcode.IsControl(frame.Opcode) ? "RSV1 on a control frame (RFC 7692 §6.1)"
+            : Compression is not null && (frame.Rsv & 4) != 0 && frame.Opcode == Opcode.Continuation ? "RSV1 on a continuation frame (RFC 7692 §6.1)"
             : Opcode.IsReserved(frame.Opcode) ? $"reserved opcode {frame.Opcode} (RFC 6455 §5.2)"
             : Opcode.IsControl(frame.Opcode) && !frame.Fin ? "fragmented control frame (RFC 6455 §5.5)"
             : Opcode.IsControl(frame.Opcode) && frame.Payload.Length > 125 ? "control frame payload over 125 octets (RFC 6455 §5.5)"
@@ -317,12 +385,14 @@ internal sealed class CaseSession
         {
             _inMessage = true;
             _messageIsBinary = frame.Opcode == Opcode.Binary;
+            _messageIsCompressed = (frame.Rsv & 4) != 0;
             _message.SetLength(0);
             _utf8.Reset();
         }
         _message.Write(frame.Payload);
         // RFC 6455 §8.1: text must be valid UTF-8; checking each frame as it comes fails fast.
-        if (!_messageIsBinary && !_utf8.Feed(frame.Payload))
+        // A compressed message is checked once it is inflated.
+        if (!_messageIsBinary && !_messageIsCompressed && !_utf8.Feed(frame.Payload))
         {
             InvalidPayload("text message is not valid UTF-8");
             return;
@@ -332,12 +402,33 @@ internal sealed class CaseSession
             return;
         }
         _inMessage = false;
+        var payload = _message.ToArray();
+        if (_messageIsCompressed)
+        {
+            // RFC 7692 §7.2.2: append 00 00 FF FF and inflate.
+            var inflated = _inflater!.Decompress(payload, out var inflateError);
+            if (inflated is null)
+            {
+                InvalidPayload($"compressed message cannot be inflated: {inflateError}");
+                return;
+            }
+            CompressionCounts.Received(inflated.Length, payload.Length);
+            payload = inflated;
+            if (!_messageIsBinary && (!_utf8.Feed(payload) || !_utf8.IsComplete))
+            {
+                InvalidPayload("inflated text message is not valid UTF-8");
+                return;
+            }
+        }
+        else if (Compression is not null)
+        {
+            CompressionCounts.ReceivedUncompressed(payload.Length);
+        }
         if (!_messageIsBinary && !_utf8.IsComplete)
         {
             InvalidPayload("text message ends inside a UTF-8 sequence");
             return;
         }
-        var payload = _message.ToArray();
         if (MessageHandler is not null)
         {
             MessageHandler(payload, _messageIsBinary);
@@ -574,6 +665,16 @@ internal sealed class CaseSession
             },
             TaskScheduler.Default);
         return handle;
+    }
+
+    private static DeflateAgreement? NegotiatedDeflate(string? negotiated)
+    {
+        if (negotiated is null || ExtensionHeader.Parse(negotiated, out _) is not [var element]
+            || !element.Name.Equals(DeflateOffer.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        return DeflateAgreement.FromResponse(element, out _);
     }
 
     private static void Count(SortedDictionary<string, int> counts, int opcode)

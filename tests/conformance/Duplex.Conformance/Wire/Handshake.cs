@@ -76,7 +76,7 @@ internal static class Handshake
     /// <summary>
     /// Server side: reads the client's upgrade request, validates it (RFC 6455 §4.2.1) and answers
     /// 101. <paramref name="acceptExtensions"/> picks the Sec-WebSocket-Extensions response from the
-    /// client's offer; today every case declines, chapters 12/13 will accept permessage-deflate here.
+    /// client's offer; chapters 1-10 decline every extension, chapters 12/13 accept permessage-deflate here.
     /// </summary>
     public static async Task<HandshakeOutcome> AcceptAsync(Socket socket, Func<string?, string?> acceptExtensions, CancellationToken cancellationToken)
     {
