@@ -19,6 +19,18 @@ internal static class Usage
               exit status: 0 closed with 1000/1001/1005, 2 could not connect or handshake refused,
                            3 dropped without a close frame (1006), 4 closed with another code,
                            1 usage error.
+          duplex bench <echo|broadcast|idle|handshake> [ws://127.0.0.1:8080/path] [options]
+              a load generator on raw sockets, loopback only; prints a table (or --json).
+              echo       --connections C --depth P --size S [--text]: every echo checked,
+                         messages/s, round trip p50/p99/p99.9
+              broadcast  --receivers R [--rate N/s] [--depth W]: one publisher on /broadcast,
+                         deliveries/s, fan-out latency, losses
+              idle       --connections N: open and hold; --pid gives server KiB per connection
+              handshake  --loops L: connect, upgrade, close; handshakes/s
+              --duration 10 --warmup 1 [--messages N] bound every run; --pid PID reads the
+              server's CPU (µs per message) and RSS from /proc; --compression offers
+              permessage-deflate; --sources K spreads connections over 127.0.0.1..K.
+              exit status: 0 ok, 2 nothing measured, 3 errors during the run, 1 usage error.
         """;
 
     public static int Print(int status, string? error = null)
