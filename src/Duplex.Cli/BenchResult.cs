@@ -78,8 +78,9 @@ internal sealed class BenchResult
     {
         var rows = Parameters();
         rows.Add(("window", $"{Seconds:F2} s"));
-        rows.Add((Unit + "s", Ops.ToString("N0", CultureInfo.InvariantCulture)));
-        rows.Add((Unit + "s/s", OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)));
+        var plural = Unit == "delivery" ? "deliveries" : Unit + "s";
+        rows.Add((plural, Ops.ToString("N0", CultureInfo.InvariantCulture)));
+        if (Mode != "idle") rows.Add((plural + "/s", OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture)));
         if (Latency is { } h && h.Count > 0)
         {
             rows.Add((LatencyName + " p50", Micros(h.Quantile(0.50))));
@@ -88,7 +89,7 @@ internal sealed class BenchResult
             rows.Add((LatencyName + " max", Micros(h.Max)));
         }
         foreach (var (name, value) in Extras) rows.Add((name, value.ToString("N1", CultureInfo.InvariantCulture)));
-        if (ServerCpuPerOp is { } perOp)
+        if (ServerCpuPerOp is { } perOp && Mode != "idle")
         {
             rows.Add(($"server CPU per {Unit}", $"{perOp:N2} µs"));
             rows.Add(("server CPU", $"{ServerCores:P0} of a core"));
