@@ -38,6 +38,8 @@ internal static class ServeCommand
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // A client gets 10 s to send its upgrade request (slowloris guard).
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             if (host == "localhost") kestrel.ListenLocalhost(port);
             else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port);
             else kestrel.Listen(IPAddress.Parse(host), port);

@@ -18,6 +18,12 @@ public sealed class WebSocketServerOptions
     /// <summary>TCP port; 0 picks a free one (read it back from <see cref="WebSocketServer.Port"/>).</summary>
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// How long a client may take to send its whole upgrade request (Kestrel's request-headers timeout);
+    /// a slower one is dropped. Default 10 s.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A certificate turns the server into wss://.</summary>
     public X509Certificate2? Certificate { get; set; }
 
@@ -66,6 +72,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         builder.Services.AddSingleton(Connections);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.Limits.RequestHeadersTimeout = _options.HandshakeTimeout;
             void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen)
             {
                 if (_options.Certificate is { } cert) listen.UseHttps(cert);
