@@ -117,10 +117,11 @@ internal sealed class WebSocketUpgrade
         if (subprotocol is not null) response.SecWebSocketProtocol = subprotocol;
         // Kestrel answers 101 and hands over the connection as a stream. After an HTTP/1.1 upgrade
         // Request.BodyReader reads an empty body and Response.BodyWriter throws, so the stream is the
-        // only way to the bytes; pipes over it give the connection its buffering.
+        // only way to the bytes; pipes over it give the connection its buffering. Zero-byte reads: an
+        // idle connection waits for data without holding a read buffer.
         var stream = await upgradeFeature!.UpgradeAsync().ConfigureAwait(false);
         var transport = new DuplexPipe(
-            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true)),
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true, useZeroByteReads: true)),
             PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
         var connection = new WebSocketConnection(
