@@ -30,6 +30,9 @@ public sealed class WebSocketServerOptions
     /// <summary>Policy and limits applied to every path.</summary>
     public WebSocketEndpointOptions Endpoint { get; set; } = new();
 
+    /// <summary>Carries group broadcasts to other server processes (e.g. Duplex.Server.Redis); null stands alone.</summary>
+    public IGroupBackplane? Backplane { get; set; }
+
     /// <summary>Where logs go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 }
@@ -44,10 +47,14 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly Dictionary<string, Func<WebSocketConnection, Task>> _paths = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
-    public WebSocketServer(WebSocketServerOptions? options = null) => _options = options ?? new WebSocketServerOptions();
+    public WebSocketServer(WebSocketServerOptions? options = null)
+    {
+        _options = options ?? new WebSocketServerOptions();
+        Connections = new WebSocketConnectionRegistry(_options.Backplane);
+    }
 
-    /// <summary>Every open connection, and named groups for broadcast.</summary>
-    public WebSocketConnectionRegistry Connections { get; } = new();
+    /// <summary>Every open connection, and named groups for broadcast (across nodes with a backplane).</summary>
+    public WebSocketConnectionRegistry Connections { get; }
 
     /// <summary>The port listened on, once started.</summary>
     public int Port { get; private set; }
@@ -70,6 +77,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (_options.LoggerFactory is { } loggerFactory) builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(Connections);
+        builder.Services.AddHostedService<BackplaneSubscription>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.RequestHeadersTimeout = _options.HandshakeTimeout;
