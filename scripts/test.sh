@@ -19,6 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/peers-socketio && npm ci --no-audit --no-fund --loglevel=error)
 
 step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx
@@ -29,6 +30,9 @@ dotnet test tests/Duplex.Tests -c Release --no-build
 
 step "integration and interop tests"
 dotnet test tests/Duplex.Integration.Tests -c Release --no-build
+
+step "Socket.IO (npm socket.io-client against the Duplex server)"
+dotnet test tests/Duplex.SocketIO.Tests -c Release --no-build
 
 step "conformance (Autobahn case numbers): ws as control, then the Duplex server and client"
 DUPLEX_CLI="dotnet $ROOT/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll" \
