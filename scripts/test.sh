@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine, then runs every suite:
-# unit tests, integration + interop tests (Node ws, python websockets, headless Chromium),
+# unit tests, integration + interop tests (Node ws, python websockets, headless Chromium, redis-server),
 # and the conformance suite (Autobahn-numbered) against the Duplex server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +13,13 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_apt=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/peers-socketio && npm ci --no-audit --no-fund --loglevel=error)
 
 step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx
@@ -28,6 +30,9 @@ dotnet test tests/Duplex.Tests -c Release --no-build
 
 step "integration and interop tests"
 dotnet test tests/Duplex.Integration.Tests -c Release --no-build
+
+step "Socket.IO (npm socket.io-client against the Duplex server)"
+dotnet test tests/Duplex.SocketIO.Tests -c Release --no-build
 
 step "conformance (Autobahn case numbers): ws as control, then the Duplex server and client"
 DUPLEX_CLI="dotnet $ROOT/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll" \

@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using Duplex.Protocol;
 using Duplex.Server;
+using Duplex.Server.Redis;
 
 namespace Duplex.Cli;
 
@@ -14,7 +15,7 @@ internal static class ServeCommand
         try
         {
             parsed = new Arguments(args, new HashSet<string> { "compression", "metrics" });
-            if (parsed.Unknown(new HashSet<string> { "host", "port" }).FirstOrDefault() is { } unknown)
+            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
         }
         catch (ArgumentException ex)
@@ -36,13 +37,19 @@ internal static class ServeCommand
         });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        builder.Logging.AddFilter("StackExchange", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // A client gets 10 s to send its upgrade request (slowloris guard).
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             if (host == "localhost") kestrel.ListenLocalhost(port);
             else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port);
             else kestrel.Listen(IPAddress.Parse(host), port);
         });
         builder.Services.AddDuplex();
+        // --redis host:port: /broadcast spans every server on that Redis.
+        if (parsed.Get("redis") is { } redis)
+            builder.Services.AddDuplexRedisBackplane(o => o.Configuration = redis);
         var app = builder.Build();
         var registry = app.Services.GetRequiredService<WebSocketConnectionRegistry>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("duplex");

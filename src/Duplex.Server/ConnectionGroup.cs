@@ -7,7 +7,13 @@ public sealed class ConnectionGroup
 {
     private readonly ConcurrentDictionary<long, WebSocketConnection> _members = new();
 
-    internal ConnectionGroup(string name) => Name = name;
+    private readonly IGroupBackplane? _backplane;
+
+    internal ConnectionGroup(string name, IGroupBackplane? backplane = null)
+    {
+        Name = name;
+        _backplane = backplane;
+    }
 
     public string Name { get; }
 
@@ -25,13 +31,21 @@ public sealed class ConnectionGroup
 
     public bool Remove(WebSocketConnection connection) => _members.TryRemove(connection.Id, out _);
 
-    /// <summary>Sends one message to every member, framed once. Returns how many it reached.</summary>
-    public Task<int> BroadcastAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default) =>
-        Broadcast.SendAsync(_members.Values, PreparedMessage.Create(payload.Span, type), cancellationToken);
-
-    public Task<int> BroadcastAsync(PreparedMessage message, CancellationToken cancellationToken = default) =>
-        Broadcast.SendAsync(_members.Values, message, cancellationToken);
+    /// <summary>
+    /// Sends one message to every member, framed once, and — with a backplane — to the group's members
+    /// on the other nodes. Returns how many local members it was handed to.
+    /// </summary>
+    public async Task<int> BroadcastAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default)
+    {
+        int local = await BroadcastLocalAsync(payload, type, cancellationToken).ConfigureAwait(false);
+        if (_backplane is not null) await _backplane.PublishAsync(Name, payload, type, cancellationToken).ConfigureAwait(false);
+        return local;
+    }
 
     public Task<int> BroadcastTextAsync(string text, CancellationToken cancellationToken = default) =>
-        Broadcast.SendAsync(_members.Values, PreparedMessage.CreateText(text), cancellationToken);
+        BroadcastAsync(System.Text.Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, cancellationToken);
+
+    /// <summary>Sends to this node's members only (what a backplane delivers from other nodes).</summary>
+    public Task<int> BroadcastLocalAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default) =>
+        _members.IsEmpty ? Task.FromResult(0) : Broadcast.SendAsync(_members.Values, PreparedMessage.Create(payload.Span, type), cancellationToken);
 }

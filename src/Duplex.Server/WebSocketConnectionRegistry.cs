@@ -12,12 +12,20 @@ public sealed class WebSocketConnectionRegistry
     private readonly ConcurrentDictionary<long, WebSocketConnection> _all = new();
     private readonly ConcurrentDictionary<string, ConnectionGroup> _groups = new(StringComparer.Ordinal);
 
+    public WebSocketConnectionRegistry() { }
+
+    /// <summary>A registry whose group broadcasts also go to the other nodes through <paramref name="backplane"/>.</summary>
+    public WebSocketConnectionRegistry(IGroupBackplane? backplane) => Backplane = backplane;
+
+    /// <summary>Where group broadcasts go beyond this process; null when this server stands alone.</summary>
+    public IGroupBackplane? Backplane { get; }
+
     public int Count => _all.Count;
 
     public ICollection<WebSocketConnection> Connections => _all.Values;
 
     /// <summary>The group of this name, created on first use.</summary>
-    public ConnectionGroup this[string group] => _groups.GetOrAdd(group, static name => new ConnectionGroup(name));
+    public ConnectionGroup this[string group] => _groups.GetOrAdd(group, static (name, backplane) => new ConnectionGroup(name, backplane), Backplane);
 
     internal void Add(WebSocketConnection connection)
     {

@@ -29,7 +29,8 @@ public static class WebSocketEndpointRouteBuilderExtensions
     /// <summary>Registers the connection registry (and its groups) as a singleton.</summary>
     public static IServiceCollection AddDuplex(this IServiceCollection services)
     {
-        services.AddSingleton<WebSocketConnectionRegistry>();
+        services.AddSingleton(sp => new WebSocketConnectionRegistry(sp.GetService<IGroupBackplane>()));
+        services.AddHostedService<BackplaneSubscription>();
         return services;
     }
 }

@@ -18,11 +18,20 @@ public sealed class WebSocketServerOptions
     /// <summary>TCP port; 0 picks a free one (read it back from <see cref="WebSocketServer.Port"/>).</summary>
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// How long a client may take to send its whole upgrade request (Kestrel's request-headers timeout);
+    /// a slower one is dropped. Default 10 s.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A certificate turns the server into wss://.</summary>
     public X509Certificate2? Certificate { get; set; }
 
     /// <summary>Policy and limits applied to every path.</summary>
     public WebSocketEndpointOptions Endpoint { get; set; } = new();
+
+    /// <summary>Carries group broadcasts to other server processes (e.g. Duplex.Server.Redis); null stands alone.</summary>
+    public IGroupBackplane? Backplane { get; set; }
 
     /// <summary>Where logs go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
@@ -38,10 +47,14 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly Dictionary<string, Func<WebSocketConnection, Task>> _paths = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
-    public WebSocketServer(WebSocketServerOptions? options = null) => _options = options ?? new WebSocketServerOptions();
+    public WebSocketServer(WebSocketServerOptions? options = null)
+    {
+        _options = options ?? new WebSocketServerOptions();
+        Connections = new WebSocketConnectionRegistry(_options.Backplane);
+    }
 
-    /// <summary>Every open connection, and named groups for broadcast.</summary>
-    public WebSocketConnectionRegistry Connections { get; } = new();
+    /// <summary>Every open connection, and named groups for broadcast (across nodes with a backplane).</summary>
+    public WebSocketConnectionRegistry Connections { get; }
 
     /// <summary>The port listened on, once started.</summary>
     public int Port { get; private set; }
@@ -64,8 +77,10 @@ public sealed class WebSocketServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (_options.LoggerFactory is { } loggerFactory) builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(Connections);
+        builder.Services.AddHostedService<BackplaneSubscription>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.Limits.RequestHeadersTimeout = _options.HandshakeTimeout;
             void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen)
             {
                 if (_options.Certificate is { } cert) listen.UseHttps(cert);

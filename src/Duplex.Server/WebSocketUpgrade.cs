@@ -46,8 +46,11 @@ internal sealed class WebSocketUpgrade
             Origin = headers.Origin.Count > 0 ? headers.Origin.ToString() : null,
         };
         var upgradeFeature = context.Features.Get<IHttpUpgradeFeature>();
-        var rejection = ServerHandshake.Validate(handshake);
-        if (rejection is null && (upgradeFeature is null || !upgradeFeature.IsUpgradableRequest))
+        // RFC 8441: over HTTP/2 a WebSocket is an extended CONNECT with :protocol = websocket, no key.
+        var connectFeature = context.Features.Get<IHttpExtendedConnectFeature>();
+        bool http2 = connectFeature?.IsExtendedConnect == true;
+        var rejection = http2 ? ServerHandshake.ValidateExtendedConnect(connectFeature!.Protocol, handshake) : ServerHandshake.Validate(handshake);
+        if (rejection is null && !http2 && (upgradeFeature is null || !upgradeFeature.IsUpgradableRequest))
             rejection = new HandshakeRejection(400, "this connection cannot be upgraded (a request body, or not HTTP/1.1)");
         if (rejection is HandshakeRejection r)
         {
@@ -81,7 +84,7 @@ internal sealed class WebSocketUpgrade
         }
         try
         {
-            await AcceptAsync(context, handshake, upgradeFeature!, logger).ConfigureAwait(false);
+            await AcceptAsync(context, handshake, http2 ? () => connectFeature!.AcceptAsync().AsTask() : () => UpgradeHttp11Async(context, handshake, upgradeFeature!), logger).ConfigureAwait(false);
         }
         finally
         {
@@ -89,7 +92,17 @@ internal sealed class WebSocketUpgrade
         }
     }
 
-    private async Task AcceptAsync(HttpContext context, HandshakeRequest handshake, IHttpUpgradeFeature upgradeFeature, ILogger logger)
+    /// <summary>RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.</summary>
+    private static Task<Stream> UpgradeHttp11Async(HttpContext context, HandshakeRequest handshake, IHttpUpgradeFeature upgradeFeature)
+    {
+        var response = context.Response.Headers;
+        response.Upgrade = "websocket";
+        response.Connection = "Upgrade";
+        response.SecWebSocketAccept = HandshakeKeys.ComputeAccept(handshake.Key[0]!);
+        return upgradeFeature.UpgradeAsync();
+    }
+
+    private async Task AcceptAsync(HttpContext context, HandshakeRequest handshake, Func<Task<Stream>> accept, ILogger logger)
     {
         var services = context.RequestServices;
         var request = context.Request;
@@ -110,17 +123,14 @@ internal sealed class WebSocketUpgrade
             context.Response.Headers.SecWebSocketExtensions = extensionResponse;
         }
 
-        var response = context.Response.Headers;
-        response.Upgrade = "websocket";
-        response.Connection = "Upgrade";
-        response.SecWebSocketAccept = HandshakeKeys.ComputeAccept(handshake.Key[0]!);
-        if (subprotocol is not null) response.SecWebSocketProtocol = subprotocol;
-        // Kestrel answers 101 and hands over the connection as a stream. After an HTTP/1.1 upgrade
-        // Request.BodyReader reads an empty body and Response.BodyWriter throws, so the stream is the
-        // only way to the bytes; pipes over it give the connection its buffering.
-        var stream = await upgradeFeature!.UpgradeAsync().ConfigureAwait(false);
+        if (subprotocol is not null) context.Response.Headers.SecWebSocketProtocol = subprotocol;
+        // Kestrel answers (101, or 200 for HTTP/2) and hands over the connection as a stream. After an
+        // HTTP/1.1 upgrade Request.BodyReader reads an empty body and Response.BodyWriter throws, so
+        // the stream is the only way to the bytes; pipes over it give the connection its buffering.
+        // Zero-byte reads: an idle connection waits for data without holding a read buffer.
+        var stream = await accept().ConfigureAwait(false);
         var transport = new DuplexPipe(
-            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true)),
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true, useZeroByteReads: true)),
             PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
         var connection = new WebSocketConnection(

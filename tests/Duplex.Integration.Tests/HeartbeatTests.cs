@@ -31,11 +31,8 @@ public class HeartbeatTests
             o.Connection.KeepAliveTimeout = KeepAliveTimeout;
         }));
         // A client that completes the handshake and then never says anything again.
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseUri.Port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {HandshakeKeys.CreateKey()}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        var (stream, _) = await RawPeer.ConnectAsync(server.WebSocketUri("/ws"));
+        using var _stream = stream;
         var (status, elapsed) = await ended.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(CloseStatus.AbnormalClosure, status);
         // Detected after one interval without traffic plus the timeout (scheduling slack allowed).
@@ -50,14 +47,7 @@ public class HeartbeatTests
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var silentServer = Task.Run(async () =>
         {
-            using var tcp = await listener.AcceptTcpClientAsync();
-            var stream = tcp.GetStream();
-            var head = new StringBuilder();
-            var one = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n") && await stream.ReadAsync(one) == 1) head.Append((char)one[0]);
-            var key = head.ToString().Split("\r\n").First(l => l.StartsWith("Sec-WebSocket-Key:"))["Sec-WebSocket-Key:".Length..].Trim();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {HandshakeKeys.ComputeAccept(key)}\r\n\r\n"));
+            using var stream = await RawPeer.AcceptAsync(listener);
             // Never answer anything; hold the socket until the client gives up.
             var sink = new byte[1024];
             while (await stream.ReadAsync(sink) > 0) { }

@@ -14,21 +14,9 @@ public class RawPeerTests
 {
     private static async Task<NetworkStream> RawHandshakeAsync(Uri ws)
     {
-        var tcp = new TcpClient();
-        await tcp.ConnectAsync(ws.Host, ws.Port);
-        var stream = tcp.GetStream();
-        var request = $"GET {ws.PathAndQuery} HTTP/1.1\r\nHost: {ws.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
-        var head = new StringBuilder();
-        var one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n"))
-        {
-            if (await stream.ReadAsync(one) == 0) throw new IOException("closed during handshake");
-            head.Append((char)one[0]);
-        }
-        Assert.StartsWith("HTTP/1.1 101", head.ToString());
-        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head.ToString());
+        var (stream, head) = await RawPeer.ConnectAsync(ws);
+        Assert.StartsWith("HTTP/1.1 101", head);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head);
         return stream;
     }
 
@@ -66,18 +54,7 @@ public class RawPeerTests
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var serverSide = Task.Run(async () =>
         {
-            using var tcp = await listener.AcceptTcpClientAsync();
-            var stream = tcp.GetStream();
-            var head = new StringBuilder();
-            var one = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n"))
-            {
-                if (await stream.ReadAsync(one) == 0) return -1;
-                head.Append((char)one[0]);
-            }
-            var key = head.ToString().Split("\r\n").First(l => l.StartsWith("Sec-WebSocket-Key:"))["Sec-WebSocket-Key:".Length..].Trim();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {HandshakeKeys.ComputeAccept(key)}\r\n\r\n"));
+            using var stream = await RawPeer.AcceptAsync(listener);
             // Read the client's close frame (masked, 2 + 4 + payload bytes), answer it, keep TCP open.
             var frame = new byte[256];
             int n = await stream.ReadAsync(frame);

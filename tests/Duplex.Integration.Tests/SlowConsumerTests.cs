@@ -11,16 +11,8 @@ namespace Duplex.Integration.Tests;
 /// <summary>Broadcast with a recipient that stops reading: the others get everything, memory stays bounded.</summary>
 public class SlowConsumerTests
 {
-    private static async Task<NetworkStream> StalledClientAsync(Uri ws)
-    {
-        // Completes the handshake and then never reads again: its socket buffers fill and TCP pushes back.
-        var tcp = new TcpClient { ReceiveBufferSize = 4096 };
-        await tcp.ConnectAsync(ws.Host, ws.Port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"GET {ws.PathAndQuery} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {HandshakeKeys.CreateKey()}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-        return stream;
-    }
+    // Completes the handshake and then never reads again: its socket buffers fill and TCP pushes back.
+    private static async Task<NetworkStream> StalledClientAsync(Uri ws) => (await RawPeer.ConnectAsync(ws, receiveBufferSize: 4096)).Stream;
 
     [Theory]
     [InlineData(SlowConsumerPolicy.DropMessage)]

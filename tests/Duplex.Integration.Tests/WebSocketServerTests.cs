@@ -67,3 +67,24 @@ public class WebSocketServerTests
         foreach (var c in clients.Take(4)) Assert.Equal("after", await ReceiveTextAsync(c));
     }
 }
+
+public class HandshakeTimeoutTests
+{
+    [Fact]
+    public async Task A_client_that_never_finishes_its_upgrade_request_is_dropped_after_the_handshake_timeout()
+    {
+        await using var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0, HandshakeTimeout = TimeSpan.FromSeconds(1) });
+        server.OnConnection(_ => Task.CompletedTask);
+        await server.StartAsync();
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", server.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"u8.ToArray()); // and never the rest
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var buffer = new byte[1024];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        int n;
+        while ((n = await stream.ReadAsync(buffer, cts.Token)) > 0) { } // Kestrel may answer 408 first; then it closes
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15));
+    }
+}

@@ -17,7 +17,7 @@
 #   CONFORMANCE_DEFLATE_CASES  case selection for the deflate runs (default 12,13; empty skips them)
 #   CONFORMANCE_DEFLATE_DUPLEX 1 (default) = also run the deflate cases against Duplex (needs
 #                           serve/connect --compression); 0 = only the ws control runs for 12/13
-#   CONFORMANCE_TESTDATA    Autobahn's payload files (default: the harness finds shared/autobahn-testdata)
+#   CONFORMANCE_TESTDATA    Autobahn's payload files (default: tests/conformance/testdata)
 #   CONFORMANCE_FULL_SIZE   1 = chapters 9, 12, 13 with Autobahn's sizes and message counts
 #   CONFORMANCE_RUN_TIMEOUT upper bound in seconds for each run (default 900; 3600 for deflate runs at full size)
 # Exits non-zero if any run has a FAILED case (or could not run). Everything listens on 127.0.0.1 only.
@@ -36,7 +36,9 @@ if [ "${CONFORMANCE_FULL_SIZE:-0}" = "1" ]; then
   # Autobahn's 1000 messages per case make chapters 12/13 about 20 minutes against ws.
   DEFLATE_RUN_TIMEOUT=${CONFORMANCE_RUN_TIMEOUT:-3600}
 fi
-[ -n "${CONFORMANCE_TESTDATA:-}" ] && EXTRA+=(--testdata "$CONFORMANCE_TESTDATA")
+# The payload files travel with the repository (tests/conformance/testdata) so a clean clone runs
+# chapters 12/13 wherever it is checked out.
+EXTRA+=(--testdata "${CONFORMANCE_TESTDATA:-$ROOT/tests/conformance/testdata}")
 PROJECT=tests/conformance/Duplex.Conformance
 HARNESS="$ROOT/$PROJECT/bin/Release/net10.0/Duplex.Conformance.dll"
 PEERS=tests/conformance/peers

@@ -62,7 +62,7 @@ public static class WebSocketClient
                 }, token).ConfigureAwait(false);
             }
 
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true, useZeroByteReads: true));
             var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
             var deflate = options.Connection.Compression;
             var offer = PerMessageDeflateNegotiation.CreateOffer(deflate);

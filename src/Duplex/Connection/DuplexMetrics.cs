@@ -6,7 +6,8 @@ namespace Duplex;
 public static class DuplexMetrics
 {
     public const string MeterName = "Duplex";
-    internal static readonly Meter Meter = new(MeterName);
+    /// <summary>The meter itself, for Duplex packages that add instruments of their own.</summary>
+    public static Meter Meter { get; } = new(MeterName);
 
     internal static readonly UpDownCounter<long> ActiveConnections = Meter.CreateUpDownCounter<long>("duplex.connections.active", description: "Open WebSocket connections");
     internal static readonly Counter<long> ConnectionsOpened = Meter.CreateCounter<long>("duplex.connections.opened");

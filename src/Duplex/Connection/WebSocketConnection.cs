@@ -155,7 +155,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public ClaimsPrincipal? User { get; set; }
 
     /// <summary>The application's own per-connection state.</summary>
-    public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+    public IDictionary<string, object?> Items => _items ??= new Dictionary<string, object?>();
+
+    private Dictionary<string, object?>? _items; // most connections never use it: allocated on first use
 
     /// <summary>Completes when the connection is over and its transport released. Never faults.</summary>
     public Task Completion => _completion.Task;

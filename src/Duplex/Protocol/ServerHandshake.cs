@@ -51,6 +51,19 @@ public static class ServerHandshake
         return null;
     }
 
+    /// <summary>
+    /// Checks an HTTP/2 extended CONNECT (RFC 8441 §4–5): :protocol must be "websocket" and
+    /// Sec-WebSocket-Version 13; there is no key, Upgrade or Connection header in HTTP/2.
+    /// </summary>
+    public static HandshakeRejection? ValidateExtendedConnect(string? protocol, HandshakeRequest request)
+    {
+        if (!string.Equals(protocol, "websocket", StringComparison.OrdinalIgnoreCase))
+            return new(400, $"extended CONNECT for protocol '{protocol}', not websocket");
+        if (request.Version.Count != 1 || request.Version[0]?.Trim() != SupportedVersion)
+            return new(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
+        return null;
+    }
+
     private static bool IsHttp11OrLater(string protocol)
     {
         if (!protocol.StartsWith("HTTP/", StringComparison.Ordinal)) return false;

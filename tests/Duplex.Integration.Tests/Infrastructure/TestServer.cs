@@ -34,7 +34,7 @@ public sealed class TestServer : IAsyncDisposable
         new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
 
     public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null,
-        Action<IServiceCollection>? services = null, int port = 0)
+        Action<IServiceCollection>? services = null, int port = 0, bool http2 = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -43,6 +43,7 @@ public sealed class TestServer : IAsyncDisposable
         services?.Invoke(builder.Services);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, port, listen =>
         {
+            if (http2) listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
             if (certificate is not null) listen.UseHttps(certificate);
         }));
         var app = builder.Build();

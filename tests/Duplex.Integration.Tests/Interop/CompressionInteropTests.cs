@@ -128,16 +128,9 @@ public class CompressionInteropTests
     public async Task Decompression_bomb_is_stopped_at_the_size_limit_with_1009()
     {
         await using var server = await StartCompressingEchoAsync(o => o.Connection.MaxMessageSize = 1024 * 1024);
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", server.BaseUri.Port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {HandshakeKeys.CreateKey()}\r\n" +
-            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
-        var head = new StringBuilder();
-        var one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n") && await stream.ReadAsync(one) == 1) head.Append((char)one[0]);
-        Assert.Contains("permessage-deflate", head.ToString());
+        var (stream, head) = await RawPeer.ConnectAsync(server.WebSocketUri("/echo"), "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        using var _stream = stream;
+        Assert.Contains("permessage-deflate", head);
 
         // 64 MiB of zeros deflate to about 64 KiB: a bomb against a 1 MiB limit.
         var compressed = new MemoryStream();

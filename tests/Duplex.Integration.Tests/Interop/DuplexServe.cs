@@ -20,9 +20,9 @@ internal sealed partial class DuplexServe : IAsyncDisposable
 
     public Uri BaseUri => new($"http://127.0.0.1:{Port}/");
 
-    public static async Task<DuplexServe> StartAsync()
+    public static async Task<DuplexServe> StartAsync(params string[] extraArguments)
     {
-        var process = PeerProcess.Start(InteropPeers.Dotnet, InteropPeers.DuplexCliDll, "serve", "--host", "127.0.0.1", "--port", "0");
+        var process = PeerProcess.Start(InteropPeers.Dotnet, [InteropPeers.DuplexCliDll, "serve", "--host", "127.0.0.1", "--port", "0", .. extraArguments]);
         try
         {
             var line = await process.WaitForLineAsync(l => ListeningLine().IsMatch(l), TimeSpan.FromSeconds(30));

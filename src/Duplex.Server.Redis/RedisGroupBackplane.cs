@@ -1,0 +1,112 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace Duplex.Server.Redis;
+
+public sealed class RedisBackplaneOptions
+{
+    /// <summary>A StackExchange.Redis configuration string, e.g. "localhost:6379".</summary>
+    public string Configuration { get; set; } = "localhost:6379";
+
+    /// <summary>Prefix of the pub/sub channels; nodes that share it form one cluster. Default "duplex:".</summary>
+    public string ChannelPrefix { get; set; } = "duplex:";
+}
+
+/// <summary>
+/// Group broadcasts across processes through Redis pub/sub. Each message goes to the channel
+/// <c>{prefix}group:{name}</c> as one byte of type, sixteen bytes of the sending node's id (so a node
+/// ignores its own messages), then the payload. Redis being down never takes a server down: its own
+/// clients are still served, publishes are dropped, logged and counted, and StackExchange.Redis
+/// reconnects by itself; what was published during the outage is lost, as pub/sub has no memory.
+/// </summary>
+public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
+{
+    private static readonly Counter<long> Published = DuplexMetrics.Meter.CreateCounter<long>("duplex.backplane.published");
+    private static readonly Counter<long> Received = DuplexMetrics.Meter.CreateCounter<long>("duplex.backplane.received");
+    private static readonly Counter<long> Errors = DuplexMetrics.Meter.CreateCounter<long>("duplex.backplane.errors", description: "Publishes lost and connection failures while Redis was unreachable");
+
+    private readonly RedisBackplaneOptions _options;
+    private readonly ILogger _logger;
+    private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
+    private readonly Lazy<Task<ConnectionMultiplexer>> _redis;
+
+    public RedisGroupBackplane(RedisBackplaneOptions options, ILogger<RedisGroupBackplane>? logger = null)
+    {
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _redis = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        var config = ConfigurationOptions.Parse(_options.Configuration);
+        // Start even when Redis is not there yet, and keep trying in the background.
+        config.AbortOnConnectFail = false;
+        var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        redis.ConnectionFailed += (_, e) =>
+        {
+            Errors.Add(1, new KeyValuePair<string, object?>("kind", "connection"));
+            _logger.LogWarning("backplane: Redis connection lost ({FailureType}); serving local clients only until it is back", e.FailureType);
+        };
+        redis.ConnectionRestored += (_, _) => _logger.LogInformation("backplane: Redis connection restored");
+        return redis;
+    }
+
+    private RedisChannel Channel(string group) => RedisChannel.Literal(_options.ChannelPrefix + "group:" + group);
+
+    public async Task PublishAsync(string group, ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default)
+    {
+        var message = new byte[1 + 16 + payload.Length];
+        message[0] = type == WebSocketMessageType.Text ? (byte)'t' : (byte)'b';
+        _nodeId.CopyTo(message, 1);
+        payload.Span.CopyTo(message.AsSpan(17));
+        try
+        {
+            var redis = await _redis.Value.ConfigureAwait(false);
+            await redis.GetSubscriber().PublishAsync(Channel(group), message).ConfigureAwait(false);
+            Published.Add(1);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Errors.Add(1, new KeyValuePair<string, object?>("kind", "publish"));
+            _logger.LogWarning("backplane: broadcast to group {Group} not published: {Reason}", group, ex.Message);
+        }
+    }
+
+    public async Task StartAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver, CancellationToken cancellationToken = default)
+    {
+        var redis = await _redis.Value.ConfigureAwait(false);
+        string prefix = _options.ChannelPrefix + "group:";
+        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*"), (channel, value) =>
+        {
+            byte[]? message = value;
+            if (message is null || message.Length < 17) return;
+            if (message.AsSpan(1, 16).SequenceEqual(_nodeId)) return; // our own broadcast, already delivered locally
+            var type = message[0] == (byte)'t' ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+            Received.Add(1);
+            var group = channel.ToString()![prefix.Length..];
+            _ = deliver(group, message.AsMemory(17), type);
+        }).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_redis.IsValueCreated) await (await _redis.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+public static class RedisBackplaneServiceCollectionExtensions
+{
+    /// <summary>Makes every group broadcast of this server span all servers on the same Redis.</summary>
+    public static IServiceCollection AddDuplexRedisBackplane(this IServiceCollection services, Action<RedisBackplaneOptions> configure)
+    {
+        var options = new RedisBackplaneOptions();
+        configure(options);
+        services.AddSingleton(options);
+        services.AddSingleton<IGroupBackplane, RedisGroupBackplane>();
+        return services;
+    }
+}

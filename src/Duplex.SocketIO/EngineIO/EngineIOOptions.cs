@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Duplex.SocketIO.EngineIO;
+
+/// <summary>Engine.IO server options; the defaults are the reference server's.</summary>
+public class EngineIOOptions
+{
+    /// <summary>How often the server pings each session. Default 25 s.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromMilliseconds(25000);
+
+    /// <summary>How long after a ping the pong may take before the session is closed ("ping timeout"). Default 20 s.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromMilliseconds(20000);
+
+    /// <summary>How long a transport upgrade may take before the new transport is dropped. Default 10 s.</summary>
+    public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromMilliseconds(10000);
+
+    /// <summary>
+    /// The largest polling request body and WebSocket message accepted (larger bodies answer 413);
+    /// announced to clients as <c>maxPayload</c>. Default 1 MB (1e6 bytes).
+    /// </summary>
+    public int MaxHttpBufferSize { get; set; } = 1_000_000;
+
+    /// <summary>The transports allowed: "polling" and/or "websocket". Default both.</summary>
+    public IList<string> Transports { get; set; } = new List<string> { "polling", "websocket" };
+
+    /// <summary>Whether polling sessions are offered the upgrade to WebSocket. Default true.</summary>
+    public bool AllowUpgrades { get; set; } = true;
+
+    /// <summary>Cross-origin answers for polling requests; null (the default) sends no CORS headers.</summary>
+    public EngineIOCorsOptions? Cors { get; set; }
+
+    /// <summary>
+    /// Judges each handshake request; return null to accept or a message to refuse with
+    /// 403 <c>{"code":4,"message":…}</c>.
+    /// </summary>
+    public Func<HttpContext, ValueTask<string?>>? AllowRequest { get; set; }
+
+    /// <summary>When set, the handshake answer sets a cookie with this name holding the session id (the reference's <c>cookie</c> option).</summary>
+    public string? CookieName { get; set; }
+
+    /// <summary>How long a closed polling session waits for the client's next poll to deliver its last packets. Default 5 s.</summary>
+    public TimeSpan CloseDeliveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// CORS for the polling transport, as the npm <c>cors</c> middleware the reference server uses:
+/// <c>Origins = ["*"]</c> answers every origin.
+/// </summary>
+public sealed class EngineIOCorsOptions
+{
+    /// <summary>Allowed origins; "*" allows any. Default "*".</summary>
+    public IList<string> Origins { get; set; } = new List<string> { "*" };
+
+    /// <summary>Sends Access-Control-Allow-Credentials (the origin is then echoed instead of "*").</summary>
+    public bool Credentials { get; set; }
+
+    public string Methods { get; set; } = "GET,HEAD,PUT,PATCH,POST,DELETE";
+
+    /// <summary>Allowed request headers; null echoes what the preflight asks for.</summary>
+    public string? AllowedHeaders { get; set; }
+
+    internal string? AllowOrigin(string? origin)
+    {
+        bool any = Origins.Contains("*");
+        if (any && !Credentials) return "*";
+        if (origin is null) return null;
+        return any || Origins.Contains(origin, StringComparer.OrdinalIgnoreCase) ? origin : null;
+    }
+}

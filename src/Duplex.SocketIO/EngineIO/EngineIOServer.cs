@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex.SocketIO.EngineIO;
+
+/// <summary>
+/// The Engine.IO v4 server: judges each request to the endpoint as the reference server does, creates
+/// sessions on handshake and routes later requests (polling GET/POST, WebSocket upgrades) to them.
+/// HTTP hosting is ASP.NET Core's; the WebSocket is Duplex's own connection.
+/// </summary>
+public sealed class EngineIOServer
+{
+    internal const string SessionItemKey = "Duplex.SocketIO.EngineIOSession";
+    private readonly ConcurrentDictionary<string, EngineIOSession> _sessions = new(StringComparer.Ordinal);
+
+    public EngineIOServer(EngineIOOptions options, ILogger? logger = null)
+    {
+        Options = options;
+        Logger = logger ?? NullLogger.Instance;
+    }
+
+    public EngineIOOptions Options { get; }
+
+    internal ILogger Logger { get; }
+
+    /// <summary>Raised for each new session, before any of its packets is read.</summary>
+    public event Action<EngineIOSession>? Connection;
+
+    public int ClientsCount => _sessions.Count;
+
+    public bool TryGetSession(string sid, out EngineIOSession session) => _sessions.TryGetValue(sid, out session!);
+
+    internal void Remove(EngineIOSession session) => _sessions.TryRemove(new KeyValuePair<string, EngineIOSession>(session.Id, session));
+
+    /// <summary>Closes every session (reason "server shutting down").</summary>
+    public void CloseAll(string reason = EngineCloseReason.ServerShuttingDown)
+    {
+        foreach (var session in _sessions.Values) session.Close(reason, graceful: true);
+    }
+
+    /// <summary>20 characters of base64url from 15 random bytes, like the reference's ids.</summary>
+    internal static string NewId()
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        RandomNumberGenerator.Fill(bytes);
+        return Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');
+    }
+
+    /// <summary>
+    /// Serves one HTTP request to the Engine.IO path. <paramref name="webSocketEndpoint"/> performs the
+    /// WebSocket handshake for upgrade requests once they pass the Engine.IO checks.
+    /// </summary>
+    public async Task HandleRequestAsync(HttpContext context, RequestDelegate webSocketEndpoint)
+    {
+        var request = context.Request;
+        bool upgrade = IsUpgradeRequest(request);
+        if (!upgrade && Options.Cors is { } cors)
+        {
+            ApplyCors(context, cors);
+            if (HttpMethods.IsOptions(request.Method))
+            {
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                context.Response.ContentLength = 0;
+                return;
+            }
+        }
+
+        var (error, message, session) = await VerifyAsync(context, upgrade).ConfigureAwait(false);
+        if (error is null && session is null && request.Query["EIO"] != "4")
+            error = EngineIOError.UnsupportedProtocolVersion;
+        if (error is { } code)
+        {
+            Logger.LogDebug("Engine.IO request {Method} {Url} refused: {Code}", request.Method, request.Path + request.QueryString, code);
+            await RefuseAsync(context, upgrade, code, message).ConfigureAwait(false);
+            return;
+        }
+
+        if (upgrade)
+        {
+            context.Items[SessionItemKey] = session;
+            await webSocketEndpoint(context).ConfigureAwait(false);
+            return;
+        }
+        if (session is not null)
+        {
+            if (HttpMethods.IsGet(request.Method)) await session.HandlePollAsync(context).ConfigureAwait(false);
+            else if (HttpMethods.IsPost(request.Method)) await session.HandleDataAsync(context).ConfigureAwait(false);
+            else context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            return;
+        }
+
+        // Handshake over polling: the first GET answers the open packet.
+        session = new EngineIOSession(this, NewId(), context, socket: null);
+        _sessions[session.Id] = session;
+        if (Options.CookieName is { } cookie)
+            context.Response.Headers.SetCookie = $"{cookie}={session.Id}; Path=/; HttpOnly; SameSite=Lax";
+        Connection?.Invoke(session);
+        session.Start();
+        await session.HandlePollAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>The WebSocket handler: a new session over WebSocket, or the upgrade of a polling one.</summary>
+    public async Task HandleWebSocketAsync(WebSocketConnection connection, HttpContext context)
+    {
+        if (context.Items.TryGetValue(SessionItemKey, out var existing) && existing is EngineIOSession polling)
+        {
+            await polling.UpgradeAsync(connection).ConfigureAwait(false);
+            return;
+        }
+        var session = new EngineIOSession(this, NewId(), context, connection);
+        _sessions[session.Id] = session;
+        Connection?.Invoke(session);
+        session.Start();
+        await session.RunWebSocketAsync(connection).ConfigureAwait(false);
+    }
+
+    private static bool IsUpgradeRequest(HttpRequest request)
+    {
+        foreach (var value in request.Headers.Upgrade)
+            if (value is not null && value.Contains("websocket", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+
+    /// <summary>The reference server's checks, in its order.</summary>
+    private async ValueTask<(EngineIOError? Error, string? Message, EngineIOSession? Session)> VerifyAsync(HttpContext context, bool upgrade)
+    {
+        var request = context.Request;
+        string? transport = request.Query["transport"];
+        if (transport is null || !Options.Transports.Contains(transport))
+            return (EngineIOError.UnknownTransport, null, null);
+
+        string? sid = request.Query["sid"];
+        if (!string.IsNullOrEmpty(sid))
+        {
+            if (!_sessions.TryGetValue(sid, out var session)) return (EngineIOError.UnknownSid, null, null);
+            if (!upgrade && session.Transport != transport) return (EngineIOError.BadRequest, null, null);
+            if (upgrade && transport != "websocket") return (EngineIOError.BadRequest, null, null);
+            return (null, null, session);
+        }
+        if (!HttpMethods.IsGet(request.Method)) return (EngineIOError.BadHandshakeMethod, null, null);
+        if (transport == "websocket" && !upgrade) return (EngineIOError.BadRequest, null, null);
+        if (upgrade && transport != "websocket") return (EngineIOError.BadRequest, null, null);
+        if (Options.AllowRequest is { } allow && await allow(context).ConfigureAwait(false) is { } refusal)
+            return (EngineIOError.Forbidden, refusal, null);
+        return (null, null, null);
+    }
+
+    private static Task RefuseAsync(HttpContext context, bool upgrade, EngineIOError code, string? message)
+    {
+        message ??= EngineIOErrors.Message(code);
+        var response = context.Response;
+        if (upgrade)
+        {
+            // The reference answers refused upgrades with a bare 400 and the message as text/html.
+            response.StatusCode = StatusCodes.Status400BadRequest;
+            response.ContentType = "text/html";
+            response.Headers.Connection = "close";
+            return response.WriteAsync(message);
+        }
+        response.StatusCode = code == EngineIOError.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
+        response.ContentType = "application/json";
+        var body = new StringBuilder("{\"code\":").Append((int)code).Append(",\"message\":");
+        body.Append(System.Text.Json.JsonSerializer.Serialize(message)).Append('}');
+        return response.WriteAsync(body.ToString());
+    }
+
+    private static void ApplyCors(HttpContext context, EngineIOCorsOptions cors)
+    {
+        var request = context.Request;
+        var headers = context.Response.Headers;
+        string? origin = request.Headers.Origin.Count > 0 ? request.Headers.Origin.ToString() : null;
+        if (cors.AllowOrigin(origin) is { } allowed)
+        {
+            headers.AccessControlAllowOrigin = allowed;
+            if (allowed != "*") headers.Append("Vary", "Origin");
+        }
+        if (cors.Credentials) headers.AccessControlAllowCredentials = "true";
+        if (HttpMethods.IsOptions(request.Method))
+        {
+            headers.AccessControlAllowMethods = cors.Methods;
+            var requested = cors.AllowedHeaders ?? request.Headers.AccessControlRequestHeaders.ToString();
+            if (cors.AllowedHeaders is null) headers.Append("Vary", "Access-Control-Request-Headers");
+            if (!string.IsNullOrEmpty(requested)) headers.AccessControlAllowHeaders = requested;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Text;
+
+namespace Duplex.SocketIO.EngineIO;
+
+/// <summary>
+/// One Engine.IO packet: a type and either text or (for messages only) binary data. Immutable, so one
+/// instance can be queued to many sessions; the encodings each transport needs are made once and cached.
+/// </summary>
+public sealed class EnginePacket
+{
+    private PreparedMessage? _frame;
+    private string? _pollingText;
+
+    private EnginePacket(EnginePacketType type, string? text, byte[]? binary)
+    {
+        Type = type;
+        Text = text;
+        Binary = binary;
+    }
+
+    public EnginePacketType Type { get; }
+
+    /// <summary>The text after the type digit (may be empty); null for a binary message.</summary>
+    public string? Text { get; }
+
+    /// <summary>The payload of a binary message; null otherwise.</summary>
+    public byte[]? Binary { get; }
+
+    public bool IsBinary => Binary is not null;
+
+    public static EnginePacket Create(EnginePacketType type, string? text = null) => new(type, text ?? "", null);
+
+    public static EnginePacket Message(string text) => new(EnginePacketType.Message, text, null);
+
+    public static EnginePacket Message(byte[] data) => new(EnginePacketType.Message, null, data);
+
+    internal static readonly EnginePacket PingPacket = Create(EnginePacketType.Ping);
+    internal static readonly EnginePacket NoopPacket = Create(EnginePacketType.Noop);
+    internal static readonly EnginePacket ClosePacket = Create(EnginePacketType.Close);
+
+    /// <summary>The packet as one item of a polling payload: the type digit and text, or <c>b</c> + base64.</summary>
+    public string ToPollingText() => _pollingText ??= Binary is not null
+        ? "b" + Convert.ToBase64String(Binary)
+        : (char)('0' + (int)Type) + Text;
+
+    /// <summary>
+    /// The packet as one WebSocket message, framed once: text packets as a text frame with the type
+    /// digit, binary messages as a binary frame of the bare data.
+    /// </summary>
+    internal PreparedMessage ToFrame() => _frame ??= Binary is not null
+        ? PreparedMessage.Create(Binary, WebSocketMessageType.Binary)
+        : PreparedMessage.Create(Encoding.UTF8.GetBytes((char)('0' + (int)Type) + Text), WebSocketMessageType.Text);
+
+    /// <summary>Parses a text packet (a WebSocket text frame, or one item of a polling payload).</summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out EnginePacket packet)
+    {
+        packet = null!;
+        if (text.IsEmpty) return false;
+        if (text[0] == 'b')
+        {
+            // Only polling payloads carry base64; over WebSocket binary comes as binary frames.
+            var bytes = new byte[text.Length * 3 / 4 + 3];
+            if (!Convert.TryFromBase64Chars(text[1..], bytes, out int written)) return false;
+            packet = Message(bytes.AsSpan(0, written).ToArray());
+            return true;
+        }
+        int type = text[0] - '0';
+        if (type < 0 || type > (int)EnginePacketType.Noop) return false;
+        packet = new EnginePacket((EnginePacketType)type, text[1..].ToString(), null);
+        return true;
+    }
+
+    public override string ToString() => Binary is not null ? $"message <{Binary.Length} bytes>" : $"{Type} {Text}";
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Duplex.SocketIO.EngineIO;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.SocketIO;
+
+/// <summary>
+/// One client's Engine.IO session seen from Socket.IO: reassembles binary packets from their
+/// attachments, routes packets to the client's sockets (one per namespace), and connects new ones.
+/// </summary>
+internal sealed class SocketIOConnection
+{
+    private readonly SocketIOServer _server;
+    private readonly Dictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _connecting = new(StringComparer.Ordinal);
+    private SocketIOPacket? _partial;
+    private Timer? _connectTimeout;
+
+    public SocketIOConnection(SocketIOServer server, EngineIOSession engine)
+    {
+        _server = server;
+        Engine = engine;
+        engine.Message += (_, packet) => OnMessage(packet);
+        engine.Closed += (_, reason) => OnEngineClosed(reason);
+        _connectTimeout = new Timer(static s =>
+        {
+            var connection = (SocketIOConnection)s!;
+            bool none;
+            lock (connection._sockets) none = connection._sockets.Count == 0;
+            if (none) connection.Engine.Close();
+        }, this, server.Options.ConnectTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    public EngineIOSession Engine { get; }
+
+    private void OnMessage(EnginePacket message)
+    {
+        if (message.Binary is { } bytes)
+        {
+            if (_partial is not { } partial)
+            {
+                Engine.Close(EngineCloseReason.ParseError, graceful: false); // binary data without a packet awaiting it
+                return;
+            }
+            partial.Attachments.Add(bytes);
+            if (!partial.IsComplete) return;
+            _partial = null;
+            Route(partial);
+            return;
+        }
+        if (_partial is not null || !SocketIOPacketParser.TryParse(message.Text!, out var packet))
+        {
+            _server.Logger.LogDebug("Socket.IO connection {Sid}: malformed packet", Engine.Id);
+            Engine.Close(EngineCloseReason.ParseError, graceful: false);
+            return;
+        }
+        if (packet.AttachmentCount > 0) _partial = packet;
+        else Route(packet);
+    }
+
+    private void Route(SocketIOPacket packet)
+    {
+        SocketIOSocket? socket;
+        lock (_sockets)
+        {
+            _sockets.TryGetValue(packet.Namespace, out socket);
+            if (packet.Type == SocketIOPacketType.Connect && socket is null && !_connecting.Add(packet.Namespace)) return;
+        }
+        if (packet.Type == SocketIOPacketType.Connect)
+        {
+            if (socket is null) _ = ConnectAsync(packet.Namespace, packet.Data);
+            return;
+        }
+        socket?.OnPacket(packet);
+    }
+
+    private async Task ConnectAsync(string name, JsonElement? auth)
+    {
+        try
+        {
+            var ns = _server.Lookup(name);
+            if (ns is null)
+            {
+                Engine.Send(SocketIOEncoder.ConnectError(name, "Invalid namespace", null, _server.JsonOptions));
+                return;
+            }
+            var socket = new SocketIOSocket(ns, this, new SocketIOHandshake(Engine, auth, _server.JsonOptions));
+            foreach (var middleware in ns.Middleware)
+            {
+                try
+                {
+                    await middleware(socket).ConfigureAwait(false);
+                }
+                catch (SocketIOConnectRefusedException refused)
+                {
+                    Engine.Send(SocketIOEncoder.ConnectError(name, refused.Message, refused.ErrorData, _server.JsonOptions));
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    _server.Logger.LogError(ex, "Socket.IO middleware of {Namespace} failed", name);
+                    Engine.Send(SocketIOEncoder.ConnectError(name, "Internal server error", null, _server.JsonOptions));
+                    return;
+                }
+            }
+            if (!Engine.IsOpen) return;
+            lock (_sockets)
+            {
+                _sockets[name] = socket;
+                _connectTimeout?.Dispose();
+                _connectTimeout = null;
+            }
+            ns.Add(socket);
+            socket.MarkConnected();
+            Engine.Send(SocketIOEncoder.Connect(name, socket.Id));
+            foreach (var handler in ns.ConnectionHandlers)
+            {
+                try
+                {
+                    await handler(socket).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    _server.Logger.LogError(ex, "Socket.IO connection handler of {Namespace} failed", name);
+                }
+            }
+        }
+        finally
+        {
+            lock (_sockets) _connecting.Remove(name);
+        }
+    }
+
+    internal void Remove(SocketIOSocket socket)
+    {
+        lock (_sockets)
+            if (_sockets.TryGetValue(socket.Namespace.Name, out var current) && current == socket) _sockets.Remove(socket.Namespace.Name);
+    }
+
+    /// <summary>Disconnects every namespace of this client, then closes the connection (<c>socket.disconnect(true)</c>).</summary>
+    internal void DisconnectAll()
+    {
+        SocketIOSocket[] sockets;
+        lock (_sockets) sockets = _sockets.Values.ToArray();
+        foreach (var socket in sockets) socket.Disconnect();
+        Engine.Close();
+    }
+
+    private void OnEngineClosed(string reason)
+    {
+        SocketIOSocket[] sockets;
+        lock (_sockets)
+        {
+            sockets = _sockets.Values.ToArray();
+            _connectTimeout?.Dispose();
+            _connectTimeout = null;
+        }
+        foreach (var socket in sockets) socket.OnClose(reason);
+    }
+}

@@ -1,0 +1,31 @@
+namespace Duplex.SocketIO;
+
+/// <summary>An event a client emitted: its name, arguments, and the acknowledgement it asked for, if any.</summary>
+public sealed class SocketIOEvent
+{
+    private readonly long? _ackId;
+    private int _acked;
+
+    internal SocketIOEvent(SocketIOSocket socket, string name, SocketIOArgs args, long? ackId)
+    {
+        Socket = socket;
+        Name = name;
+        Args = args;
+        _ackId = ackId;
+    }
+
+    public SocketIOSocket Socket { get; }
+    public string Name { get; }
+    public SocketIOArgs Args { get; }
+
+    /// <summary>True when the client passed a callback and waits for <see cref="AckAsync"/>.</summary>
+    public bool HasAck => _ackId is not null;
+
+    /// <summary>Answers the client's callback with these arguments (once; later calls do nothing).</summary>
+    public ValueTask AckAsync(params object?[] args)
+    {
+        if (_ackId is not long id || Interlocked.Exchange(ref _acked, 1) != 0) return ValueTask.CompletedTask;
+        Socket.SendAck(id, args);
+        return ValueTask.CompletedTask;
+    }
+}

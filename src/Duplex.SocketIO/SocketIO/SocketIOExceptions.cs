@@ -1,0 +1,16 @@
+namespace Duplex.SocketIO;
+
+/// <summary>
+/// Thrown by a namespace middleware to refuse a connection: the client gets <c>connect_error</c> with
+/// this message and <see cref="ErrorData"/> as <c>err.data</c>.
+/// </summary>
+public sealed class SocketIOConnectRefusedException(string message, object? data = null) : Exception(message)
+{
+    public object? ErrorData { get; } = data;
+}
+
+/// <summary>An acknowledgement that can no longer come: the socket disconnected first.</summary>
+public sealed class SocketIODisconnectedException(string reason) : Exception($"the socket disconnected ({reason}) before acknowledging")
+{
+    public string Reason { get; } = reason;
+}

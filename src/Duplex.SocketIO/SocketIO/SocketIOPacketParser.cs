@@ -1,0 +1,83 @@
+using System.Text.Json;
+
+namespace Duplex.SocketIO;
+
+/// <summary>
+/// Parses the text part of Socket.IO v5 packets:
+/// <c>&lt;type&gt;[&lt;attachments&gt;-][&lt;namespace&gt;,][&lt;ack id&gt;][&lt;JSON data&gt;]</c>, and checks
+/// the data is of the shape the type requires, as the reference parser does. No I/O.
+/// </summary>
+public static class SocketIOPacketParser
+{
+    /// <summary>More attachments than this is treated as a malformed packet.</summary>
+    public const int MaxAttachments = 1000;
+
+    public static bool TryParse(string text, out SocketIOPacket packet)
+    {
+        packet = null!;
+        if (text.Length == 0) return false;
+        int type = text[0] - '0';
+        if (type < 0 || type > (int)SocketIOPacketType.BinaryAck) return false;
+        var kind = (SocketIOPacketType)type;
+        int i = 1;
+
+        int attachments = 0;
+        if (kind is SocketIOPacketType.BinaryEvent or SocketIOPacketType.BinaryAck)
+        {
+            int start = i;
+            while (i < text.Length && char.IsAsciiDigit(text[i])) i++;
+            if (i == start || i >= text.Length || text[i] != '-' || i - start > 4) return false;
+            attachments = int.Parse(text.AsSpan(start, i - start));
+            if (attachments > MaxAttachments) return false;
+            i++;
+        }
+
+        string nsp = "/";
+        if (i < text.Length && text[i] == '/')
+        {
+            int comma = text.IndexOf(',', i);
+            int end = comma < 0 ? text.Length : comma;
+            nsp = text[i..end];
+            i = comma < 0 ? text.Length : comma + 1;
+        }
+
+        long? id = null;
+        if (i < text.Length && char.IsAsciiDigit(text[i]))
+        {
+            int start = i;
+            while (i < text.Length && char.IsAsciiDigit(text[i])) i++;
+            if (i - start > 15) return false;
+            id = long.Parse(text.AsSpan(start, i - start));
+        }
+
+        JsonElement? data = null;
+        if (i < text.Length)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(text.AsMemory(i));
+                data = document.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                return false;
+            }
+        }
+
+        if (!IsPayloadValid(kind, data)) return false;
+        packet = new SocketIOPacket { Type = kind, Namespace = nsp, Id = id, Data = data, AttachmentCount = attachments };
+        return true;
+    }
+
+    private static bool IsPayloadValid(SocketIOPacketType type, JsonElement? data) => type switch
+    {
+        SocketIOPacketType.Connect => data is null || data.Value.ValueKind == JsonValueKind.Object,
+        SocketIOPacketType.Disconnect => data is null,
+        SocketIOPacketType.ConnectError => data is { ValueKind: JsonValueKind.Object or JsonValueKind.String },
+        SocketIOPacketType.Event or SocketIOPacketType.BinaryEvent =>
+            data is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() > 0 &&
+            array[0].ValueKind is JsonValueKind.String or JsonValueKind.Number,
+        SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck => data is { ValueKind: JsonValueKind.Array },
+        _ => false,
+    };
+}

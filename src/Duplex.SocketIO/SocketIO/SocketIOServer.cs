@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Duplex.SocketIO.EngineIO;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Duplex.SocketIO;
+
+/// <summary>
+/// A Socket.IO v5 server over Engine.IO v4: namespaces (the main one is "/"), their middleware,
+/// sockets and rooms. Host it with <c>app.MapSocketIO(…)</c>.
+/// </summary>
+public sealed class SocketIOServer
+{
+    private readonly ConcurrentDictionary<string, SocketIONamespace> _namespaces = new(StringComparer.Ordinal);
+    private readonly List<(Func<string, bool> Matches, SocketIONamespace Parent)> _dynamic = new();
+
+    public SocketIOServer(SocketIOOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        Options = options ?? new SocketIOOptions();
+        Logger = loggerFactory?.CreateLogger("Duplex.SocketIO") ?? NullLogger.Instance;
+        JsonOptions = new JsonSerializerOptions(Options.JsonSerializerOptions);
+        JsonOptions.Converters.Insert(0, new BinaryPlaceholderConverter());
+        Engine = new EngineIOServer(Options, loggerFactory?.CreateLogger("Duplex.SocketIO.EngineIO"));
+        Engine.Connection += session => _ = new SocketIOConnection(this, session);
+        Of("/");
+    }
+
+    public SocketIOOptions Options { get; }
+
+    public EngineIOServer Engine { get; }
+
+    internal ILogger Logger { get; }
+
+    internal JsonSerializerOptions JsonOptions { get; }
+
+    /// <summary>The main namespace, "/".</summary>
+    public SocketIONamespace Sockets => Of("/");
+
+    /// <summary>The namespace named <paramref name="name"/> (created on first use).</summary>
+    public SocketIONamespace Of(string name)
+    {
+        if (!name.StartsWith('/')) name = "/" + name;
+        return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n));
+    }
+
+    /// <summary>
+    /// A dynamic namespace: clients may connect to any name <paramref name="matches"/> accepts; each
+    /// such namespace is created on first connection and uses the returned parent's middleware and handlers.
+    /// </summary>
+    public SocketIONamespace Of(Func<string, bool> matches)
+    {
+        var parent = new SocketIONamespace(this, "(dynamic)");
+        lock (_dynamic) _dynamic.Add((matches, parent));
+        return parent;
+    }
+
+    internal SocketIONamespace? Lookup(string name)
+    {
+        if (_namespaces.TryGetValue(name, out var ns)) return ns;
+        lock (_dynamic)
+            foreach (var (matches, parent) in _dynamic)
+                if (matches(name)) return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n, parent));
+        return null;
+    }
+
+    // The main namespace's API, as on the reference server object.
+    public SocketIOServer Use(Func<SocketIOSocket, ValueTask> middleware) { Sockets.Use(middleware); return this; }
+    public SocketIOServer Use(Action<SocketIOSocket> middleware) { Sockets.Use(middleware); return this; }
+    public SocketIOServer OnConnection(Func<SocketIOSocket, ValueTask> handler) { Sockets.OnConnection(handler); return this; }
+    public SocketIOServer OnConnection(Action<SocketIOSocket> handler) { Sockets.OnConnection(handler); return this; }
+    public BroadcastOperator To(params string[] rooms) => Sockets.To(rooms);
+    public BroadcastOperator In(params string[] rooms) => Sockets.In(rooms);
+    public BroadcastOperator Except(params string[] rooms) => Sockets.Except(rooms);
+    public ValueTask<int> EmitAsync(string eventName, params object?[] args) => Sockets.EmitAsync(eventName, args);
+    public ValueTask<IReadOnlyList<SocketIOSocket>> FetchSocketsAsync() => Sockets.FetchSocketsAsync();
+    public void SocketsJoin(params string[] rooms) => Sockets.SocketsJoin(rooms);
+    public void SocketsLeave(string room) => Sockets.SocketsLeave(room);
+    public void DisconnectSockets(bool close = false) => Sockets.DisconnectSockets(close);
+
+    /// <summary>Closes every connection ("server shutting down").</summary>
+    public void Close() => Engine.CloseAll();
+}

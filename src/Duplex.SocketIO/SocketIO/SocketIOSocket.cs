@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Duplex.SocketIO.EngineIO;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.SocketIO;
+
+/// <summary>
+/// A client's presence in one namespace: its events and acknowledgements, its rooms, and what the
+/// application keeps about it in <see cref="Data"/>.
+/// </summary>
+public sealed class SocketIOSocket
+{
+    private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
+    {
+        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
+    };
+
+    private readonly object _gate = new();
+    private Dictionary<string, Func<SocketIOEvent, ValueTask>[]> _handlers = new(StringComparer.Ordinal);
+    private Func<SocketIOEvent, ValueTask>[] _anyHandlers = [];
+    private Func<string, ValueTask>[] _disconnectingHandlers = [];
+    private Func<string, ValueTask>[] _disconnectHandlers = [];
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>> _acks = new();
+    private int _connected;
+    private int _closing;
+
+    internal SocketIOSocket(SocketIONamespace ns, SocketIOConnection connection, SocketIOHandshake handshake)
+    {
+        Namespace = ns;
+        Connection = connection;
+        Handshake = handshake;
+        Id = EngineIOServer.NewId();
+    }
+
+    /// <summary>This socket's id (not the Engine.IO session id); also the name of its own room.</summary>
+    public string Id { get; }
+
+    public SocketIONamespace Namespace { get; }
+
+    public SocketIOHandshake Handshake { get; }
+
+    internal SocketIOConnection Connection { get; }
+
+    /// <summary>The Engine.IO session under this socket (shared by the client's namespaces).</summary>
+    public EngineIOSession Engine => Connection.Engine;
+
+    /// <summary>The application's own state for this socket.</summary>
+    public ConcurrentDictionary<string, object?> Data { get; } = new(StringComparer.Ordinal);
+
+    public bool Connected => Volatile.Read(ref _connected) == 1;
+
+    /// <summary>The rooms this socket is in, its own included.</summary>
+    public IReadOnlySet<string> Rooms => Namespace.Adapter.RoomsOf(Id);
+
+    private JsonSerializerOptions JsonOptions => Namespace.Server.JsonOptions;
+
+    // ───────────────────────────── listeners ─────────────────────────────
+
+    /// <summary>Handles the event <paramref name="eventName"/>; the handler may answer through <see cref="SocketIOEvent.AckAsync"/>.</summary>
+    public SocketIOSocket On(string eventName, Func<SocketIOEvent, ValueTask> handler)
+    {
+        lock (_gate)
+        {
+            var copy = new Dictionary<string, Func<SocketIOEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
+            copy[eventName] = copy.TryGetValue(eventName, out var existing) ? [.. existing, handler] : [handler];
+            _handlers = copy;
+        }
+        return this;
+    }
+
+    public SocketIOSocket On(string eventName, Action<SocketIOEvent> handler) =>
+        On(eventName, e => { handler(e); return ValueTask.CompletedTask; });
+
+    /// <summary>Handles the event with its first argument read as <typeparamref name="T"/>.</summary>
+    public SocketIOSocket On<T>(string eventName, Func<T?, ValueTask> handler) => On(eventName, e => handler(e.Args.Get<T>(0)));
+
+    public SocketIOSocket On<T>(string eventName, Action<T?> handler) =>
+        On(eventName, e => { handler(e.Args.Get<T>(0)); return ValueTask.CompletedTask; });
+
+    /// <summary>Handles the event and answers the client's callback (when it gave one) with the handler's result.</summary>
+    public SocketIOSocket On<T, TResult>(string eventName, Func<T?, ValueTask<TResult>> handler) =>
+        On(eventName, async e =>
+        {
+            var result = await handler(e.Args.Get<T>(0)).ConfigureAwait(false);
+            await e.AckAsync(result).ConfigureAwait(false);
+        });
+
+    public SocketIOSocket On<T, TResult>(string eventName, Func<T?, TResult> handler) =>
+        On(eventName, e => e.AckAsync(handler(e.Args.Get<T>(0))));
+
+    /// <summary>Removes every handler of <paramref name="eventName"/>.</summary>
+    public SocketIOSocket Off(string eventName)
+    {
+        lock (_gate)
+        {
+            var copy = new Dictionary<string, Func<SocketIOEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
+            copy.Remove(eventName);
+            _handlers = copy;
+        }
+        return this;
+    }
+
+    /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
+    public SocketIOSocket OnAny(Func<SocketIOEvent, ValueTask> handler)
+    {
+        lock (_gate) _anyHandlers = [.. _anyHandlers, handler];
+        return this;
+    }
+
+    public SocketIOSocket OnAny(Action<SocketIOEvent> handler) => OnAny(e => { handler(e); return ValueTask.CompletedTask; });
+
+    /// <summary>Called when the socket is about to leave, while it is still in its rooms.</summary>
+    public SocketIOSocket OnDisconnecting(Action<string> handler)
+    {
+        lock (_gate) _disconnectingHandlers = [.. _disconnectingHandlers, r => { handler(r); return ValueTask.CompletedTask; }];
+        return this;
+    }
+
+    /// <summary>Called once the socket has disconnected, with the reason (see <see cref="DisconnectReason"/>).</summary>
+    public SocketIOSocket OnDisconnect(Func<string, ValueTask> handler)
+    {
+        lock (_gate) _disconnectHandlers = [.. _disconnectHandlers, handler];
+        return this;
+    }
+
+    public SocketIOSocket OnDisconnect(Action<string> handler) => OnDisconnect(r => { handler(r); return ValueTask.CompletedTask; });
+
+    // ───────────────────────────── emitting ─────────────────────────────
+
+    internal static void CheckReserved(string eventName)
+    {
+        if (Reserved.Contains(eventName)) throw new ArgumentException($"\"{eventName}\" is a reserved event name", nameof(eventName));
+    }
+
+    /// <summary>Emits an event to this client. Arguments are serialized as JSON; <c>byte[]</c> travel as binary.</summary>
+    public ValueTask EmitAsync(string eventName, params object?[] args)
+    {
+        CheckReserved(eventName);
+        SendPackets(SocketIOEncoder.Event(Namespace.Name, eventName, args, null, JsonOptions));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Emits an event and waits for the client's acknowledgement. Never hangs across a disconnect:
+    /// throws <see cref="SocketIODisconnectedException"/> then. See <see cref="Timeout"/> for a deadline.
+    /// </summary>
+    public Task<SocketIOArgs> EmitWithAckAsync(string eventName, params object?[] args) => EmitWithAckCoreAsync(eventName, args, null);
+
+    /// <summary>As <see cref="EmitWithAckAsync(string, object?[])"/>, with the first answer read as <typeparamref name="T"/>.</summary>
+    public async Task<T?> EmitWithAckAsync<T>(string eventName, params object?[] args) =>
+        (await EmitWithAckCoreAsync(eventName, args, null).ConfigureAwait(false)).Get<T>(0);
+
+    /// <summary>An emitter whose acknowledgements must come within <paramref name="timeout"/> (else <see cref="TimeoutException"/>).</summary>
+    public SocketIOAckEmitter Timeout(TimeSpan timeout) => new(this, timeout);
+
+    internal async Task<SocketIOArgs> EmitWithAckCoreAsync(string eventName, object?[] args, TimeSpan? timeout)
+    {
+        CheckReserved(eventName);
+        long id = Namespace.NextAckId();
+        var answer = ExpectAck(id);
+        SendPackets(SocketIOEncoder.Event(Namespace.Name, eventName, args, id, JsonOptions));
+        if (timeout is not { } limit) return await answer.ConfigureAwait(false);
+        try
+        {
+            return await answer.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ForgetAck(id);
+            throw;
+        }
+    }
+
+    internal Task<SocketIOArgs> ExpectAck(long id)
+    {
+        var answer = new TaskCompletionSource<SocketIOArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _acks[id] = answer;
+        if (!Connected && _acks.TryRemove(id, out _)) answer.TrySetException(new SocketIODisconnectedException("not connected"));
+        return answer.Task;
+    }
+
+    internal void ForgetAck(long id) => _acks.TryRemove(id, out _);
+
+    internal bool SendPackets(EnginePacket[] packets) => Connected && Connection.Engine.Send(packets);
+
+    internal void SendAck(long id, object?[] args)
+    {
+        if (!Connected) return;
+        Connection.Engine.Send(SocketIOEncoder.Ack(Namespace.Name, id, args, JsonOptions));
+    }
+
+    // ───────────────────────────── rooms and broadcast ─────────────────────────────
+
+    public void Join(params string[] rooms) => Namespace.Adapter.AddAll(Id, rooms);
+
+    public void Leave(string room) => Namespace.Adapter.Delete(Id, room);
+
+    /// <summary>Targets the sockets in <paramref name="rooms"/>, this one excluded.</summary>
+    public BroadcastOperator To(params string[] rooms) => new BroadcastOperator(Namespace).To(rooms).Except(Id);
+
+    /// <inheritdoc cref="To"/>
+    public BroadcastOperator In(params string[] rooms) => To(rooms);
+
+    /// <summary>Targets every other socket of the namespace except those in <paramref name="rooms"/>.</summary>
+    public BroadcastOperator Except(params string[] rooms) => Broadcast.Except(rooms);
+
+    /// <summary>Targets every other socket of the namespace.</summary>
+    public BroadcastOperator Broadcast => new BroadcastOperator(Namespace).Except(Id);
+
+    // ───────────────────────────── lifecycle ─────────────────────────────
+
+    /// <summary>
+    /// Disconnects this socket from its namespace ("server namespace disconnect"); with
+    /// <paramref name="close"/>, closes the whole connection (every namespace) as well.
+    /// </summary>
+    public void Disconnect(bool close = false)
+    {
+        if (!Connected) return;
+        if (close)
+        {
+            Connection.DisconnectAll();
+            return;
+        }
+        Connection.Engine.Send(SocketIOEncoder.Disconnect(Namespace.Name));
+        OnClose(DisconnectReason.ServerNamespaceDisconnect);
+    }
+
+    internal void MarkConnected() => Volatile.Write(ref _connected, 1);
+
+    internal void OnPacket(SocketIOPacket packet)
+    {
+        switch (packet.Type)
+        {
+            case SocketIOPacketType.Event or SocketIOPacketType.BinaryEvent:
+                var data = packet.Data!.Value;
+                var first = data[0];
+                string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
+                var e = new SocketIOEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
+                Dispatch(e);
+                break;
+            case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
+                if (packet.Id is long id && _acks.TryRemove(id, out var answer))
+                    answer.TrySetResult(SocketIOArgs.From(packet.Data, 0, packet.Attachments, JsonOptions));
+                break;
+            case SocketIOPacketType.Disconnect:
+                OnClose(DisconnectReason.ClientNamespaceDisconnect);
+                break;
+        }
+    }
+
+    private void Dispatch(SocketIOEvent e)
+    {
+        foreach (var handler in _anyHandlers) Invoke(handler, e);
+        if (_handlers.TryGetValue(e.Name, out var handlers))
+            foreach (var handler in handlers) Invoke(handler, e);
+    }
+
+    /// <summary>
+    /// Runs a handler up to its first await on the reading task (so handlers start in arrival order)
+    /// and lets the rest run on: a handler that waits for this client's acknowledgement must not
+    /// block the reading of it.
+    /// </summary>
+    private void Invoke<TArg>(Func<TArg, ValueTask> handler, TArg arg)
+    {
+        try
+        {
+            var pending = handler(arg);
+            if (pending.IsCompletedSuccessfully) return;
+            _ = ObserveAsync(pending);
+        }
+        catch (Exception ex)
+        {
+            Namespace.Server.Logger.LogError(ex, "Socket.IO socket {Id} in {Namespace}: handler failed", Id, Namespace.Name);
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Namespace.Server.Logger.LogError(ex, "Socket.IO socket {Id} in {Namespace}: handler failed", Id, Namespace.Name);
+        }
+    }
+
+    internal void OnClose(string reason)
+    {
+        if (!Connected || Interlocked.Exchange(ref _closing, 1) != 0) return;
+        // The reference order: "disconnecting" while still in the rooms, then leave them, then "disconnect".
+        foreach (var handler in _disconnectingHandlers) Invoke(handler, reason);
+        Volatile.Write(ref _connected, 0);
+        Namespace.Adapter.DeleteAll(Id);
+        Namespace.Remove(this);
+        Connection.Remove(this);
+        foreach (var id in _acks.Keys)
+            if (_acks.TryRemove(id, out var answer)) answer.TrySetException(new SocketIODisconnectedException(reason));
+        foreach (var handler in _disconnectHandlers) Invoke(handler, reason);
+    }
+}
+
+/// <summary>Emits with acknowledgements that must come within a deadline (<c>socket.Timeout(…)</c>).</summary>
+public readonly struct SocketIOAckEmitter
+{
+    private readonly SocketIOSocket _socket;
+    private readonly TimeSpan _timeout;
+
+    internal SocketIOAckEmitter(SocketIOSocket socket, TimeSpan timeout)
+    {
+        _socket = socket;
+        _timeout = timeout;
+    }
+
+    public Task<SocketIOArgs> EmitWithAckAsync(string eventName, params object?[] args) =>
+        _socket.EmitWithAckCoreAsync(eventName, args, _timeout);
+
+    public async Task<T?> EmitWithAckAsync<T>(string eventName, params object?[] args) =>
+        (await _socket.EmitWithAckCoreAsync(eventName, args, _timeout).ConfigureAwait(false)).Get<T>(0);
+}

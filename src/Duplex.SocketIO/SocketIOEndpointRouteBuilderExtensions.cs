@@ -1,0 +1,54 @@
+using Duplex.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.SocketIO;
+
+public static class SocketIOEndpointRouteBuilderExtensions
+{
+    /// <summary>Registers a <see cref="SocketIOServer"/> singleton with these options.</summary>
+    public static IServiceCollection AddSocketIO(this IServiceCollection services, Action<SocketIOOptions>? configure = null)
+    {
+        var options = new SocketIOOptions();
+        configure?.Invoke(options);
+        services.AddSingleton(sp => new SocketIOServer(options, sp.GetService<ILoggerFactory>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Serves Socket.IO at <paramref name="path"/> (default "/socket.io", the clients' default): HTTP
+    /// long-polling through ordinary requests, the WebSocket transport through Duplex's endpoint. Uses
+    /// the <see cref="SocketIOServer"/> registered by <see cref="AddSocketIO"/>, or a default one.
+    /// </summary>
+    public static IEndpointConventionBuilder MapSocketIO(this IEndpointRouteBuilder endpoints, string path = "/socket.io", Action<SocketIOServer>? configure = null)
+    {
+        var server = endpoints.ServiceProvider.GetService<SocketIOServer>()
+            ?? new SocketIOServer(new SocketIOOptions(), endpoints.ServiceProvider.GetService<ILoggerFactory>());
+        configure?.Invoke(server);
+        return endpoints.MapSocketIO(server, path);
+    }
+
+    public static IEndpointConventionBuilder MapSocketIO(this IEndpointRouteBuilder endpoints, SocketIOServer server, string path = "/socket.io")
+    {
+        endpoints.ServiceProvider.GetService<IHostApplicationLifetime>()?.ApplicationStopping.Register(server.Close);
+        var options = server.Options;
+        var builder = endpoints.MapWebSocket(path.TrimEnd('/'), server.Engine.HandleWebSocketAsync, o =>
+        {
+            // Engine.IO keeps its own heartbeat (ping/pong packets), and sizes messages by maxHttpBufferSize.
+            o.Connection.KeepAliveInterval = TimeSpan.Zero;
+            o.Connection.MaxMessageSize = options.MaxHttpBufferSize;
+        });
+        // One endpoint for every request to the path: Engine.IO judges it first, and only upgrade
+        // requests it accepts reach the WebSocket handshake.
+        builder.Add(endpoint =>
+        {
+            var webSocket = endpoint.RequestDelegate!;
+            endpoint.RequestDelegate = context => server.Engine.HandleRequestAsync(context, webSocket);
+        });
+        return builder.WithDisplayName("Socket.IO " + path);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Sockets;
+using Duplex.Protocol;
+
+namespace Duplex.Integration.Tests.Interop;
+
+/// <summary>A real redis-server, started on a free loopback port and stopped after.</summary>
+internal sealed class RedisServer : IAsyncDisposable
+{
+    private PeerProcess _process;
+
+    private RedisServer(PeerProcess process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static async Task<RedisServer> StartAsync(int port = 0)
+    {
+        if (port == 0)
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var process = await LaunchAsync(port);
+        return new RedisServer(process, port);
+    }
+
+    private static async Task<PeerProcess> LaunchAsync(int port)
+    {
+        var redis = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server"
+            : throw new PeerMissingException("redis-server is not installed (Debian package redis-server; scripts/test.sh installs it)");
+        var process = PeerProcess.Start(redis, "--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--protected-mode", "yes");
+        await process.WaitForLineAsync(l => l.Contains("Ready to accept connections"), TimeSpan.FromSeconds(20));
+        return process;
+    }
+
+    public async Task StopAsync() => await _process.DisposeAsync();
+
+    public async Task RestartAsync() => _process = await LaunchAsync(Port);
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}
+
+/// <summary>Two `duplex serve --redis` processes on one Redis: /broadcast spans both.</summary>
+public class RedisBackplaneTests
+{
+    /// <summary>Reads messages with a timeout, keeping a read that timed out for the next call.</summary>
+    private sealed class Reader(WebSocketConnection connection)
+    {
+        private readonly IAsyncEnumerator<WebSocketMessage> _messages = connection.ReadMessagesAsync().GetAsyncEnumerator();
+        private Task<bool>? _pending;
+
+        public async Task<string> NextTextAsync(TimeSpan timeout)
+        {
+            _pending ??= _messages.MoveNextAsync().AsTask();
+            if (await Task.WhenAny(_pending, Task.Delay(timeout)) != _pending) throw new TimeoutException("no message within " + timeout);
+            bool more = await _pending;
+            _pending = null;
+            Assert.True(more, "the connection ended");
+            return _messages.Current.Text;
+        }
+    }
+
+    [Fact]
+    public async Task Broadcast_on_one_node_reaches_clients_of_the_other_and_survives_a_redis_restart()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await DuplexServe.StartAsync("--redis", $"127.0.0.1:{redis.Port}");
+        await using var nodeB = await DuplexServe.StartAsync("--redis", $"127.0.0.1:{redis.Port}");
+        await using var onA = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{nodeA.Port}/broadcast"));
+        await using var onB = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{nodeB.Port}/broadcast"));
+        var fromA = new Reader(onA);
+        var fromB = new Reader(onB);
+
+        // Subscriptions are set up as the nodes start; retry the first message until it crosses.
+        string? seen = null;
+        for (int attempt = 0; attempt < 20 && seen is null; attempt++)
+        {
+            await onB.SendTextAsync($"hello from B {attempt}");
+            Assert.StartsWith("hello from B", await fromB.NextTextAsync(TimeSpan.FromSeconds(10))); // the sender gets its own
+            try { seen = await fromA.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
+        }
+        Assert.NotNull(seen);
+        Assert.StartsWith("hello from B", seen);
+        // Drain any late copies of the retries before the next check.
+        try { while (true) await fromA.NextTextAsync(TimeSpan.FromMilliseconds(300)); } catch (TimeoutException) { }
+
+        await onA.SendTextAsync("hello from A");
+        Assert.Equal("hello from A", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("hello from A", await fromB.NextTextAsync(TimeSpan.FromSeconds(10)));
+
+        // Redis goes away: each node still serves its own clients, and nothing crashes.
+        await redis.StopAsync();
+        await onA.SendTextAsync("local only");
+        Assert.Equal("local only", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
+        await nodeA.Process.WaitForLineAsync(l => l.Contains("backplane: Redis connection lost"), TimeSpan.FromSeconds(20));
+
+        // Redis comes back on the same port: the nodes reconnect by themselves and broadcasts cross again.
+        await redis.RestartAsync();
+        string? crossed = null;
+        for (int attempt = 0; attempt < 60 && crossed is null; attempt++)
+        {
+            await onA.SendTextAsync($"after restart {attempt}");
+            await fromA.NextTextAsync(TimeSpan.FromSeconds(10));
+            try { crossed = await fromB.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
+        }
+        Assert.NotNull(crossed);
+        Assert.StartsWith("after restart", crossed);
+        Assert.Equal(WebSocketState.Open, onA.State);
+        Assert.Equal(WebSocketState.Open, onB.State);
+    }
+}

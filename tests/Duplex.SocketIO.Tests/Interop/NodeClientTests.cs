@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Duplex.SocketIO.Tests.Infrastructure;
+
+namespace Duplex.SocketIO.Tests.Interop;
+
+/// <summary>The npm socket.io-client (4.8.x, in node) against the Duplex server.</summary>
+public sealed class NodeClientTests
+{
+    private static async Task<(SocketIOTestServer Server, ChatApp App)> StartChatAsync(Action<SocketIOServer>? extra = null, Action<SocketIOOptions>? options = null)
+    {
+        var app = new ChatApp();
+        var server = await SocketIOTestServer.StartAsync(io =>
+        {
+            app.Configure(io);
+            extra?.Invoke(io);
+        }, options);
+        return (server, app);
+    }
+
+    [Fact]
+    public async Task Connects_over_polling_then_upgrades_to_websocket()
+    {
+        var (server, app) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("upgrade", server.Url)).EnsureDone();
+        Assert.Equal("polling", run.Step("connected").GetProperty("transport").GetString());
+        var echoes = run.All("echo").ToArray();
+        Assert.Equal("before", echoes[0].GetProperty("value").GetString());
+        Assert.Equal("websocket", run.Step("upgraded").GetProperty("transport").GetString());
+        Assert.Equal("after", echoes[1].GetProperty("value").GetString());
+        Assert.Equal("websocket", echoes[1].GetProperty("transport").GetString());
+        Assert.Equal("client namespace disconnect", await app.FirstDisconnect.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Connects_over_websocket_only()
+    {
+        var (server, app) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("websocket", server.Url)).EnsureDone();
+        Assert.Equal("websocket", run.Step("connected").GetProperty("transport").GetString());
+        var echo = run.Step("echo").GetProperty("value");
+        Assert.Equal("world", echo.GetProperty("hello").GetString());
+        Assert.Equal(42, echo.GetProperty("n").GetInt32());
+        Assert.Equal(["websocket"], app.Transports.ToArray());
+        Assert.Equal("client namespace disconnect", await app.FirstDisconnect.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Acknowledges_in_both_directions()
+    {
+        static async Task AskAsync(SocketIOSocket socket)
+        {
+            var answer = await socket.Timeout(TimeSpan.FromSeconds(5)).EmitWithAckAsync<JsonElement>("ask", new { a = 6, b = 7 });
+            await socket.EmitAsync("asked-result", answer.GetProperty("answer").GetInt32());
+        }
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket => { var asking = AskAsync(socket); }));
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("acks", server.Url)).EnsureDone();
+        Assert.Equal(5, run.Step("sum").GetProperty("sum").GetInt32());
+        Assert.Equal(6, run.Step("asked").GetProperty("question").GetProperty("a").GetInt32());
+        Assert.Equal(42, run.Step("server-got").GetProperty("server").GetInt32());
+    }
+
+    [Fact]
+    public async Task Rooms_and_broadcasts_reach_exactly_their_sockets()
+    {
+        var (server, _) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("rooms", server.Url)).EnsureDone();
+        var received = run.Step("received").GetProperty("received");
+        string[] Events(string who) => received.GetProperty(who).EnumerateArray().Select(e => e[0].GetString()!).ToArray();
+        // alice spoke to the lobby: bob (in it) heard, alice (the sender) and carol (not in it) did not.
+        Assert.DoesNotContain("user-said", Events("alice"));
+        Assert.Contains("user-said", Events("bob"));
+        Assert.DoesNotContain("user-said", Events("carol"));
+        Assert.Equal("hi room", received.GetProperty("bob").EnumerateArray().First(e => e[0].GetString() == "user-said")[2].GetString());
+        // carol shouted to everyone (herself included), then spoke to the others only.
+        Assert.All(new[] { "alice", "bob", "carol" }, who => Assert.Contains("announce", Events(who)));
+        Assert.Contains("from-other", Events("alice"));
+        Assert.Contains("from-other", Events("bob"));
+        Assert.DoesNotContain("from-other", Events("carol"));
+    }
+
+    [Theory]
+    [InlineData("polling")]
+    [InlineData("websocket")]
+    public async Task Binary_travels_both_ways_as_attachments(string transport)
+    {
+        var (server, _) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("binary", server.Url, new { client = new { transports = new[] { transport } } })).EnsureDone();
+        Assert.Equal(transport, run.Step("connected").GetProperty("transport").GetString());
+        var reply = run.Step("reply");
+        Assert.Equal(4, reply.GetProperty("length").GetInt32());
+        Assert.Equal([255, 3, 2, 1], reply.GetProperty("bytes").EnumerateArray().Select(b => b.GetInt32()));
+        Assert.Equal("héllo", reply.GetProperty("nested").GetString());
+        var pushed = run.Step("server-binary");
+        Assert.Equal([9, 8, 7], pushed.GetProperty("data").EnumerateArray().Select(b => b.GetInt32()));
+        Assert.Equal("srv", pushed.GetProperty("meta").GetProperty("name").GetString());
+        Assert.Equal([0, 1, 2], pushed.GetProperty("meta").GetProperty("payload").EnumerateArray().Select(b => b.GetInt32()));
+    }
+
+    [Fact]
+    public async Task Middleware_refusal_reaches_the_client_as_connect_error_with_message_and_data()
+    {
+        var (server, _) = await StartChatAsync(io => io.Use(socket =>
+        {
+            if (socket.Handshake.Auth?.GetProperty("token").GetString() != "secret")
+                throw new SocketIOConnectRefusedException("not authorized", new { code = 401 });
+        }));
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("refused", server.Url, new { auth = new { token = "wrong" } })).EnsureDone();
+        var error = run.Step("connect_error");
+        Assert.Equal("not authorized", error.GetProperty("message").GetString());
+        Assert.Equal(401, error.GetProperty("data").GetProperty("code").GetInt32());
+    }
+
+    [Fact]
+    public async Task Unknown_namespace_is_refused_with_Invalid_namespace()
+    {
+        var (server, _) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("refused", server.Url, new { path = "/nowhere" })).EnsureDone();
+        Assert.Equal("Invalid namespace", run.Step("connect_error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Connects_to_a_namespace_with_auth_through_its_middleware()
+    {
+        var (server, _) = await StartChatAsync(io =>
+        {
+            var admin = io.Of("/admin");
+            admin.Use(socket => { socket.Data["user"] = socket.Handshake.GetAuth<JsonElement>().GetProperty("user").GetString(); });
+            admin.OnConnection(socket => socket.EmitAsync("welcome", $"hello {socket.Data["user"]} in {socket.Namespace.Name}"));
+        });
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("namespace", server.Url, new { path = "/admin", auth = new { user = "ada" } })).EnsureDone();
+        Assert.Equal("hello ada in /admin", run.Step("welcome").GetProperty("welcome").GetString());
+    }
+
+    [Fact]
+    public async Task Dynamic_namespaces_match_by_predicate()
+    {
+        var (server, _) = await StartChatAsync(io =>
+            io.Of(name => name.StartsWith("/team-", StringComparison.Ordinal))
+              .OnConnection(socket => socket.EmitAsync("welcome", socket.Namespace.Name)));
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-42" })).EnsureDone();
+        Assert.Equal("/team-42", run.Step("welcome").GetProperty("welcome").GetString());
+    }
+
+    [Theory]
+    [InlineData("polling")]
+    [InlineData("websocket")]
+    public async Task Server_disconnect_is_seen_as_io_server_disconnect(string transport)
+    {
+        var (server, app) = await StartChatAsync();
+        await using var _ = server;
+        var run = (await NodeClient.RunAsync("kicked", server.Url, new { transports = new[] { transport } })).EnsureDone();
+        Assert.Equal("io server disconnect", run.Step("disconnect").GetProperty("reason").GetString());
+        Assert.Equal("server namespace disconnect", await app.FirstDisconnect.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+}

@@ -1,0 +1,127 @@
+// Drives the real npm socket.io-client against a server the .NET tests started.
+// Usage: node client.js <scenario> <base-url> [json-options]
+// Prints one JSON object per line ({"step":..., ...}); exits 0 when the scenario ran to its end.
+"use strict";
+const { io } = require("socket.io-client");
+
+const [scenario, url, rawOptions] = process.argv.slice(2);
+const options = rawOptions ? JSON.parse(rawOptions) : {};
+const report = (step, data = {}) => process.stdout.write(JSON.stringify({ step, ...data }) + "\n");
+const fail = (why) => { report("fail", { why: String(why && why.stack || why) }); process.exit(1); };
+const timer = setTimeout(() => fail("scenario timed out"), options.timeoutMs || 15000);
+const done = () => { clearTimeout(timer); report("done"); setTimeout(() => process.exit(0), 50); };
+const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
+const connect = (path = "", extra = {}) => io(url + path, { forceNew: true, reconnection: false, ...options.client, ...extra });
+
+const scenarios = {
+  // Polling first, then the upgrade to WebSocket; an ack round trip on each side of it.
+  async upgrade() {
+    const socket = connect("", { transports: ["polling", "websocket"] });
+    let first;
+    socket.io.on("open", () => { first = socket.io.engine.transport.name; });
+    await once(socket, "connect");
+    const engine = socket.io.engine;
+    report("connected", { id: socket.id, transport: first });
+    const before = await socket.timeout(5000).emitWithAck("echo", "before");
+    report("echo", { value: before, transport: engine.transport.name });
+    if (engine.transport.name !== "websocket") await once(engine, "upgrade");
+    report("upgraded", { transport: engine.transport.name });
+    const after = await socket.timeout(5000).emitWithAck("echo", "after");
+    report("echo", { value: after, transport: engine.transport.name });
+    socket.disconnect();
+    done();
+  },
+
+  // WebSocket only, no polling at all.
+  async websocket() {
+    const socket = connect("", { transports: ["websocket"] });
+    await once(socket, "connect");
+    report("connected", { id: socket.id, transport: socket.io.engine.transport.name });
+    const value = await socket.timeout(5000).emitWithAck("echo", { hello: "world", n: 42 });
+    report("echo", { value });
+    socket.disconnect();
+    done();
+  },
+
+  // Acks both ways: the client asks the server; the server (on connect) asks the client.
+  async acks() {
+    const socket = connect();
+    socket.on("ask", (question, callback) => {
+      report("asked", { question });
+      callback({ answer: question.a * question.b });
+    });
+    const result = once(socket, "asked-result");
+    await once(socket, "connect");
+    const sum = await socket.timeout(5000).emitWithAck("add", { a: 2, b: 3 });
+    report("sum", { sum });
+    const [server] = await result;
+    report("server-got", { server });
+    socket.disconnect();
+    done();
+  },
+
+  // Three clients: two join a room, one speaks to it; then a broadcast to all and one to all but the sender.
+  async rooms() {
+    const names = ["alice", "bob", "carol"];
+    const sockets = names.map(() => connect());
+    const received = Object.fromEntries(names.map((n) => [n, []]));
+    sockets.forEach((s, i) => s.onAny((event, ...args) => received[names[i]].push([event, ...args])));
+    await Promise.all(sockets.map((s) => once(s, "connect")));
+    await sockets[0].timeout(5000).emitWithAck("join-room", "lobby");
+    await sockets[1].timeout(5000).emitWithAck("join-room", "lobby");
+    await sockets[0].timeout(5000).emitWithAck("say", "lobby", "hi room");
+    await sockets[2].timeout(5000).emitWithAck("shout", "hi all");
+    await sockets[2].timeout(5000).emitWithAck("others", "hi others");
+    await new Promise((r) => setTimeout(r, 300));
+    report("received", { received });
+    sockets.forEach((s) => s.disconnect());
+    done();
+  },
+
+  // Binary both ways: top-level and nested buffers, in an event and in its ack.
+  async binary() {
+    const socket = connect();
+    const gotServerBinary = new Promise((resolve) => socket.on("server-binary", (data, meta) => resolve({ data: [...data], meta: { name: meta.name, payload: [...meta.payload] } })));
+    await once(socket, "connect");
+    report("connected", { transport: socket.io.engine.transport.name });
+    const reply = await socket.timeout(5000).emitWithAck("upload", Buffer.from([1, 2, 3, 255]), { name: "file", payload: Buffer.from("héllo") });
+    report("reply", { length: reply.length, bytes: [...reply.reversed], nested: reply.nested.toString() });
+    report("server-binary", await gotServerBinary);
+    socket.disconnect();
+    done();
+  },
+
+  // Middleware refusal and unknown namespaces, as connect_error.
+  async refused() {
+    const socket = connect(options.path || "", { auth: options.auth });
+    const [err] = await once(socket, "connect_error");
+    report("connect_error", { message: err.message, data: err.data });
+    socket.disconnect();
+    done();
+  },
+
+  // A namespace other than the main one, with auth seen by the server.
+  async namespace() {
+    const socket = connect(options.path, { auth: options.auth });
+    const welcomed = once(socket, "welcome");
+    await once(socket, "connect");
+    const [welcome] = await welcomed;
+    report("welcome", { welcome });
+    socket.disconnect();
+    done();
+  },
+
+  // The server disconnects the client; the client reports the reason it saw.
+  async kicked() {
+    const socket = connect("", { transports: options.transports || ["polling", "websocket"] });
+    await once(socket, "connect");
+    report("connected");
+    socket.emit("kick-me");
+    const [reason] = await once(socket, "disconnect");
+    report("disconnect", { reason });
+    done();
+  },
+};
+
+if (!scenarios[scenario]) fail("unknown scenario " + scenario);
+scenarios[scenario]().catch(fail);
