@@ -761,6 +761,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         DuplexMetrics.ActiveConnections.Add(-1);
         DuplexMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("code", (int)(_closeStatus ?? Protocol.CloseStatus.AbnormalClosure)));
+        // Ends the heartbeat and any pending close timer now, so a finished connection is not kept
+        // reachable for a close timeout by its own timers (measured: memory growth under handshake load).
+        try
+        {
+            _lifetime.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
         _completion.TrySetResult();
     }
 
