@@ -122,10 +122,3 @@ public static class WebSocketClient
         }
     }
 }
-
-/// <summary>A reader and a writer as one <see cref="IDuplexPipe"/>.</summary>
-public sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-{
-    public PipeReader Input { get; } = input;
-    public PipeWriter Output { get; } = output;
-}

@@ -818,6 +818,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             if (key is uint k) Masking.Apply(body, k, 0);
             output.Advance(headerLength + count);
             await FlushAsync(cancellationToken).ConfigureAwait(false);
+            DuplexMetrics.MessagesSent.Add(1);
         }
         finally
         {
@@ -879,6 +880,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 ThrowIfCannotSend();
                 _transport.Output.Write(message.Frame.Span);
                 await FlushAsync(cancellationToken).ConfigureAwait(false);
+                DuplexMetrics.MessagesSent.Add(1);
             }
             finally
             {
@@ -944,6 +946,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                 FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
             }
             await FlushAsync(cancellationToken).ConfigureAwait(false);
+            DuplexMetrics.MessagesSent.Add(1);
         }
         finally
         {
@@ -996,6 +999,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             _openWriter = endOfMessage ? null : writer;
             FrameWriter.WriteFrame(_transport.Output, opcode, endOfMessage, 0, payload.Span, _maskKeys?.Next());
             await FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (endOfMessage) DuplexMetrics.MessagesSent.Add(1);
         }
         finally
         {
@@ -1003,7 +1007,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
     }
 
-    internal void EndMessage(WebSocketMessageWriter writer)
+    internal void EndMessage()
     {
         _writerGate.Release();
     }
@@ -1014,44 +1018,47 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
     }
 
+    /// <summary>Flushes what was written; throws when the connection ended under the write.</summary>
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_transport.Output.CanGetUnflushedBytes) DuplexMetrics.BytesSent.Add(_transport.Output.UnflushedBytes);
-        var result = await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
-        DuplexMetrics.MessagesSent.Add(1);
+        var result = await FlushCoreAsync(cancellationToken).ConfigureAwait(false);
         if (result.IsCanceled || result.IsCompleted)
             throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
     }
 
-    private async ValueTask SendPongAsync(CancellationToken token)
+    private ValueTask<FlushResult> FlushCoreAsync(CancellationToken cancellationToken)
     {
-        int length = (int)_frameReader.Current.PayloadLength;
-        await _sendLock.WaitAsync(token).ConfigureAwait(false);
-        try
-        {
-            // RFC 6455 §5.5.2: answer a ping with a pong carrying the same data — unless our close
-            // frame has gone out, after which nothing else may be sent.
-            if (_closeSent || _outputDone) return;
-            FrameWriter.WriteFrame(_transport.Output, Opcode.Pong, true, 0, _controlBuffer.AsSpan(0, length), _maskKeys?.Next());
-            await _transport.Output.FlushAsync(token).ConfigureAwait(false);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
+        if (_transport.Output.CanGetUnflushedBytes) DuplexMetrics.BytesSent.Add(_transport.Output.UnflushedBytes);
+        return _transport.Output.FlushAsync(cancellationToken);
     }
 
-    private async ValueTask SendCloseFrameAsync(CloseStatus? status, string? reason, CancellationToken token)
+    // RFC 6455 §5.5.2: answer a ping with a pong carrying the same data.
+    private ValueTask SendPongAsync(CancellationToken token) =>
+        SendControlFrameAsync(Opcode.Pong, _controlBuffer.AsMemory(0, (int)_frameReader.Current.PayloadLength), token);
+
+    private ValueTask SendCloseFrameAsync(CloseStatus? status, string? reason, CancellationToken token)
+    {
+        var payload = new byte[status is null ? 0 : 2 + FrameWriter.MaxCloseReasonBytes];
+        int length = status is CloseStatus s ? FrameWriter.WriteClosePayload(payload, s, TruncateReason(reason)) : 0;
+        return SendControlFrameAsync(Opcode.Close, payload.AsMemory(0, length), token);
+    }
+
+    /// <summary>
+    /// Writes one control frame under the send lock; it may go between the frames of a fragmented
+    /// message (RFC 6455 §5.4). Nothing goes out after our close frame (§5.5.1): pongs and a second
+    /// close are then skipped, and a ping fails as any send would.
+    /// </summary>
+    private async ValueTask SendControlFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
         await _sendLock.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            if (_closeSent || _outputDone) return;
-            _closeSent = true;
-            var payload = new byte[status is null ? 0 : 2 + FrameWriter.MaxCloseReasonBytes];
-            int length = status is CloseStatus s ? FrameWriter.WriteClosePayload(payload, s, TruncateReason(reason)) : 0;
-            FrameWriter.WriteFrame(_transport.Output, Opcode.Close, true, 0, payload.AsSpan(0, length), _maskKeys?.Next());
-            await _transport.Output.FlushAsync(token).ConfigureAwait(false);
+            if (opcode == Opcode.Ping) ThrowIfCannotSend();
+            else if (_closeSent || _outputDone) return;
+            if (opcode == Opcode.Close) _closeSent = true;
+            FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
+            if (opcode == Opcode.Ping) await FlushAsync(token).ConfigureAwait(false);
+            else await FlushCoreAsync(token).ConfigureAwait(false);
         }
         finally
         {
@@ -1151,17 +1158,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         lock (_pendingPings) _pendingPings.Add(pending);
         try
         {
-            await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                ThrowIfCannotSend();
-                FrameWriter.WriteFrame(_transport.Output, Opcode.Ping, true, 0, data, _maskKeys?.Next());
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _sendLock.Release();
-            }
+            await SendControlFrameAsync(Opcode.Ping, data, cancellationToken).ConfigureAwait(false);
             return await pending.Pong.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -54,14 +54,14 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
             if (!_completed)
             {
                 _completed = true;
-                _connection.EndMessage(this);
+                _connection.EndMessage();
             }
             throw;
         }
         if (endOfMessage)
         {
             _completed = true;
-            _connection.EndMessage(this);
+            _connection.EndMessage();
         }
     }
 
