@@ -63,6 +63,16 @@ public class RedisBackplaneTests
             Assert.True(more, "the connection ended");
             return _messages.Current.Text;
         }
+
+        /// <summary>The next message that is not a late copy of the warm-up retries (pub/sub may deliver those late).</summary>
+        public async Task<string> NextSkippingWarmUpAsync(TimeSpan timeout)
+        {
+            while (true)
+            {
+                var text = await NextTextAsync(timeout);
+                if (!text.StartsWith("hello from B", StringComparison.Ordinal)) return text;
+            }
+        }
     }
 
     [Fact]
@@ -90,13 +100,13 @@ public class RedisBackplaneTests
         try { while (true) await fromA.NextTextAsync(TimeSpan.FromMilliseconds(300)); } catch (TimeoutException) { }
 
         await onA.SendTextAsync("hello from A");
-        Assert.Equal("hello from A", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal("hello from A", await fromB.NextTextAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("hello from A", await fromA.NextSkippingWarmUpAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("hello from A", await fromB.NextSkippingWarmUpAsync(TimeSpan.FromSeconds(10)));
 
         // Redis goes away: each node still serves its own clients, and nothing crashes.
         await redis.StopAsync();
         await onA.SendTextAsync("local only");
-        Assert.Equal("local only", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("local only", await fromA.NextSkippingWarmUpAsync(TimeSpan.FromSeconds(10)));
         await nodeA.Process.WaitForLineAsync(l => l.Contains("backplane: Redis connection lost"), TimeSpan.FromSeconds(20));
 
         // Redis comes back on the same port: the nodes reconnect by themselves and broadcasts cross again.
