@@ -145,8 +145,9 @@ internal sealed class WebSocketUpgrade
             User = context.User,
         };
         // What the handshake hook (or middleware) learned about the caller travels with the connection.
+        // ASP.NET Core's own middleware marks the request with "__"-prefixed keys; those stay behind.
         foreach (var (key, value) in context.Items)
-            if (key is string name) connection.Items[name] = value;
+            if (key is string name && !name.StartsWith("__", StringComparison.Ordinal)) connection.Items[name] = value;
         services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
         try
         {
