@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using System.Reflection;
 using Duplex.Protocol;
 using Duplex.Server;
@@ -14,7 +15,7 @@ internal static class ServeCommand
         Arguments parsed;
         try
         {
-            parsed = new Arguments(args, new HashSet<string> { "compression", "metrics" });
+            parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose" });
             if (parsed.Unknown(new HashSet<string> { "host", "port", "redis" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
         }
@@ -38,13 +39,17 @@ internal static class ServeCommand
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         builder.Logging.AddFilter("StackExchange", LogLevel.Warning);
+        // One line per connection opened and closed only with --verbose: at load they cost more than the echo.
+        builder.Logging.AddFilter("duplex", parsed.Flag("verbose") ? LogLevel.Debug : LogLevel.Information);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // A client gets 10 s to send its upgrade request (slowloris guard).
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
-            if (host == "localhost") kestrel.ListenLocalhost(port);
-            else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port);
-            else kestrel.Listen(IPAddress.Parse(host), port);
+            // /echo and /broadcast upgrades are served beneath the HTTP layer (the demo page is not).
+            Action<ListenOptions> fast = listen => listen.UseDuplexFastPath();
+            if (host == "localhost") kestrel.ListenLocalhost(port, fast);
+            else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port, fast);
+            else kestrel.Listen(IPAddress.Parse(host), port, fast);
         });
         builder.Services.AddDuplex();
         // --redis host:port: /broadcast spans every server on that Redis.
@@ -94,14 +99,14 @@ internal static class ServeCommand
 
     private static IDisposable Track(ILogger log, WebSocketConnection connection, string path)
     {
-        log.LogInformation("connection {Id} opened on {Path} from {Remote}", connection.Id, path, connection.RemoteEndPoint);
+        log.LogDebug("connection {Id} opened on {Path} from {Remote}", connection.Id, path, connection.RemoteEndPoint);
         return new CloseLogger(log, connection);
     }
 
     private sealed class CloseLogger(ILogger log, WebSocketConnection connection) : IDisposable
     {
         public void Dispose() => _ = connection.Completion.ContinueWith(_ =>
-            log.LogInformation("connection {Id} closed: {Code} {Reason}", connection.Id,
+            log.LogDebug("connection {Id} closed: {Code} {Reason}", connection.Id,
                 (int?)connection.CloseStatus ?? 1006, connection.CloseStatusDescription ?? ""), TaskScheduler.Default);
     }
 

@@ -6,12 +6,13 @@ internal static class Usage
         duplex — WebSocket server, client and tools
 
         usage:
-          duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port]
+          duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port] [--verbose]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
               --metrics logs the "Duplex" meter's totals every 5 s
               --redis joins a cluster: /broadcast reaches every server on that Redis
+              --verbose logs every connection opened and closed
           duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
                          [--echo] [--insecure] [--quiet] [--compression]
               stdin lines go out as text messages; incoming messages are printed.

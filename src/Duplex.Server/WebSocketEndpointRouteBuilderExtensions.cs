@@ -18,13 +18,25 @@ public static class WebSocketEndpointRouteBuilderExtensions
     {
         var options = new WebSocketEndpointOptions();
         configure?.Invoke(options);
-        var upgrade = new WebSocketUpgrade(handler, options);
-        return endpoints.Map(pattern, upgrade.HandleAsync).WithDisplayName("WebSocket " + pattern);
+        return Map(endpoints, pattern, new WebSocketUpgrade(handler, options));
     }
 
+    /// <summary>
+    /// Maps a WebSocket endpoint whose handler needs only the connection. Such an endpoint can also be
+    /// reached through the connection-level fast path (<see cref="DuplexListenOptionsExtensions.UseDuplexFastPath"/>).
+    /// </summary>
     public static IEndpointConventionBuilder MapWebSocket(this IEndpointRouteBuilder endpoints, string pattern,
-        Func<WebSocketConnection, Task> handler, Action<WebSocketEndpointOptions>? configure = null) =>
-        endpoints.MapWebSocket(pattern, (connection, _) => handler(connection), configure);
+        Func<WebSocketConnection, Task> handler, Action<WebSocketEndpointOptions>? configure = null)
+    {
+        var options = new WebSocketEndpointOptions();
+        configure?.Invoke(options);
+        return Map(endpoints, pattern, new WebSocketUpgrade((connection, _) => handler(connection), options, handler));
+    }
+
+    private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, WebSocketUpgrade upgrade) =>
+        endpoints.Map(pattern, upgrade.HandleAsync)
+            .WithMetadata(new WebSocketEndpointMetadata(upgrade))
+            .WithDisplayName("WebSocket " + pattern);
 
     /// <summary>Registers the connection registry (and its groups) as a singleton.</summary>
     public static IServiceCollection AddDuplex(this IServiceCollection services)

@@ -33,6 +33,13 @@ public sealed class WebSocketServerOptions
     /// <summary>Carries group broadcasts to other server processes (e.g. Duplex.Server.Redis); null stands alone.</summary>
     public IGroupBackplane? Backplane { get; set; }
 
+    /// <summary>
+    /// Serve upgrades at the connection level, beneath ASP.NET Core's HTTP layer (less memory and CPU
+    /// per connection; see <see cref="DuplexListenOptionsExtensions.UseDuplexFastPath"/>). Default true;
+    /// paths with an <c>OnHandshake</c> hook always take the full HTTP path.
+    /// </summary>
+    public bool FastPath { get; set; } = true;
+
     /// <summary>Where logs go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 }
@@ -84,6 +91,8 @@ public sealed class WebSocketServer : IAsyncDisposable
             void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen)
             {
                 if (_options.Certificate is { } cert) listen.UseHttps(cert);
+                // Upgrades to the mapped paths skip the HTTP layer (this server has no middleware to skip).
+                if (_options.FastPath) listen.UseDuplexFastPath();
             }
             switch (_options.Host)
             {

@@ -20,12 +20,20 @@ internal sealed class WebSocketUpgrade
     private readonly WebSocketEndpointOptions _options;
     private readonly HandshakeLimiter _limiter;
 
-    public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options)
+    public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options, Func<WebSocketConnection, Task>? contextFreeHandler = null)
     {
         _handler = handler;
         _options = options;
         _limiter = new HandshakeLimiter(options.Limits);
+        ContextFreeHandler = contextFreeHandler;
     }
+
+    /// <summary>The handler, when it needs no <see cref="HttpContext"/>: such an endpoint may take the connection-level fast path.</summary>
+    internal Func<WebSocketConnection, Task>? ContextFreeHandler { get; }
+
+    internal WebSocketEndpointOptions Options => _options;
+
+    internal HandshakeLimiter Limiter => _limiter;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -107,21 +115,9 @@ internal sealed class WebSocketUpgrade
         var services = context.RequestServices;
         var request = context.Request;
         var headers = request.Headers;
-        string? subprotocol = null;
-        var offered = ServerHandshake.OfferedSubprotocols(handshake);
-        if (_options.SelectSubprotocol is { } select && offered.Count > 0)
-        {
-            subprotocol = select(offered);
-            if (subprotocol is not null && !offered.Contains(subprotocol, StringComparer.Ordinal))
-                throw new InvalidOperationException($"SelectSubprotocol chose '{subprotocol}', which the client did not offer.");
-        }
-
-        PerMessageDeflateParameters? compression = null;
-        if (_options.Connection.Compression.Enabled &&
-            PerMessageDeflateNegotiation.TryAcceptOffer(headers.SecWebSocketExtensions.ToArray(), _options.Connection.Compression, out compression, out var extensionResponse))
-        {
-            context.Response.Headers.SecWebSocketExtensions = extensionResponse;
-        }
+        string? subprotocol = SelectSubprotocol(handshake);
+        var compression = NegotiateCompression(headers.SecWebSocketExtensions.ToArray(), out var extensionResponse);
+        if (extensionResponse is not null) context.Response.Headers.SecWebSocketExtensions = extensionResponse;
 
         if (subprotocol is not null) context.Response.Headers.SecWebSocketProtocol = subprotocol;
         // Kestrel answers (101, or 200 for HTTP/2) and hands over the connection as a stream. After an
@@ -148,10 +144,16 @@ internal sealed class WebSocketUpgrade
         // ASP.NET Core's own middleware marks the request with "__"-prefixed keys; those stay behind.
         foreach (var (key, value) in context.Items)
             if (key is string name && !name.StartsWith("__", StringComparison.Ordinal)) connection.Items[name] = value;
+        await RunAsync(connection, () => _handler(connection, context), services, logger).ConfigureAwait(false);
+    }
+
+    /// <summary>The connection's life after the upgrade: registered, handled, closed if the handler left it open.</summary>
+    internal static async Task RunAsync(WebSocketConnection connection, Func<Task> handler, IServiceProvider services, ILogger logger)
+    {
         services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
         try
         {
-            await _handler(connection, context).ConfigureAwait(false);
+            await handler().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException && connection.State >= WebSocketState.CloseSent)
         {
@@ -166,6 +168,25 @@ internal sealed class WebSocketUpgrade
         if (connection.State < WebSocketState.CloseSent)
             await CloseQuietlyAsync(connection, CloseStatus.NormalClosure, null).ConfigureAwait(false);
         await connection.Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>The subprotocol the endpoint picks from those offered, or null.</summary>
+    internal string? SelectSubprotocol(HandshakeRequest handshake)
+    {
+        var offered = ServerHandshake.OfferedSubprotocols(handshake);
+        if (_options.SelectSubprotocol is not { } select || offered.Count == 0) return null;
+        var subprotocol = select(offered);
+        if (subprotocol is not null && !offered.Contains(subprotocol, StringComparer.Ordinal))
+            throw new InvalidOperationException($"SelectSubprotocol chose '{subprotocol}', which the client did not offer.");
+        return subprotocol;
+    }
+
+    /// <summary>permessage-deflate as agreed from the client's offers, with the response header value; null for none.</summary>
+    internal PerMessageDeflateParameters? NegotiateCompression(IEnumerable<string?> offers, out string? response)
+    {
+        response = null;
+        if (!_options.Connection.Compression.Enabled) return null;
+        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, _options.Connection.Compression, out var agreed, out response) ? agreed : null;
     }
 
     private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)

@@ -125,7 +125,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
         ReadLoop = Task.Run(ReadLoopAsync);
-        if (_options.KeepAliveInterval > TimeSpan.Zero) _ = Task.Run(HeartbeatAsync);
+        if (_options.KeepAliveInterval > TimeSpan.Zero)
+        {
+            _heartbeat = HeartbeatScheduler.For(_options.KeepAliveInterval, _options.KeepAliveTimeout);
+            _heartbeat.Add(this);
+        }
     }
 
     /// <summary>A process-wide number for logs.</summary>
@@ -600,42 +604,48 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// <summary>The round-trip time of the latest answered ping (heartbeat or <see cref="PingAsync"/>).</summary>
     public TimeSpan? LastRoundTripTime { get; private set; }
 
-    private async Task HeartbeatAsync()
+    private readonly HeartbeatScheduler? _heartbeat;
+    private long _heartbeatPingSentAt; // Stopwatch timestamp of the unanswered keep-alive ping, or 0
+
+    /// <summary>
+    /// The keep-alive, called on every tick of the shared <see cref="HeartbeatScheduler"/>: pings a peer
+    /// silent for <see cref="WebSocketConnectionOptions.KeepAliveInterval"/>, and drops one that then
+    /// stays silent for <see cref="WebSocketConnectionOptions.KeepAliveTimeout"/>. Anything at all from
+    /// the peer counts as a sign of life, and so does data waiting for the application (a blocked read
+    /// loop cannot see the pong).
+    /// </summary>
+    internal void HeartbeatTick(long now)
     {
-        var interval = _options.KeepAliveInterval;
-        var timeout = _options.KeepAliveTimeout;
-        var token = _lifetime.Token;
+        if (_state != (int)WebSocketState.Open) return;
+        long sentAt = Volatile.Read(ref _heartbeatPingSentAt);
+        if (sentAt != 0)
+        {
+            if (_deliveryBlocked || Volatile.Read(ref _lastReceived) > sentAt)
+            {
+                Volatile.Write(ref _heartbeatPingSentAt, 0);
+            }
+            else if (Stopwatch.GetElapsedTime(sentAt, now) >= _options.KeepAliveTimeout)
+            {
+                DuplexMetrics.HeartbeatTimeouts.Add(1);
+                _logger.LogInformation(DuplexLogEvents.KeepAliveTimeout, "WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, _options.KeepAliveTimeout);
+                _closeDescription ??= "keep-alive timeout";
+                Abort();
+            }
+            return;
+        }
+        if (_deliveryBlocked || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now) < _options.KeepAliveInterval) return;
+        Volatile.Write(ref _heartbeatPingSentAt, now);
+        _ = SendKeepAlivePingAsync();
+    }
+
+    private async Task SendKeepAlivePingAsync()
+    {
         try
         {
-            using var timer = new PeriodicTimer(interval);
-            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
-            {
-                if (_state != (int)WebSocketState.Open) return;
-                // A peer that talks to us, or whose data waits for the application, needs no ping.
-                if (_deliveryBlocked || Stopwatch.GetElapsedTime(_lastReceived) < interval) continue;
-                long sentAt = Stopwatch.GetTimestamp();
-                var ping = PingAsync(default, token);
-                try
-                {
-                    await ping.WaitAsync(timeout, token).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    // Anything at all from the peer since the ping counts as a sign of life.
-                    if (_deliveryBlocked || _lastReceived > sentAt) continue;
-                    DuplexMetrics.HeartbeatTimeouts.Add(1);
-                    _logger.LogInformation(DuplexLogEvents.KeepAliveTimeout, "WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, timeout);
-                    _closeDescription ??= "keep-alive timeout";
-                    Abort();
-                    return;
-                }
-                catch (WebSocketClosedException)
-                {
-                    return;
-                }
-            }
+            // The round trip is recorded (LastRoundTripTime) when the pong comes; the tick judges silence.
+            await PingAsync(default, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException or InvalidOperationException)
         {
         }
     }
@@ -759,6 +769,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             _logger.LogDebug(DuplexLogEvents.TransportRelease, ex, "WebSocket {Id}: releasing transport", Id);
         }
+        _heartbeat?.Remove(this);
         DuplexMetrics.ActiveConnections.Add(-1);
         DuplexMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("code", (int)(_closeStatus ?? Protocol.CloseStatus.AbnormalClosure)));
         // Ends the heartbeat and any pending close timer now, so a finished connection is not kept

@@ -34,7 +34,7 @@ public sealed class TestServer : IAsyncDisposable
         new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
 
     public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null,
-        Action<IServiceCollection>? services = null, int port = 0, bool http2 = false)
+        Action<IServiceCollection>? services = null, int port = 0, bool http2 = false, bool fastPath = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -45,6 +45,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             if (http2) listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
             if (certificate is not null) listen.UseHttps(certificate);
+            if (fastPath) listen.UseDuplexFastPath();
         }));
         var app = builder.Build();
         map(app);

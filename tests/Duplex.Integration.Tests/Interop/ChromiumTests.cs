@@ -26,7 +26,7 @@ public sealed class ChromiumTests
     [Fact]
     public async Task Demo_page_of_duplex_serve_echoes_a_message_and_closes_with_1000()
     {
-        await using var serve = await DuplexServe.StartAsync();
+        await using var serve = await DuplexServe.StartAsync("--verbose"); // --verbose: one log line per close
         const string message = "hello from chromium ✓";
         await using var browser = StartBrowser("demo", serve.BaseUri.ToString(), message);
         JsonElement report;

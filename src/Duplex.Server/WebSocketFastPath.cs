@@ -1,0 +1,271 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using Duplex.Protocol;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Duplex.Server;
+
+/// <summary>Marks an endpoint made by <c>MapWebSocket</c>, for the connection-level fast path.</summary>
+internal sealed class WebSocketEndpointMetadata(WebSocketUpgrade upgrade)
+{
+    public WebSocketUpgrade Upgrade { get; } = upgrade;
+}
+
+public static class DuplexListenOptionsExtensions
+{
+    /// <summary>
+    /// Serves WebSocket upgrades at the connection level, beneath ASP.NET Core's HTTP layer: when a new
+    /// connection's first request is a plain, valid WebSocket handshake for a literal path mapped with
+    /// <c>MapWebSocket(path, connection => …)</c>, Duplex answers the 101 itself and runs the connection on
+    /// Kestrel's transport pipes — no HTTP/1.1 connection object, no upgrade stream, no copy between them.
+    /// Everything else (other requests, other paths, anything unusual in the request, refusals) goes
+    /// to ASP.NET Core untouched, with the bytes the fast path looked at.
+    /// <para>
+    /// What the fast path skips, so only endpoints that need none of it take it: middleware
+    /// (<c>app.Use…</c>), authorization (endpoints with authorization metadata, or any endpoint when a
+    /// fallback authorization policy exists, always go the full way), CORS and host metadata,
+    /// <c>OnHandshake</c> hooks and handlers that take the <see cref="HttpContext"/>.
+    /// Call it after <c>UseHttps</c> so it sees decrypted bytes.
+    /// </para>
+    /// </summary>
+    public static ListenOptions UseDuplexFastPath(this ListenOptions listen)
+    {
+        var fastPath = new WebSocketFastPath(listen.ApplicationServices);
+        listen.Use(next => connection => fastPath.OnConnectionAsync(connection, next));
+        return listen;
+    }
+}
+
+/// <summary>The connection middleware behind <see cref="DuplexListenOptionsExtensions.UseDuplexFastPath"/>.</summary>
+internal sealed class WebSocketFastPath
+{
+    private readonly IServiceProvider _services;
+    private readonly ILogger _logger;
+    private TimeSpan _headersTimeout;
+    private FrozenDictionary<string, WebSocketUpgrade>? _routes;
+
+    // Built while Kestrel's options are being configured: what they hold is read at the first connection.
+    public WebSocketFastPath(IServiceProvider services)
+    {
+        _services = services;
+        _logger = services.GetService<ILoggerFactory>()?.CreateLogger("Duplex.Server") ?? NullLogger.Instance;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var routes = _routes ??= BuildRoutes();
+        if (routes.Count == 0)
+        {
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
+        var input = connection.Transport.Input;
+        ReadResult result;
+        // A connection that sends nothing is dropped after Kestrel's request-headers timeout, as the HTTP layer would.
+        using (var timeout = new CancellationTokenSource(_headersTimeout))
+        {
+            try
+            {
+                result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogDebug(DuplexLogEvents.HandshakeRejected, "Connection {Id} sent no request within {Timeout}", connection.ConnectionId, _headersTimeout);
+                connection.Abort(new ConnectionAbortedException("no request within the request-headers timeout"));
+                return;
+            }
+        }
+        var buffer = result.Buffer;
+        var plan = Plan(routes, buffer, connection.RemoteEndPoint, out int headLength, out var refusal);
+        if (plan is null)
+        {
+            // Not ours: ASP.NET Core reads the same bytes from the start (nothing consumed, nothing examined).
+            input.AdvanceTo(buffer.Start, buffer.Start);
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
+        input.AdvanceTo(buffer.GetPosition(headLength));
+        if (refusal is not null)
+        {
+            await RefuseAsync(connection, plan.Value.Upgrade, refusal).ConfigureAwait(false);
+            return;
+        }
+        await AcceptAsync(connection, plan.Value).ConfigureAwait(false);
+    }
+
+    private readonly record struct FastPlan(WebSocketUpgrade Upgrade, string Accept, string? Subprotocol,
+        Protocol.Deflate.PerMessageDeflateParameters? Compression, string? ExtensionResponse, IPAddress? LimitedAddress);
+
+    /// <summary>
+    /// Decides from the first bytes: null hands the connection to ASP.NET Core; otherwise the upgrade to
+    /// perform, or (with <paramref name="refusal"/>) a limit's refusal to answer.
+    /// </summary>
+    private FastPlan? Plan(FrozenDictionary<string, WebSocketUpgrade> routes, ReadOnlySequence<byte> buffer, EndPoint? remote,
+        out int headLength, out HandshakeDecision? refusal)
+    {
+        headLength = 0;
+        refusal = null;
+        HttpRequestHead? head;
+        RequestHeadStatus status;
+        if (buffer.IsSingleSegment)
+        {
+            status = HttpRequestHead.TryParse(buffer.FirstSpan, out head, out headLength);
+        }
+        else
+        {
+            int length = (int)Math.Min(buffer.Length, HttpRequestHead.MaxLength);
+            var copy = ArrayPool<byte>.Shared.Rent(length);
+            buffer.Slice(0, length).CopyTo(copy);
+            status = HttpRequestHead.TryParse(copy.AsSpan(0, length), out head, out headLength);
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+        if (status != RequestHeadStatus.Parsed || head is null) return null;
+        if (!routes.TryGetValue(head.Path, out var upgrade)) return null;
+        // A body (or a framing header that announces one) is the HTTP layer's business; so are refusals.
+        if (head.Value("Content-Length") is not null || head.Value("Transfer-Encoding") is not null) return null;
+        var handshake = head.ToHandshakeRequest();
+        if (ServerHandshake.Validate(handshake) is not null) return null;
+        var options = upgrade.Options;
+        if (options.ValidateOrigin is { } validateOrigin && !validateOrigin(handshake.Origin)) return null;
+
+        IPAddress? limited = null;
+        if (upgrade.Limiter.IsActive)
+        {
+            var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
+            refusal = upgrade.Limiter.TryEnter(address, _services.GetService<WebSocketConnectionRegistry>()?.Count ?? 0);
+            if (refusal is null) limited = address;
+        }
+        string? subprotocol = null;
+        Protocol.Deflate.PerMessageDeflateParameters? compression = null;
+        string? extensionResponse = null;
+        if (refusal is null)
+        {
+            try
+            {
+                subprotocol = upgrade.SelectSubprotocol(handshake);
+                compression = upgrade.NegotiateCompression(head.Values("Sec-WebSocket-Extensions"), out extensionResponse);
+            }
+            catch
+            {
+                if (limited is not null) upgrade.Limiter.Release(limited);
+                return null; // the full path reports it
+            }
+        }
+        return new FastPlan(upgrade, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited);
+    }
+
+    private async Task AcceptAsync(ConnectionContext transport, FastPlan plan)
+    {
+        var upgrade = plan.Upgrade;
+        try
+        {
+            // RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.
+            var response = new StringBuilder(160)
+                .Append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ")
+                .Append(plan.Accept).Append("\r\n");
+            if (plan.Subprotocol is not null) response.Append("Sec-WebSocket-Protocol: ").Append(plan.Subprotocol).Append("\r\n");
+            if (plan.ExtensionResponse is not null) response.Append("Sec-WebSocket-Extensions: ").Append(plan.ExtensionResponse).Append("\r\n");
+            response.Append("\r\n");
+            WriteAscii(transport.Transport.Output, response);
+            var flushed = await transport.Transport.Output.FlushAsync().ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled) return;
+
+            var connection = new WebSocketConnection(
+                transport.Transport,
+                WebSocketRole.Server,
+                upgrade.Options.Connection,
+                plan.Subprotocol,
+                transport.RemoteEndPoint,
+                _logger,
+                compression: plan.Compression);
+            await WebSocketUpgrade.RunAsync(connection, () => upgrade.ContextFreeHandler!(connection), _services, _logger).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (plan.LimitedAddress is not null) upgrade.Limiter.Release(plan.LimitedAddress);
+        }
+    }
+
+    private async Task RefuseAsync(ConnectionContext transport, WebSocketUpgrade upgrade, HandshakeDecision refusal)
+    {
+        DuplexMetrics.HandshakeRejections.Add(1, new KeyValuePair<string, object?>("status", refusal.StatusCode));
+        _logger.LogInformation(DuplexLogEvents.HandshakeRejected, "Refused WebSocket upgrade from {Remote}: {Status} {Reason}",
+            transport.RemoteEndPoint, refusal.StatusCode, refusal.Body);
+        var body = refusal.Body + "\n";
+        var response = new StringBuilder()
+            .Append("HTTP/1.1 ").Append(refusal.StatusCode).Append(' ').Append(ReasonPhrases.GetReasonPhrase(refusal.StatusCode)).Append("\r\n")
+            .Append("Content-Type: text/plain; charset=utf-8\r\n")
+            .Append("Retry-After: ").Append(upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
+            .Append("Content-Length: ").Append(Encoding.UTF8.GetByteCount(body)).Append("\r\n")
+            .Append("Connection: close\r\n\r\n");
+        WriteAscii(transport.Transport.Output, response);
+        transport.Transport.Output.Write(Encoding.UTF8.GetBytes(body));
+        await transport.Transport.Output.FlushAsync().ConfigureAwait(false);
+        await transport.Transport.Output.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private static void WriteAscii(PipeWriter output, StringBuilder text)
+    {
+        var span = output.GetSpan(text.Length);
+        foreach (var chunk in text.GetChunks())
+        {
+            int n = Encoding.ASCII.GetBytes(chunk.Span, span);
+            span = span[n..];
+        }
+        output.Advance(text.Length);
+    }
+
+    /// <summary>
+    /// The literal paths whose endpoint can be served here: made by <c>MapWebSocket</c> with a handler
+    /// that takes only the connection, without OnHandshake, and without metadata that asks for the HTTP
+    /// pipeline (authorization, CORS, host matching, rate limiting), and the only endpoint on its path.
+    /// </summary>
+    private FrozenDictionary<string, WebSocketUpgrade> BuildRoutes()
+    {
+        _headersTimeout = _services.GetService<IOptions<KestrelServerOptions>>()?.Value.Limits.RequestHeadersTimeout ?? TimeSpan.FromSeconds(30);
+        var empty = FrozenDictionary<string, WebSocketUpgrade>.Empty;
+        // A fallback policy puts authorization on every endpoint, marked or not.
+        if (_services.GetService<IOptions<AuthorizationOptions>>()?.Value.FallbackPolicy is not null) return empty;
+        if (_services.GetService<EndpointDataSource>() is not { } dataSource) return empty;
+        var candidates = new Dictionary<string, WebSocketUpgrade?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var endpoint in dataSource.Endpoints)
+        {
+            if (endpoint is not RouteEndpoint route || route.RoutePattern.RawText is not { } raw) continue;
+            var path = raw.StartsWith('/') ? raw : "/" + raw;
+            var marker = route.Metadata.GetMetadata<WebSocketEndpointMetadata>();
+            bool eligible = marker is not null && route.RoutePattern.Parameters.Count == 0
+                && marker.Upgrade.ContextFreeHandler is not null && marker.Upgrade.Options.OnHandshake is null
+                && !NeedsPipeline(route.Metadata);
+            // A second endpoint on the same path (another method, another host) leaves the choice to routing.
+            candidates[path] = candidates.ContainsKey(path) || !eligible ? null : marker!.Upgrade;
+        }
+        var routes = candidates.Where(kv => kv.Value is not null).ToFrozenDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.OrdinalIgnoreCase);
+        _logger.LogDebug("WebSocket fast path serves {Paths}", string.Join(", ", routes.Keys));
+        return routes;
+    }
+
+    private static bool NeedsPipeline(EndpointMetadataCollection metadata)
+    {
+        foreach (var item in metadata)
+        {
+            if (item is IAuthorizeData or ICorsMetadata or IHostMetadata) return true;
+            var ns = item.GetType().Namespace;
+            if (ns is not null && (ns.StartsWith("Microsoft.AspNetCore.RateLimiting", StringComparison.Ordinal)
+                || ns.StartsWith("Microsoft.AspNetCore.Authorization", StringComparison.Ordinal))) return true;
+        }
+        return false;
+    }
+}
