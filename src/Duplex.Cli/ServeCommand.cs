@@ -97,8 +97,9 @@ internal static class ServeCommand
         return 0;
     }
 
-    private static IDisposable Track(ILogger log, WebSocketConnection connection, string path)
+    private static IDisposable? Track(ILogger log, WebSocketConnection connection, string path)
     {
+        if (!log.IsEnabled(LogLevel.Debug)) return null;
         log.LogDebug("connection {Id} opened on {Path} from {Remote}", connection.Id, path, connection.RemoteEndPoint);
         return new CloseLogger(log, connection);
     }

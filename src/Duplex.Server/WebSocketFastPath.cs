@@ -103,7 +103,26 @@ internal sealed class WebSocketFastPath
             await RefuseAsync(connection, plan.Value.Upgrade, refusal).ConfigureAwait(false);
             return;
         }
-        await AcceptAsync(connection, plan.Value).ConfigureAwait(false);
+        var upgrade = plan.Value.Upgrade;
+        try
+        {
+            WriteSwitchingProtocols(connection.Transport.Output, plan.Value);
+            var flushed = await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled) return;
+            var webSocket = new WebSocketConnection(
+                connection.Transport,
+                WebSocketRole.Server,
+                upgrade.Options.Connection,
+                plan.Value.Subprotocol,
+                connection.RemoteEndPoint,
+                _logger,
+                compression: plan.Value.Compression);
+            await WebSocketUpgrade.RunAsync(webSocket, static (c, handler) => handler(c), upgrade.ContextFreeHandler!, _services, _logger).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (plan.Value.LimitedAddress is { } address) upgrade.Limiter.Release(address);
+        }
     }
 
     private readonly record struct FastPlan(WebSocketUpgrade Upgrade, string Accept, string? Subprotocol,
@@ -167,36 +186,16 @@ internal sealed class WebSocketFastPath
         return new FastPlan(upgrade, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited);
     }
 
-    private async Task AcceptAsync(ConnectionContext transport, FastPlan plan)
+    /// <summary>RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.</summary>
+    private static void WriteSwitchingProtocols(PipeWriter output, in FastPlan plan)
     {
-        var upgrade = plan.Upgrade;
-        try
-        {
-            // RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.
-            var response = new StringBuilder(160)
-                .Append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ")
-                .Append(plan.Accept).Append("\r\n");
-            if (plan.Subprotocol is not null) response.Append("Sec-WebSocket-Protocol: ").Append(plan.Subprotocol).Append("\r\n");
-            if (plan.ExtensionResponse is not null) response.Append("Sec-WebSocket-Extensions: ").Append(plan.ExtensionResponse).Append("\r\n");
-            response.Append("\r\n");
-            WriteAscii(transport.Transport.Output, response);
-            var flushed = await transport.Transport.Output.FlushAsync().ConfigureAwait(false);
-            if (flushed.IsCompleted || flushed.IsCanceled) return;
-
-            var connection = new WebSocketConnection(
-                transport.Transport,
-                WebSocketRole.Server,
-                upgrade.Options.Connection,
-                plan.Subprotocol,
-                transport.RemoteEndPoint,
-                _logger,
-                compression: plan.Compression);
-            await WebSocketUpgrade.RunAsync(connection, () => upgrade.ContextFreeHandler!(connection), _services, _logger).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (plan.LimitedAddress is not null) upgrade.Limiter.Release(plan.LimitedAddress);
-        }
+        var response = new StringBuilder(160)
+            .Append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ")
+            .Append(plan.Accept).Append("\r\n");
+        if (plan.Subprotocol is not null) response.Append("Sec-WebSocket-Protocol: ").Append(plan.Subprotocol).Append("\r\n");
+        if (plan.ExtensionResponse is not null) response.Append("Sec-WebSocket-Extensions: ").Append(plan.ExtensionResponse).Append("\r\n");
+        response.Append("\r\n");
+        WriteAscii(output, response);
     }
 
     private async Task RefuseAsync(ConnectionContext transport, WebSocketUpgrade upgrade, HandshakeDecision refusal)

@@ -144,16 +144,17 @@ internal sealed class WebSocketUpgrade
         // ASP.NET Core's own middleware marks the request with "__"-prefixed keys; those stay behind.
         foreach (var (key, value) in context.Items)
             if (key is string name && !name.StartsWith("__", StringComparison.Ordinal)) connection.Items[name] = value;
-        await RunAsync(connection, () => _handler(connection, context), services, logger).ConfigureAwait(false);
+        await RunAsync(connection, _handler, context, services, logger).ConfigureAwait(false);
     }
 
     /// <summary>The connection's life after the upgrade: registered, handled, closed if the handler left it open.</summary>
-    internal static async Task RunAsync(WebSocketConnection connection, Func<Task> handler, IServiceProvider services, ILogger logger)
+    internal static async Task RunAsync<TState>(WebSocketConnection connection, Func<WebSocketConnection, TState, Task> handler, TState state,
+        IServiceProvider services, ILogger logger)
     {
         services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
         try
         {
-            await handler().ConfigureAwait(false);
+            await handler(connection, state).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException && connection.State >= WebSocketState.CloseSent)
         {
