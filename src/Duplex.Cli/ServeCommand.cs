@@ -63,6 +63,7 @@ internal static class ServeCommand
 
         var page = ReadPage();
         app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
+        SocketIOChat.Map(app, log);
 
         app.MapWebSocket("/echo", async connection =>
         {
@@ -91,7 +92,7 @@ internal static class ServeCommand
             // The bound addresses, not the requested ones: --port 0 picks a free port.
             var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
                 .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
-            log.LogInformation("duplex serve: listening on {Addresses} (/echo, /broadcast, /)", string.Join(", ", addresses ?? []));
+            log.LogInformation("duplex serve: listening on {Addresses} (/echo, /broadcast, /, Socket.IO at /socket.io/ with the chat page at /chat)", string.Join(", ", addresses ?? []));
         });
         await app.RunAsync();
         return 0;

@@ -10,6 +10,9 @@ internal static class Usage
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
+              /socket.io/ Socket.IO (Engine.IO v4, Socket.IO v5) running the chat: every
+                          "message" goes to everyone; "join-room" joins and tells the room "user-joined"
+              /chat       the chat page, on the official socket.io-client browser build
               --metrics logs the "Duplex" meter's totals every 5 s
               --redis joins a cluster: /broadcast reaches every server on that Redis
               --verbose logs every connection opened and closed

@@ -1,4 +1,5 @@
 using Duplex.Server;
+using Duplex.SocketIO.EngineIO;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -35,8 +36,18 @@ public static class SocketIOEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapSocketIO(this IEndpointRouteBuilder endpoints, SocketIOServer server, string path = "/socket.io")
     {
         endpoints.ServiceProvider.GetService<IHostApplicationLifetime>()?.ApplicationStopping.Register(server.Close);
-        var options = server.Options;
-        var builder = endpoints.MapWebSocket(path.TrimEnd('/'), server.Engine.HandleWebSocketAsync, o =>
+        return endpoints.MapEngineIO(server.Engine, path).WithDisplayName("Socket.IO " + path);
+    }
+
+    /// <summary>
+    /// Serves bare Engine.IO v4 (no Socket.IO on top) at <paramref name="path"/>; the reference
+    /// server's default path is "/engine.io". The application reads and writes packets through
+    /// <see cref="EngineIOServer.Connection"/> and the sessions it raises.
+    /// </summary>
+    public static IEndpointConventionBuilder MapEngineIO(this IEndpointRouteBuilder endpoints, EngineIOServer engine, string path = "/engine.io")
+    {
+        var options = engine.Options;
+        var builder = endpoints.MapWebSocket(path.TrimEnd('/'), engine.HandleWebSocketAsync, o =>
         {
             // Engine.IO keeps its own heartbeat (ping/pong packets), and sizes messages by maxHttpBufferSize.
             o.Connection.KeepAliveInterval = TimeSpan.Zero;
@@ -47,8 +58,8 @@ public static class SocketIOEndpointRouteBuilderExtensions
         builder.Add(endpoint =>
         {
             var webSocket = endpoint.RequestDelegate!;
-            endpoint.RequestDelegate = context => server.Engine.HandleRequestAsync(context, webSocket);
+            endpoint.RequestDelegate = context => engine.HandleRequestAsync(context, webSocket);
         });
-        return builder.WithDisplayName("Socket.IO " + path);
+        return builder.WithDisplayName("Engine.IO " + path);
     }
 }

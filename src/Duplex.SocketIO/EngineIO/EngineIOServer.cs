@@ -149,7 +149,7 @@ public sealed class EngineIOServer
         return (null, null, null);
     }
 
-    private static Task RefuseAsync(HttpContext context, bool upgrade, EngineIOError code, string? message)
+    internal static Task RefuseAsync(HttpContext context, bool upgrade, EngineIOError code, string? message)
     {
         message ??= EngineIOErrors.Message(code);
         var response = context.Response;

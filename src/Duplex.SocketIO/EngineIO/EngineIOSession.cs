@@ -34,10 +34,12 @@ public sealed class EngineIOSession
     private bool _upgrading;
     private CancellationTokenSource? _upgradeCancel;
 
+    private static readonly TimeSpan WriteAlonePause = TimeSpan.FromMilliseconds(1);
     private readonly Timer _pingTimer;
     private readonly Timer _pongTimer;
     private Timer? _closeDeliveryTimer;
     private string? _closeReason;
+    private bool _discarded;
 
     internal EngineIOSession(EngineIOServer server, string id, HttpContext handshake, WebSocketConnection? socket)
     {
@@ -199,9 +201,12 @@ public sealed class EngineIOSession
         {
             if (_state != SessionState.Open) return;
             _closeReason = reason;
+            _discarded = !graceful;
             if (!graceful) _buffer.Clear();
-            // A polling session keeps its last packets (and the close packet) for the next poll.
-            deferRemoval = _socket is null && !_pollActive && graceful && !_upgrading;
+            // A polling session keeps its last packets (and the close packet) for the next poll; so it
+            // does when the client's close came in a POST that overtook its poll, which then ends with a
+            // noop rather than an unknown-sid error.
+            deferRemoval = _socket is null && !_pollActive && !_upgrading && (graceful || reason == EngineCloseReason.TransportClose);
             _state = deferRemoval ? SessionState.Closing : SessionState.Closed;
             wake = _socket is not null ? _writerWake : _pollWake;
             _writerWake = null;
@@ -293,19 +298,29 @@ public sealed class EngineIOSession
         {
             if (_socket is not null)
             {
-                // Upgraded meanwhile: this poll only has to end; the WebSocket carries the buffer now.
-                packets = [EnginePacket.NoopPacket];
+                // Upgraded meanwhile. A client pauses polling, and waits for its last poll to end, before
+                // it completes the upgrade; a poll still here now is as stale as one arriving after it,
+                // which the reference refuses as a bad request. The WebSocket carries the buffer now.
+                packets = [];
                 finishClose = false;
             }
             else
             {
                 packets = new List<EnginePacket>(_buffer);
                 _buffer.Clear();
-                if (_state != SessionState.Open) packets.Add(EnginePacket.ClosePacket);
+                // The pending poll of a closed session ends with a close packet, except when the client
+                // itself sent the close: the reference then only releases the poll with a noop.
+                if (_state != SessionState.Open)
+                    packets.Add(_closeReason == EngineCloseReason.TransportClose ? EnginePacket.NoopPacket : EnginePacket.ClosePacket);
                 else if (packets.Count == 0) packets.Add(EnginePacket.NoopPacket);
                 finishClose = _state == SessionState.Closing;
             }
             _pollActive = false;
+        }
+        if (packets.Count == 0)
+        {
+            await EngineIOServer.RefuseAsync(context, upgrade: false, EngineIOError.BadRequest, null).ConfigureAwait(false);
+            return;
         }
         var body = Encoding.UTF8.GetBytes(EnginePayload.Encode(packets));
         var response = context.Response;
@@ -565,8 +580,18 @@ public sealed class EngineIOSession
                     await wait.Task.ConfigureAwait(false);
                     continue;
                 }
-                foreach (var packet in batch!)
-                    await socket.SendAsync(packet.ToFrame()).ConfigureAwait(false);
+                for (int i = 0; i < batch!.Count; i++)
+                {
+                    await socket.SendAsync(batch[i].ToFrame()).ConfigureAwait(false);
+                    if (batch[i].WriteAlone)
+                    {
+                        // What follows goes in a later write, as it does from the reference server (see EnginePacket.WriteAlone).
+                        lock (_gate)
+                            if (!_discarded) _buffer.InsertRange(0, batch.Skip(i + 1));
+                        await Task.Delay(WriteAlonePause).ConfigureAwait(false);
+                        break;
+                    }
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)

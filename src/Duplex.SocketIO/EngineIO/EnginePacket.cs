@@ -28,6 +28,16 @@ public sealed class EnginePacket
 
     public bool IsBinary => Binary is not null;
 
+    /// <summary>
+    /// Over WebSocket, the packets queued after this one go out in a later write, a moment after it.
+    /// The reference server writes a Socket.IO CONNECT answer on its own and what the connection
+    /// handler emits one event-loop turn later; clients that read one packet per network read (the
+    /// official protocol test suite does) miss a packet when both arrive together.
+    /// </summary>
+    internal bool WriteAlone { get; private init; }
+
+    internal static EnginePacket MessageWrittenAlone(string text) => new(EnginePacketType.Message, text, null) { WriteAlone = true };
+
     public static EnginePacket Create(EnginePacketType type, string? text = null) => new(type, text ?? "", null);
 
     public static EnginePacket Message(string text) => new(EnginePacketType.Message, text, null);

@@ -29,13 +29,16 @@ public static class SocketIOEncoder
             writer.WriteEndArray();
         });
 
-    public static EnginePacket[] Connect(string nsp, string sid) =>
-        Encode(SocketIOPacketType.Connect, nsp, null, writer =>
+    public static EnginePacket[] Connect(string nsp, string sid)
+    {
+        var text = Encode(SocketIOPacketType.Connect, nsp, null, writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("sid", sid);
             writer.WriteEndObject();
-        });
+        })[0].Text!;
+        return [EnginePacket.MessageWrittenAlone(text)];
+    }
 
     public static EnginePacket[] ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.ConnectError, nsp, null, writer =>
