@@ -33,6 +33,8 @@ public sealed class SocketIOClientSocket
     private bool _recovered;
     private EngineIOClientSession? _session; // the session CONNECT went out on (and, once connected, the one in use)
     private TaskCompletionSource? _connecting;
+    private readonly List<SocketIOClientEvent> _received = new(); // events that came before the CONNECT answer
+    private const int MaxEarlyEvents = 10_000;
 
     internal SocketIOClientSocket(SocketIOClient client, string nsp, Func<CancellationToken, ValueTask<object?>>? auth)
     {
@@ -223,6 +225,7 @@ public sealed class SocketIOClientSocket
         {
             if (!_active || _connected || ReferenceEquals(_session, session)) return;
             _session = session;
+            _received.Clear();
             pid = _pid;
             offset = _lastOffset;
         }
@@ -366,15 +369,19 @@ public sealed class SocketIOClientSocket
                 var data = packet.Data!.Value;
                 var first = data[0];
                 string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
-                var args = SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions);
+                var e = new SocketIOClientEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
                 lock (_gate)
                 {
                     if (!ReferenceEquals(_session, session)) return;
-                    // With recovery on, the server appends its offset to every event (npm keeps the last one).
-                    if (_pid is not null && args.Count > 0 && args[^1].ValueKind == JsonValueKind.String)
-                        _lastOffset = args[^1].GetString();
+                    if (!_connected)
+                    {
+                        // A recovering server replays missed events before its CONNECT answer; they are
+                        // handled once the connection is made, as the npm client does.
+                        if (_received.Count < MaxEarlyEvents) _received.Add(e);
+                        return;
+                    }
                 }
-                Dispatch(new SocketIOClientEvent(this, name, args, packet.Id));
+                DispatchEvent(e);
                 break;
             case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
                 if (packet.Id is long id) _acks.Complete(id, SocketIOArgs.From(packet.Data, 0, packet.Attachments, JsonOptions));
@@ -396,6 +403,7 @@ public sealed class SocketIOClientSocket
             return;
         }
         TaskCompletionSource? waiter;
+        SocketIOClientEvent[] early;
         lock (_gate)
         {
             if (!_active || _connected || !ReferenceEquals(_session, session)) return;
@@ -412,7 +420,10 @@ public sealed class SocketIOClientSocket
             }
             waiter = _connecting;
             _connecting = null;
+            early = _received.ToArray();
+            _received.Clear();
         }
+        foreach (var e in early) DispatchEvent(e);
         Raise(Connected);
         waiter?.TrySetResult();
     }
@@ -460,6 +471,17 @@ public sealed class SocketIOClientSocket
         _acks.FailAll(new SocketIODisconnectedException("io server disconnect"));
         RaiseDisconnected("io server disconnect");
         _ = _client.ReleaseIfIdleAsync();
+    }
+
+    private void DispatchEvent(SocketIOClientEvent e)
+    {
+        lock (_gate)
+        {
+            // With recovery on, the server appends its offset to every event (npm keeps the last one).
+            if (_pid is not null && e.Args.Count > 0 && e.Args[^1].ValueKind == JsonValueKind.String)
+                _lastOffset = e.Args[^1].GetString();
+        }
+        Dispatch(e);
     }
 
     private void Dispatch(SocketIOClientEvent e)
