@@ -276,12 +276,12 @@ public sealed class SocketIOClient : IAsyncDisposable
             userClosed = _closedByUser || _disposed;
         }
         // Every namespace hears of the loss before a new session can open.
-        foreach (var socket in sockets) socket.OnSessionClosed(session, reason);
+        foreach (var socket in sockets) socket.OnSessionClosed(session, reason, error);
         if (userClosed) return;
         if (!Options.Reconnection)
         {
-            var gaveUp = new SocketIODisconnectedException(reason);
-            foreach (var socket in sockets) socket.OnGaveUp(gaveUp);
+            var gaveUp = new SocketIOConnectException($"the connection to {Uri} closed ({reason}{(error is null ? "" : ": " + error.Message)}) and reconnection is off", null, error ?? new SocketIODisconnectedException(reason));
+            foreach (var socket in sockets) socket.OnGaveUp(gaveUp, reason);
             return;
         }
         lock (_gate)
@@ -308,8 +308,8 @@ public sealed class SocketIOClient : IAsyncDisposable
                 {
                     lock (_gate) _reconnecting = null;
                     Raise(ReconnectFailed);
-                    var error = new SocketIOConnectException($"gave up reconnecting to {Uri} after {backoff.Attempts} attempts");
-                    foreach (var socket in SocketsSnapshot()) socket.OnGaveUp(error);
+                    var error = new SocketIOConnectException($"gave up reconnecting to {Uri} after {backoff.Attempts} attempts", null, new SocketIODisconnectedException("reconnect failed"));
+                    foreach (var socket in SocketsSnapshot()) socket.OnGaveUp(error, "reconnect failed");
                     return;
                 }
                 await Task.Delay(backoff.Next(), _lifetime.Token).ConfigureAwait(false);

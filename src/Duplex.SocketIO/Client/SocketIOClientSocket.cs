@@ -33,6 +33,7 @@ public sealed class SocketIOClientSocket
     private bool _recovered;
     private EngineIOClientSession? _session; // the session CONNECT went out on (and, once connected, the one in use)
     private TaskCompletionSource? _connecting;
+    private string? _lastFailure; // why the last attempt ended before connecting, for the timeout's message
     private readonly List<SocketIOClientEvent> _received = new(); // events that came before the CONNECT answer
     private const int MaxEarlyEvents = 10_000;
 
@@ -171,6 +172,7 @@ public sealed class SocketIOClientSocket
         {
             if (_connected) return;
             _active = true;
+            _lastFailure = null;
             waiter = _connecting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         var limit = _client.Options.ConnectTimeout;
@@ -193,8 +195,11 @@ public sealed class SocketIOClientSocket
         }
         catch (Exception ex)
         {
+            string? lastFailure;
+            lock (_gate) lastFailure = _lastFailure;
             var error = ex is OperationCanceledException or TimeoutException
-                ? new SocketIOConnectException($"connecting to {_client.Uri} (namespace {Namespace}) took longer than {limit.TotalSeconds:0.###} s", null, new TimeoutException(ex.Message, ex))
+                ? new SocketIOConnectException($"connecting to {_client.Uri} (namespace {Namespace}) took longer than {limit.TotalSeconds:0.###} s"
+                    + (lastFailure is null ? "" : $"; the last attempt ended with: {lastFailure}"), null, new TimeoutException(ex.Message, ex))
                 : new SocketIOConnectException($"connecting to {_client.Uri} (namespace {Namespace}) failed: {ex.Message}", null, ex);
             await GiveUpAsync(waiter, error).ConfigureAwait(false);
             RaiseConnectError(error);
@@ -283,13 +288,14 @@ public sealed class SocketIOClientSocket
     }
 
     /// <summary>The Engine.IO session ended: the namespace is disconnected (and reconnects if still active).</summary>
-    internal void OnSessionClosed(EngineIOClientSession session, string reason)
+    internal void OnSessionClosed(EngineIOClientSession session, string reason, Exception? error)
     {
         bool wasConnected;
         lock (_gate)
         {
             if (!ReferenceEquals(_session, session)) return;
             wasConnected = _connected;
+            if (!wasConnected) _lastFailure = reason + (error is null ? "" : ": " + error.Message);
             _connected = false;
             _id = null;
             _session = null;
@@ -300,7 +306,7 @@ public sealed class SocketIOClientSocket
     }
 
     /// <summary>Reconnection is off or gave up: nothing buffered will ever go out.</summary>
-    internal void OnGaveUp(Exception error)
+    internal void OnGaveUp(SocketIOConnectException error, string reason)
     {
         TaskCompletionSource? waiter;
         lock (_gate)
@@ -311,8 +317,8 @@ public sealed class SocketIOClientSocket
             _connecting = null;
             _buffer.Drain();
         }
-        _acks.FailAll(error);
-        waiter?.TrySetException(error is SocketIOConnectException connect ? connect : new SocketIOConnectException(error.Message, null, error));
+        _acks.FailAll(new SocketIODisconnectedException(reason));
+        waiter?.TrySetException(error);
     }
 
     /// <summary>
@@ -542,6 +548,7 @@ public sealed class SocketIOClientSocket
 
     internal void RaiseConnectError(SocketIOConnectException error)
     {
+        lock (_gate) _lastFailure = error.Message;
         if (ConnectError is not { } handlers) return;
         foreach (var handler in handlers.GetInvocationList().Cast<Action<SocketIOConnectException>>())
         {
