@@ -50,7 +50,9 @@ public sealed class SocketIOClient : IAsyncDisposable
         JsonOptions.Converters.Insert(1, new ReadOnlyMemoryPlaceholderConverter(bytes));
         JsonOptions.Converters.Insert(2, new MemoryPlaceholderConverter(bytes));
         // A long poll is held by the server up to pingInterval; the heartbeat, not an HTTP timeout, bounds it.
-        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = Options.ConnectTimeout, UseCookies = true })
+        var handler = new SocketsHttpHandler { ConnectTimeout = Options.ConnectTimeout, UseCookies = true };
+        Options.ConfigureHttpHandler?.Invoke(handler);
+        _http = new HttpClient(handler)
         {
             Timeout = System.Threading.Timeout.InfiniteTimeSpan,
         };
@@ -161,6 +163,9 @@ public sealed class SocketIOClient : IAsyncDisposable
 
     /// <inheritdoc cref="SocketIOClientSocket.On{T, TResult}(string, Func{T, TResult})"/>
     public SocketIOClient On<T, TResult>(string eventName, Func<T?, TResult> handler) { Socket.On(eventName, handler); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.On{T, TResult}(string, Func{T, ValueTask{TResult}})"/>
+    public SocketIOClient On<T, TResult>(string eventName, Func<T?, ValueTask<TResult>> handler) { Socket.On(eventName, handler); return this; }
 
     /// <inheritdoc cref="SocketIOClientSocket.Off"/>
     public SocketIOClient Off(string eventName) { Socket.Off(eventName); return this; }

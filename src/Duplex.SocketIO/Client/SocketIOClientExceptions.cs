@@ -12,11 +12,11 @@ public sealed class SocketIOConnectException : Exception
     /// <summary>Creates the error for a refusal or a failed attempt.</summary>
     public SocketIOConnectException(string message, JsonElement? data = null, Exception? inner = null) : base(message, inner)
     {
-        Data = data;
+        ErrorData = data;
     }
 
     /// <summary>The <c>data</c> the server's middleware attached to its refusal (the npm <c>err.data</c>); null when none.</summary>
-    public new JsonElement? Data { get; }
+    public JsonElement? ErrorData { get; }
 
     /// <summary>True when the server answered with CONNECT_ERROR (as opposed to a transport or handshake failure).</summary>
     public bool IsRefusal => InnerException is null;

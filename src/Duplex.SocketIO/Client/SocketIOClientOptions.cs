@@ -66,6 +66,9 @@ public sealed class SocketIOClientOptions
     /// </summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Adjusts the HTTP handler of the polling transport (TLS validation, proxy, cookies …).</summary>
+    public Action<SocketsHttpHandler>? ConfigureHttpHandler { get; set; }
+
     /// <summary>Adjusts the options of the WebSocket transport (TLS validation, compression …).</summary>
     public Action<WebSocketClientOptions>? ConfigureWebSocket { get; set; }
 

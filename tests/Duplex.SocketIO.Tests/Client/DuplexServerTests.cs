@@ -112,7 +112,7 @@ public sealed class DuplexServerTests
         var admin = client.Of("/admin", _ => ValueTask.FromResult<object?>(new { token = "nope" }));
         var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Deadline));
         Assert.Equal("bad token", refused.Message);
-        Assert.Equal("nope", refused.Data!.Value.GetProperty("token").GetString());
+        Assert.Equal("nope", refused.ErrorData!.Value.GetProperty("token").GetString());
 
         var missing = client.Of("/missing");
         var invalid = await Assert.ThrowsAsync<SocketIOConnectException>(() => missing.ConnectAsync(Deadline));

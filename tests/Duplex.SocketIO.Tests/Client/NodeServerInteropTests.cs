@@ -100,8 +100,8 @@ public sealed class NodeServerInteropTests
         var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => client.ConnectAsync(Deadline));
         Assert.Equal("not authorized", refused.Message);
         Assert.True(refused.IsRefusal);
-        Assert.Equal(42, refused.Data!.Value.GetProperty("code").GetInt32());
-        Assert.Equal("refused by middleware", refused.Data!.Value.GetProperty("reason").GetString());
+        Assert.Equal(42, refused.ErrorData!.Value.GetProperty("code").GetInt32());
+        Assert.Equal("refused by middleware", refused.ErrorData!.Value.GetProperty("reason").GetString());
         Assert.Same(refused, await reported.Within("connect_error"));
         Assert.False(client.IsConnected);
 
@@ -110,7 +110,7 @@ public sealed class NodeServerInteropTests
         admin.Auth = _ => ValueTask.FromResult<object?>(new { token = "wrong" });
         var bad = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Deadline));
         Assert.Equal("bad token", bad.Message);
-        Assert.Equal("wrong", bad.Data!.Value.GetProperty("token").GetString());
+        Assert.Equal("wrong", bad.ErrorData!.Value.GetProperty("token").GetString());
         admin.Auth = _ => ValueTask.FromResult<object?>(new { token = "secret" });
         await admin.ConnectAsync(Deadline);
         Assert.True(admin.IsConnected);
