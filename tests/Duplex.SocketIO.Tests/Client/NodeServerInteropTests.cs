@@ -62,6 +62,36 @@ public sealed class NodeServerInteropTests
     }
 
     [Fact]
+    public async Task A_failed_upgrade_leaves_the_session_on_polling()
+    {
+        await using var server = await NodeServer.StartAsync();
+        // No time at all for the probe: it fails before the switch, and polling goes on.
+        await using var client = new SocketIOClient(server.Uri, Fast(o => o.UpgradeTimeout = TimeSpan.Zero));
+        await client.ConnectAsync(Deadline);
+        Assert.False(await client.WaitForUpgradeAsync().Within("the upgrade decision"));
+        Assert.Equal("polling", client.Transport);
+        Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
+        Assert.Equal("still fine", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("echo", "still fine"));
+    }
+
+    [Fact]
+    public async Task A_killed_server_is_a_transport_error_and_fails_pending_acks()
+    {
+        var server = await NodeServer.StartAsync();
+        await using var _ = server;
+        await using var client = new SocketIOClient(server.Uri, Fast(o => { o.Transports = ["polling"]; o.Reconnection = false; }));
+        var reason = Waits.Signal<string>();
+        client.Disconnected += r => reason.TrySetResult(r);
+        await client.ConnectAsync(Deadline);
+        var pending = client.EmitWithAckAsync("hang");
+        Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
+        using (var kill = Process.Start("kill", ["-KILL", server.ProcessId.ToString()])) await kill.WaitForExitAsync();
+        Assert.Equal("transport error", await reason.Within("the disconnect"));
+        Assert.Equal("transport error", (await Assert.ThrowsAsync<SocketIODisconnectedException>(() => pending.Within("the pending ack"))).Reason);
+        Assert.False(client.Socket.IsActive); // reconnection is off
+    }
+
+    [Fact]
     public async Task Namespaces_share_one_connection_and_auth_goes_with_each()
     {
         await using var server = await NodeServer.StartAsync();
@@ -137,6 +167,11 @@ public sealed class NodeServerInteropTests
         Assert.Equal(7, args.Get<int>(1));
         Assert.True(args[2].GetProperty("ok").GetBoolean());
         Assert.Equal(JsonValueKind.Null, args[3].ValueKind);
+
+        var echoed = Waits.Signal<string>();
+        client.On<string>("echoed", v => echoed.TrySetResult(v!));
+        await client.Volatile.EmitAsync("echo", "volatile but connected");
+        Assert.Equal("volatile but connected", await echoed.Within("the volatile emit's echo"));
 
         await client.EmitAsync("ask");
         Assert.Equal(6, (await asked.Within("the server's question")).GetProperty("a").GetInt32());
