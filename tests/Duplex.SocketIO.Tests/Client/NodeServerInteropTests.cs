@@ -65,8 +65,8 @@ public sealed class NodeServerInteropTests
     public async Task A_failed_upgrade_leaves_the_session_on_polling()
     {
         await using var server = await NodeServer.StartAsync();
-        // No time at all for the probe: it fails before the switch, and polling goes on.
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.UpgradeTimeout = TimeSpan.Zero));
+        // A WebSocket that cannot take even "3probe" (6 bytes): the probe fails before the switch, and polling goes on.
+        await using var client = new SocketIOClient(server.Uri, Fast(o => o.ConfigureWebSocket = ws => ws.Connection.MaxMessageSize = 1));
         await client.ConnectAsync(Deadline);
         Assert.False(await client.WaitForUpgradeAsync().Within("the upgrade decision"));
         Assert.Equal("polling", client.Transport);
