@@ -159,7 +159,7 @@ public sealed class BadServerTests
         await using var client = new SocketIOClient(server.Uri, Options(o =>
         {
             o.Reconnection = true;
-            o.ConnectTimeout = TimeSpan.FromSeconds(2);
+            o.ConnectTimeout = TimeSpan.FromSeconds(4);
             o.ReconnectionDelay = TimeSpan.FromMilliseconds(100);
             o.ReconnectionDelayMax = TimeSpan.FromMilliseconds(200);
         }));

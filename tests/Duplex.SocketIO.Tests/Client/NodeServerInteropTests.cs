@@ -92,6 +92,34 @@ public sealed class NodeServerInteropTests
     }
 
     [Fact]
+    public async Task Gives_up_after_the_configured_reconnection_attempts_and_fails_what_waited()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Fast(o => o.ReconnectionAttempts = 2));
+        var attempts = new Waits.Inbox<int>();
+        var errors = new Waits.Inbox<Exception>();
+        var failed = Waits.Signal<bool>();
+        var disconnected = Waits.Signal<string>();
+        client.ReconnectAttempt += n => attempts.Add(n);
+        client.ReconnectError += e => errors.Add(e);
+        client.ReconnectFailed += () => failed.TrySetResult(true);
+        client.Disconnected += r => disconnected.TrySetResult(r);
+        await client.ConnectAsync(Deadline);
+        using (var kill = Process.Start("kill", ["-KILL", server.ProcessId.ToString()])) await kill.WaitForExitAsync();
+        await disconnected.Within("the disconnect");
+        var waiting = client.EmitWithAckAsync("echo", "never sent");
+        Assert.Equal(1, await attempts.NextAsync("attempt 1"));
+        Assert.Equal(2, await attempts.NextAsync("attempt 2"));
+        Assert.True(await failed.Within("reconnect_failed"));
+        Assert.NotNull(await errors.NextAsync("the first reconnect error"));
+        Assert.NotNull(await errors.NextAsync("the second reconnect error"));
+        Assert.False(attempts.TryTake(out _));
+        Assert.Equal("reconnect failed", (await Assert.ThrowsAsync<SocketIODisconnectedException>(() => waiting.Within("the buffered ack"))).Reason);
+        Assert.False(client.Socket.IsActive);
+        Assert.Equal(0, client.Socket.BufferedCount);
+    }
+
+    [Fact]
     public async Task Namespaces_share_one_connection_and_auth_goes_with_each()
     {
         await using var server = await NodeServer.StartAsync();
@@ -339,16 +367,18 @@ public sealed class NodeServerInteropTests
     [Fact]
     public async Task Answers_pings_and_detects_a_frozen_server_by_ping_timeout()
     {
-        await using var server = await NodeServer.StartAsync(new { pingInterval = 200, pingTimeout = 300 });
+        // Short, but with room for a busy machine: a pong may be late by up to a second.
+        await using var server = await NodeServer.StartAsync(new { pingInterval = 300, pingTimeout = 1000 });
         await using var client = new SocketIOClient(server.Uri, Fast(o => { o.Reconnection = false; o.Transports = ["websocket"]; }));
         var reason = Waits.Signal<string>();
         client.Disconnected += r => reason.TrySetResult(r);
         await client.ConnectAsync(Deadline);
-        // Several ping intervals pass; the server would close a client that did not answer its pings.
-        for (int i = 0; i < 6; i++)
+        // Longer than pingInterval + pingTimeout passes: the server would close a client that did not answer its pings.
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; watch.Elapsed < TimeSpan.FromMilliseconds(2500); i++)
         {
             Assert.Equal(i, await client.Timeout(Waits.Long).EmitWithAckAsync<int>("echo", i));
-            await Task.Delay(200);
+            await Task.Delay(250);
         }
         Assert.True(client.IsConnected);
         Assert.False(reason.Task.IsCompleted);
