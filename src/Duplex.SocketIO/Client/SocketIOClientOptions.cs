@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Duplex.SocketIO.Client;
+
+/// <summary>Options of a <see cref="SocketIOClient"/>; the defaults are the npm socket.io-client's.</summary>
+public sealed class SocketIOClientOptions
+{
+    /// <summary>The server's Engine.IO path. Default "/socket.io/".</summary>
+    public string Path { get; set; } = "/socket.io/";
+
+    /// <summary>
+    /// Transports in the order to try: the first opens the session; with "polling" first and
+    /// "websocket" listed, the session upgrades when the server offers it. Default polling, then websocket.
+    /// </summary>
+    public IList<string> Transports { get; set; } = new List<string> { "polling", "websocket" };
+
+    /// <summary>Whether a polling session upgrades to WebSocket when it can. Default true.</summary>
+    public bool Upgrade { get; set; } = true;
+
+    /// <summary>Extra query parameters sent with every Engine.IO request.</summary>
+    public IDictionary<string, string> Query { get; set; } = new Dictionary<string, string>();
+
+    /// <summary>Extra HTTP headers sent with polling requests and the WebSocket handshake.</summary>
+    public IDictionary<string, string> ExtraHeaders { get; set; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The main namespace's <c>auth</c> payload, asked for on every connection attempt (so a token can
+    /// be refreshed between reconnections). Must serialize to a JSON object, or return null for none.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<object?>>? Auth { get; set; }
+
+    /// <summary>Whether to reconnect after the connection is lost. Default true.</summary>
+    public bool Reconnection { get; set; } = true;
+
+    /// <summary>How many reconnection attempts before giving up. Default unlimited (<see cref="int.MaxValue"/>).</summary>
+    public int ReconnectionAttempts { get; set; } = int.MaxValue;
+
+    /// <summary>The first reconnection delay, doubled on each attempt. Default 1000 ms.</summary>
+    public TimeSpan ReconnectionDelay { get; set; } = TimeSpan.FromMilliseconds(1000);
+
+    /// <summary>The longest reconnection delay. Default 5000 ms.</summary>
+    public TimeSpan ReconnectionDelayMax { get; set; } = TimeSpan.FromMilliseconds(5000);
+
+    /// <summary>The jitter: each delay is moved by up to this fraction of itself, up or down. Default 0.5.</summary>
+    public double RandomizationFactor { get; set; } = 0.5;
+
+    /// <summary>How long one connection attempt (handshake and namespace CONNECT) may take. Default 20 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(20000);
+
+    /// <summary>How long the upgrade to WebSocket may take before the session stays on polling. Default 10 s.</summary>
+    public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The deadline of acknowledgements that have none of their own; null (the default) waits until disconnect.</summary>
+    public TimeSpan? AckTimeout { get; set; }
+
+    /// <summary>
+    /// How many emits each namespace holds while disconnected, to send on (re)connection; past it
+    /// <c>EmitAsync</c> throws <see cref="InvalidOperationException"/>. Default 1000.
+    /// </summary>
+    public int MaxBufferedEmits { get; set; } = 1000;
+
+    /// <summary>
+    /// How arguments are (de)serialized. Default: System.Text.Json's web defaults (camelCase), as
+    /// JavaScript peers expect. <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c> always travel as attachments.
+    /// </summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Adjusts the HTTP handler of the polling transport (TLS validation, proxy, cookies …).</summary>
+    public Action<SocketsHttpHandler>? ConfigureHttpHandler { get; set; }
+
+    /// <summary>Adjusts the options of the WebSocket transport (TLS validation, compression …).</summary>
+    public Action<WebSocketClientOptions>? ConfigureWebSocket { get; set; }
+
+    /// <summary>Where failures of event handlers and transports are logged; null logs nothing.</summary>
+    public ILogger? Logger { get; set; }
+}
