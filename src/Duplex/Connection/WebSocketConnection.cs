@@ -245,7 +245,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             while (mode != ReadMode.Done)
             {
-                var result = await input.ReadAsync(token).ConfigureAwait(false);
+                // No token: a registration per connection costs memory while it idles. An ending
+                // connection stops this read with CancelPendingRead instead (StartCloseTimer, Abort).
+                var result = await input.ReadAsync().ConfigureAwait(false);
                 if (result.IsCanceled) break;
                 var buffer = result.Buffer;
                 _lastReceived = Stopwatch.GetTimestamp();
@@ -701,7 +703,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         SetState(WebSocketState.CloseReceived);
         // The answer can queue behind a send stuck on a peer that stopped reading: the close
         // handshake is bounded by CloseTimeout here as everywhere, or the connection never ends.
-        _lifetime.CancelAfter(_options.CloseTimeout);
+        StartCloseTimer();
         await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
         await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
@@ -709,7 +711,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         if (Role == WebSocketRole.Client)
         {
             // RFC 6455 §7.1.1: the server closes TCP first; wait for it, but not forever.
-            _lifetime.CancelAfter(_options.CloseTimeout);
+            StartCloseTimer();
         }
     }
 
@@ -719,7 +721,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _closeDescription ??= error.Reason;
         DuplexMetrics.ProtocolErrors.Add(1, new KeyValuePair<string, object?>("code", (int)error.Status));
         _logger.LogInformation(DuplexLogEvents.ProtocolError, "WebSocket {Id}: failing connection with {Code}: {Reason}", Id, (int)error.Status, error.Reason);
-        _lifetime.CancelAfter(_options.CloseTimeout);
+        StartCloseTimer();
         try
         {
             await WaitForConsumerAsync().ConfigureAwait(false);
@@ -792,6 +794,31 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
         }
         _completion.TrySetResult();
+    }
+
+    private int _readStopArmed;
+
+    /// <summary>
+    /// Bounds the close handshake: after <see cref="WebSocketConnectionOptions.CloseTimeout"/> the
+    /// lifetime ends, which also stops the read loop's pending read.
+    /// </summary>
+    private void StartCloseTimer()
+    {
+        if (Interlocked.Exchange(ref _readStopArmed, 1) == 0)
+            _lifetime.Token.UnsafeRegister(static state => ((WebSocketConnection)state!).StopReading(), this);
+        _lifetime.CancelAfter(_options.CloseTimeout);
+    }
+
+    private void StopReading()
+    {
+        try
+        {
+            _transport.Input.CancelPendingRead();
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
+        {
+            // The read loop is over and the pipe released.
+        }
     }
 
     private void SetState(WebSocketState state)
@@ -1116,7 +1143,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             return;
         }
         SetState(WebSocketState.CloseSent);
-        _lifetime.CancelAfter(_options.CloseTimeout);
+        StartCloseTimer();
         try
         {
             await SendCloseFrameAsync(status, reason, _lifetime.Token).ConfigureAwait(false);
