@@ -19,7 +19,7 @@ public static class Peers
     {
         get
         {
-            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name; // bin/<Configuration>/net10.0/
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name; // bin/<Configuration>/net10.0/
             var dll = Path.Combine(RepositoryRoot, "examples", "SocketIORedisNode", "bin", configuration, "net10.0", "SocketIORedisNode.dll");
             return File.Exists(dll) ? dll : throw new InvalidOperationException("build examples/SocketIORedisNode first: " + dll);
         }
