@@ -167,6 +167,14 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     public virtual Task<IReadOnlyList<JsonElement>> ServerSideEmitWithAckAsync(JsonElement data, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<JsonElement>>([]);
 
+    /// <summary>Keeps a disconnected socket's state for connection state recovery (no-op unless the adapter supports it).</summary>
+    public virtual void PersistSession(SocketSession session)
+    {
+    }
+
+    /// <summary>The session <paramref name="pid"/> and the packets sent to it after <paramref name="offset"/>; null when it cannot be recovered.</summary>
+    public virtual ValueTask<RestoredSession?> RestoreSessionAsync(string pid, string offset) => ValueTask.FromResult<RestoredSession?>(null);
+
     /// <summary>How many servers share this namespace's broadcasts, this one included.</summary>
     public virtual ValueTask<int> ServerCountAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(1);
 

@@ -79,6 +79,12 @@ public sealed class SocketIOServer
         return this;
     }
 
+    /// <summary>
+    /// Connection state recovery (the reference's <c>connectionStateRecovery</c>); null (the default) is off.
+    /// Set it before clients connect. Kept by the in-memory adapter only (as with the reference's Redis adapter).
+    /// </summary>
+    public Adapters.ConnectionStateRecoveryOptions? ConnectionStateRecovery { get; set; }
+
     internal Adapters.SocketIOAdapter CreateAdapter(SocketIONamespace ns) => Volatile.Read(ref _adapterFactory)(ns);
 
     /// <summary>Completes when every namespace's adapter is ready (e.g. subscribed to Redis).</summary>
