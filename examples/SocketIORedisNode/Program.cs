@@ -158,8 +158,14 @@ app.MapGet("/ctl/bench", async (HttpContext c) =>
 {
     int count = int.Parse(Q(c, "count", "1000"));
     var op = Select(c);
+    int perSecond = int.Parse(Q(c, "perSecond", "0")); // 0: as fast as possible
     var sw = Stopwatch.StartNew();
-    for (int i = 0; i < count; i++) await op.EmitAsync("tick", i, Stopwatch.GetTimestamp());
+    for (int i = 0; i < count; i++)
+    {
+        if (perSecond > 0 && i * 1000.0 / perSecond > sw.Elapsed.TotalMilliseconds)
+            await Task.Delay(TimeSpan.FromMilliseconds(i * 1000.0 / perSecond - sw.Elapsed.TotalMilliseconds));
+        await op.EmitAsync("tick", i, Stopwatch.GetTimestamp());
+    }
     return Results.Json(new { sent = count, elapsedMs = sw.Elapsed.TotalMilliseconds }, json);
 });
 

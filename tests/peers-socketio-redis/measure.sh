@@ -2,10 +2,11 @@
 # Cross-node Socket.IO delivery: a redis-server, two Duplex nodes (examples/SocketIORedisNode, Release
 # build), one npm socket.io-client on node B in room "r"; node A emits COUNT events to "r" as fast as
 # it can. Prints the delivery rate and the latency percentiles seen by the client (same machine,
-# monotonic clocks). Usage: tests/peers-socketio-redis/measure.sh [COUNT]
+# monotonic clocks). Usage: tests/peers-socketio-redis/measure.sh [COUNT] [PER_SECOND (0 = flood)]
 set -euo pipefail
 cd "$(dirname "$0")"
 COUNT=${1:-20000}
+RATE=${2:-0}
 DLL=../../examples/SocketIORedisNode/bin/Release/net10.0/SocketIORedisNode.dll
 OUT=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
@@ -23,7 +24,7 @@ for _ in $(seq 100); do grep -q ready "$OUT/client.log" && break; sleep 0.2; don
 curl -s "$A/ctl/bench?room=r&count=200" > /dev/null   # warm-up
 sleep 1
 start=$(date +%s%N)
-curl -s "$A/ctl/bench?room=r&count=$COUNT" > "$OUT/sent.json"
+curl -s "$A/ctl/bench?room=r&count=$COUNT&perSecond=$RATE" > "$OUT/sent.json"
 for _ in $(seq 600); do [ "$(grep -c '"step":"tick"' "$OUT/client.log")" -ge $((COUNT + 200)) ] && break; sleep 0.1; done
 end=$(date +%s%N)
 node -e '
