@@ -11,7 +11,7 @@ DLL=../../examples/SocketIORedisNode/bin/Release/net10.0/SocketIORedisNode.dll
 OUT=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$OUT"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
 trap cleanup EXIT
 redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no > "$OUT/redis.log" & pids+=($!)
 sleep 0.5
@@ -19,7 +19,10 @@ dotnet "$DLL" --redis "127.0.0.1:$PORT" --name A > "$OUT/a.log" 2>&1 & pids+=($!
 dotnet "$DLL" --redis "127.0.0.1:$PORT" --name B > "$OUT/b.log" 2>&1 & pids+=($!)
 for n in a b; do for _ in $(seq 100); do grep -q listening "$OUT/$n.log" && break; sleep 0.2; done; done
 A=$(awk '/listening/{print $2; exit}' "$OUT/a.log"); B=$(awk '/listening/{print $2; exit}' "$OUT/b.log")
-(sleep 600) | node client.js "$B" bench r > "$OUT/client.log" 2>&1 & pids+=($!)
+# client.js leaves when its stdin ends: hold it open with a fifo whose writer is ours to stop.
+mkfifo "$OUT/stdin"
+sleep 600 > "$OUT/stdin" & pids+=($!)
+node client.js "$B" bench r < "$OUT/stdin" > "$OUT/client.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do grep -q ready "$OUT/client.log" && break; sleep 0.2; done
 curl -s "$A/ctl/bench?room=r&count=200" > /dev/null   # warm-up
 sleep 1
