@@ -591,7 +591,7 @@ public sealed class RedisAdapter : SocketIOAdapter
                             else w.Nil();
                         }));
                     }, forget.Token);
-                _ = Task.Delay(options.Timeout ?? _options.RequestsTimeout + TimeSpan.FromSeconds(1)).ContinueWith(_ => forget.Dispose(), TaskScheduler.Default);
+                _ = Task.Delay((options.Timeout ?? _options.RequestsTimeout) + TimeSpan.FromSeconds(1)).ContinueWith(_ => forget.Dispose(), TaskScheduler.Default);
                 return;
             default:
                 throw new FormatException($"unknown request type {type}");

@@ -75,6 +75,12 @@ public class NodeInteropTests
         var acks = await duplex.GetAsync("/ctl/emit-ack?room=r&event=question&timeoutMs=10000");
         Assert.False(acks.TryGetProperty("timeout", out _), acks.ToString());
         Assert.Equal(new[] { "dora", "nick" }, acks.GetProperty("answers").EnumerateArray().Select(x => x.GetProperty("answer").GetString()).Order());
+
+        // And from Node: its BROADCAST request reaches the Duplex client, whose answer comes back as Node expects.
+        var nodeAcks = await node.GetAsync("/ctl/emit-ack?room=r&event=question&timeoutMs=10000");
+        Assert.False(nodeAcks.TryGetProperty("timeout", out _), nodeAcks.ToString());
+        Assert.Equal(new[] { "dora", "nick" }, nodeAcks.GetProperty("answers").EnumerateArray().Select(x => x.GetProperty("answer").GetString()).Order());
+        Assert.Equal("N", nodeAcks.GetProperty("answers")[0].GetProperty("from").GetString());
     }
 
     [Fact]

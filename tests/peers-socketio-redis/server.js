@@ -58,6 +58,14 @@ async function main() {
     const sockets = await select(q).fetchSockets();
     return { sockets: sockets.map((s) => ({ id: s.id, local: !!s.conn, rooms: [...s.rooms], data: s.data, address: s.handshake && s.handshake.address })) };
   };
+  ctl["/ctl/emit-ack"] = async (q) => {
+    try {
+      const answers = await select(q).timeout(Number(q.get("timeoutMs") || 5000)).emitWithAck(q.get("event") || "question", name);
+      return { answers };
+    } catch (e) {
+      return { timeout: true, error: e.message };
+    }
+  };
   ctl["/ctl/join"] = async (q) => { select(q).socketsJoin(q.get("rooms").split(",")); return { ok: true }; };
   ctl["/ctl/sse"] = async () => ({ responses: await io.serverSideEmitWithAck("hello", name) });
   ctl["/ctl/count"] = async () => ({ servers: await io.of("/").adapter.serverCount() });
