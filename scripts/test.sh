@@ -20,6 +20,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/peers-socketio && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/peers-socketio-redis && npm ci --no-audit --no-fund --loglevel=error)
 
 step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx
@@ -33,6 +34,9 @@ dotnet test tests/Duplex.Integration.Tests -c Release --no-build
 
 step "Socket.IO (npm socket.io-client against the Duplex server)"
 dotnet test tests/Duplex.SocketIO.Tests -c Release --no-build
+
+step "Socket.IO across servers (Duplex and Node socket.io nodes, redis-emitter, on a real redis-server)"
+dotnet test tests/Duplex.SocketIO.Redis.Tests -c Release --no-build
 
 step "conformance (Autobahn case numbers): ws as control, then the Duplex server and client"
 DUPLEX_CLI="dotnet $ROOT/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll" \

@@ -1,104 +1,101 @@
+using System.Buffers;
+using System.Text.Json;
 using Duplex.SocketIO.EngineIO;
 
 namespace Duplex.SocketIO.Adapters;
 
 /// <summary>
-/// Rooms of one namespace in this process: which sockets are in which room, and the delivery of an
-/// already-encoded packet to the sockets a broadcast selects. Every socket is in the room named by its id.
+/// The default adapter: rooms and broadcasts of one process, nothing forwarded anywhere. With
+/// connection state recovery on (<see cref="SocketIOServer.ConnectionStateRecovery"/>) it also keeps
+/// disconnected sessions and the events sent meanwhile, each numbered with an offset appended as its
+/// last argument (the reference's session-aware adapter).
 /// </summary>
-public sealed class InMemoryAdapter
+public sealed class InMemoryAdapter(SocketIONamespace ns) : SocketIOAdapter(ns)
 {
-    private readonly SocketIONamespace _namespace;
-    private readonly object _gate = new();
-    private readonly Dictionary<string, HashSet<string>> _rooms = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _socketRooms = new(StringComparer.Ordinal);
+    private sealed record StoredPacket(string Offset, BroadcastOptions Options, BroadcastPacket Packet, long EmittedAt);
 
-    internal InMemoryAdapter(SocketIONamespace ns) => _namespace = ns;
+    private readonly object _recoveryGate = new();
+    private readonly LinkedList<StoredPacket> _packets = new();
+    private readonly Dictionary<string, LinkedListNode<StoredPacket>> _byOffset = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (SocketSession Session, long DisconnectedAt)> _sessions = new(StringComparer.Ordinal);
+    private readonly string _offsetPrefix = EngineIOServer.NewId()[..8] + "-";
+    private long _nextOffset;
 
-    public void AddAll(string socketId, IEnumerable<string> rooms)
+    private ConnectionStateRecoveryOptions? Recovery => Namespace.Server.ConnectionStateRecovery;
+
+    public override ValueTask<int> BroadcastAsync(BroadcastPacket packet, BroadcastOptions options, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        // Events without an ack id, not volatile, are numbered and kept: acks cannot be replayed, and
+        // volatile events may be lost anyway.
+        if (Recovery is { } recovery && !options.Volatile && packet.Packet.Id is null
+            && packet.Packet.Type is SocketIOPacketType.Event or SocketIOPacketType.BinaryEvent)
+            packet = Store(packet, options, recovery);
+        return ValueTask.FromResult(BroadcastLocal(packet, options));
+    }
+
+    private BroadcastPacket Store(BroadcastPacket packet, BroadcastOptions options, ConnectionStateRecoveryOptions recovery)
+    {
+        string offset = _offsetPrefix + Interlocked.Increment(ref _nextOffset).ToString("x");
+        var original = packet.Packet;
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            if (!_socketRooms.TryGetValue(socketId, out var mine)) _socketRooms[socketId] = mine = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var room in rooms)
-            {
-                mine.Add(room);
-                if (!_rooms.TryGetValue(room, out var members)) _rooms[room] = members = new HashSet<string>(StringComparer.Ordinal);
-                members.Add(socketId);
-            }
+            writer.WriteStartArray();
+            foreach (var item in original.Data!.Value.EnumerateArray()) item.WriteTo(writer);
+            writer.WriteStringValue(offset);
+            writer.WriteEndArray();
+        }
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        var numbered = new SocketIOPacket { Type = original.Type, Namespace = original.Namespace, Data = document.RootElement.Clone(), AttachmentCount = original.AttachmentCount };
+        numbered.Attachments.AddRange(original.Attachments);
+        var stored = new StoredPacket(offset, options, BroadcastPacket.FromPacket(numbered), Environment.TickCount64);
+        lock (_recoveryGate)
+        {
+            _byOffset[offset] = _packets.AddLast(stored);
+            Trim(recovery);
+        }
+        return stored.Packet;
+    }
+
+    private void Trim(ConnectionStateRecoveryOptions recovery)
+    {
+        long threshold = Environment.TickCount64 - (long)recovery.MaxDisconnectionDuration.TotalMilliseconds;
+        while (_packets.First is { } first && (first.Value.EmittedAt < threshold || _packets.Count > recovery.MaxStoredPackets))
+        {
+            _byOffset.Remove(first.Value.Offset);
+            _packets.RemoveFirst();
+        }
+        if (_sessions.Count > 0)
+            foreach (var (pid, entry) in _sessions.ToArray())
+                if (entry.DisconnectedAt < threshold) _sessions.Remove(pid);
+    }
+
+    public override void PersistSession(SocketSession session)
+    {
+        if (Recovery is not { } recovery) return;
+        lock (_recoveryGate)
+        {
+            _sessions[session.Pid] = (session, Environment.TickCount64);
+            Trim(recovery);
         }
     }
 
-    public void Delete(string socketId, string room)
+    public override ValueTask<RestoredSession?> RestoreSessionAsync(string pid, string offset)
     {
-        lock (_gate)
+        if (Recovery is not { } recovery) return ValueTask.FromResult<RestoredSession?>(null);
+        lock (_recoveryGate)
         {
-            if (_socketRooms.TryGetValue(socketId, out var mine)) mine.Remove(room);
-            RemoveMemberLocked(room, socketId);
+            Trim(recovery);
+            if (!_sessions.Remove(pid, out var entry)) return ValueTask.FromResult<RestoredSession?>(null); // unknown or expired
+            if (!_byOffset.TryGetValue(offset, out var last)) return ValueTask.FromResult<RestoredSession?>(null); // offset too old
+            var rooms = entry.Session.Rooms;
+            var missed = new List<BroadcastPacket>();
+            for (var node = last.Next; node is not null; node = node.Next)
+                if (Includes(rooms, node.Value.Options)) missed.Add(node.Value.Packet);
+            return ValueTask.FromResult<RestoredSession?>(new RestoredSession(entry.Session, missed));
         }
     }
 
-    public void DeleteAll(string socketId)
-    {
-        lock (_gate)
-        {
-            if (!_socketRooms.Remove(socketId, out var mine)) return;
-            foreach (var room in mine) RemoveMemberLocked(room, socketId);
-        }
-    }
-
-    private void RemoveMemberLocked(string room, string socketId)
-    {
-        if (_rooms.TryGetValue(room, out var members) && members.Remove(socketId) && members.Count == 0) _rooms.Remove(room);
-    }
-
-    public IReadOnlySet<string> RoomsOf(string socketId)
-    {
-        lock (_gate) return _socketRooms.TryGetValue(socketId, out var mine) ? new HashSet<string>(mine, StringComparer.Ordinal) : new HashSet<string>();
-    }
-
-    /// <summary>The rooms that have members now (socket-id rooms included).</summary>
-    public IReadOnlyCollection<string> Rooms
-    {
-        get
-        {
-            lock (_gate) return _rooms.Keys.ToArray();
-        }
-    }
-
-    /// <summary>The sockets in any of <paramref name="rooms"/> (all when empty) and in none of <paramref name="except"/>.</summary>
-    public List<SocketIOSocket> Select(IReadOnlySet<string> rooms, IReadOnlySet<string> except)
-    {
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        lock (_gate)
-        {
-            if (rooms.Count == 0) ids.UnionWith(_socketRooms.Keys);
-            else
-                foreach (var room in rooms)
-                    if (_rooms.TryGetValue(room, out var members)) ids.UnionWith(members);
-            foreach (var room in except)
-                if (_rooms.TryGetValue(room, out var members)) ids.ExceptWith(members);
-        }
-        var sockets = new List<SocketIOSocket>(ids.Count);
-        foreach (var id in ids)
-            if (_namespace.TryGetSocket(id, out var socket)) sockets.Add(socket);
-        return sockets;
-    }
-
-    /// <summary>
-    /// Hands the same encoded packets to every selected socket (frame once, send many); a volatile
-    /// broadcast skips sockets that cannot take it right now. Returns the recipients.
-    /// </summary>
-    public List<SocketIOSocket> Broadcast(EnginePacket[] packets, IReadOnlySet<string> rooms, IReadOnlySet<string> except, bool isVolatile, Action<SocketIOSocket>? beforeSend = null)
-    {
-        var recipients = Select(rooms, except);
-        var handed = new List<SocketIOSocket>(recipients.Count);
-        foreach (var socket in recipients)
-        {
-            if (isVolatile && !socket.Connection.Engine.IsWritable) continue;
-            beforeSend?.Invoke(socket);
-            if (socket.SendPackets(packets)) handed.Add(socket);
-        }
-        return handed;
-    }
+    private static bool Includes(IReadOnlyCollection<string> sessionRooms, BroadcastOptions options) =>
+        (options.Rooms.Count == 0 || sessionRooms.Any(options.Rooms.Contains)) && !sessionRooms.Any(options.Except.Contains);
 }

@@ -1,26 +1,23 @@
+using System.Text.Json;
+using Duplex.SocketIO.Adapters;
+using Microsoft.Extensions.Logging;
+
 namespace Duplex.SocketIO;
 
 /// <summary>
 /// A selection of sockets in one namespace — by rooms (<see cref="To"/>), minus rooms
-/// (<see cref="Except"/>) — and what can be done to them. Immutable: each call returns a new operator.
-/// An emit encodes its packet once for all recipients.
+/// (<see cref="Except"/>) — and what can be done to them, on every server the namespace's adapter
+/// joins. Immutable: each call returns a new operator. An emit encodes its packet once for all recipients.
 /// </summary>
 public sealed class BroadcastOperator
 {
-    private static readonly HashSet<string> None = new();
     private readonly SocketIONamespace _namespace;
-    private readonly IReadOnlySet<string> _rooms;
-    private readonly IReadOnlySet<string> _except;
-    private readonly bool _volatile;
-    private readonly TimeSpan? _timeout;
+    private readonly BroadcastOptions _options;
 
-    internal BroadcastOperator(SocketIONamespace ns, IReadOnlySet<string>? rooms = null, IReadOnlySet<string>? except = null, bool isVolatile = false, TimeSpan? timeout = null)
+    internal BroadcastOperator(SocketIONamespace ns, BroadcastOptions? options = null)
     {
         _namespace = ns;
-        _rooms = rooms ?? None;
-        _except = except ?? None;
-        _volatile = isVolatile;
-        _timeout = timeout;
+        _options = options ?? BroadcastOptions.All;
     }
 
     private static HashSet<string> With(IReadOnlySet<string> set, IEnumerable<string> more)
@@ -30,79 +27,161 @@ public sealed class BroadcastOperator
         return copy;
     }
 
+    private BroadcastOperator With(BroadcastOptions options) => new(_namespace, options);
+
+    /// <summary>What this operator selects, as adapters receive it.</summary>
+    public BroadcastOptions Options => _options;
+
     /// <summary>Targets the sockets in <paramref name="rooms"/> (in addition to rooms already targeted).</summary>
-    public BroadcastOperator To(params string[] rooms) => new(_namespace, With(_rooms, rooms), _except, _volatile, _timeout);
+    public BroadcastOperator To(params string[] rooms) => With(_options with { Rooms = With(_options.Rooms, rooms) });
 
     /// <inheritdoc cref="To"/>
     public BroadcastOperator In(params string[] rooms) => To(rooms);
 
     /// <summary>Leaves out the sockets in <paramref name="rooms"/>.</summary>
-    public BroadcastOperator Except(params string[] rooms) => new(_namespace, _rooms, With(_except, rooms), _volatile, _timeout);
+    public BroadcastOperator Except(params string[] rooms) => With(_options with { Except = With(_options.Except, rooms) });
 
     /// <summary>Skips recipients that cannot take the packet right away instead of queueing it.</summary>
-    public BroadcastOperator Volatile => new(_namespace, _rooms, _except, true, _timeout);
+    public BroadcastOperator Volatile => With(_options with { Volatile = true });
+
+    /// <summary>This server's sockets only: nothing is forwarded to other servers.</summary>
+    public BroadcastOperator Local => With(_options with { Local = true });
 
     /// <summary>
-    /// Accepted for API parity; WebSocket compression is decided per connection by the endpoint, so the
-    /// flag changes nothing.
+    /// Accepted for API parity (and forwarded to other nodes); WebSocket compression is decided per
+    /// connection by the endpoint, so the flag changes nothing here.
     /// </summary>
-    public BroadcastOperator Compress(bool compress) => this;
+    public BroadcastOperator Compress(bool compress) => With(_options with { Compress = compress });
 
-    /// <summary>How long <see cref="EmitWithAckAsync"/> waits for every recipient.</summary>
-    public BroadcastOperator Timeout(TimeSpan timeout) => new(_namespace, _rooms, _except, _volatile, timeout);
+    /// <summary>How long <see cref="EmitWithAckAsync"/> and <see cref="ServerSideEmitWithAckAsync"/> wait.</summary>
+    public BroadcastOperator Timeout(TimeSpan timeout) => With(_options with { Timeout = timeout });
 
-    /// <summary>Emits to every selected socket. Returns how many it was handed to.</summary>
+    /// <summary>Emits to every selected socket. Returns how many sockets of this server it was handed to.</summary>
     public ValueTask<int> EmitAsync(string eventName, params object?[] args)
     {
         SocketIOSocket.CheckReserved(eventName);
-        var packets = SocketIOEncoder.Event(_namespace.Name, eventName, args, null, _namespace.Server.JsonOptions);
-        return ValueTask.FromResult(_namespace.Adapter.Broadcast(packets, _rooms, _except, _volatile).Count);
+        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Name, eventName, args, null, _namespace.Server.JsonOptions));
+        return _namespace.Adapter.BroadcastAsync(packet, _options);
     }
 
     /// <summary>
-    /// Emits with an acknowledgement requested from every selected socket, and returns their answers
-    /// once all have come. Throws <see cref="TimeoutException"/> when <see cref="Timeout"/> passes first;
-    /// recipients that disconnect meanwhile are not waited for.
+    /// Emits with an acknowledgement requested from every selected socket (on every server), and returns
+    /// their answers once all have come. Throws <see cref="TimeoutException"/> when <see cref="Timeout"/>
+    /// passes first (with several servers and no timeout given, the adapter's request timeout applies);
+    /// recipients of this server that disconnect meanwhile are not waited for.
     /// </summary>
     public async Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args)
     {
         SocketIOSocket.CheckReserved(eventName);
-        long id = _namespace.NextAckId();
-        var packets = SocketIOEncoder.Event(_namespace.Name, eventName, args, id, _namespace.Server.JsonOptions);
-        var waits = new List<(SocketIOSocket Socket, Task<SocketIOArgs> Answer)>();
-        _namespace.Adapter.Broadcast(packets, _rooms, _except, _volatile, socket => waits.Add((socket, socket.ExpectAck(id))));
-        var all = Task.WhenAll(waits.Select(w => w.Answer.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)));
+        var adapter = _namespace.Adapter;
+        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Name, eventName, args, null, _namespace.Server.JsonOptions));
+        int servers = _options.Local ? 1 : await adapter.ServerCountAsync().ConfigureAwait(false);
+        var timeout = _options.Timeout ?? (servers > 1 ? adapter.RequestsTimeout : System.Threading.Timeout.InfiniteTimeSpan);
+
+        var gate = new object();
+        int reported = 0, expected = 0, received = 0;
+        var answers = new List<SocketIOArgs>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            if (reported >= servers && received >= expected) done.TrySetResult();
+        }
+        using var forget = new CancellationTokenSource();
+        await adapter.BroadcastWithAckAsync(packet, _options with { Timeout = timeout },
+            count =>
+            {
+                lock (gate)
+                {
+                    reported++;
+                    expected += count;
+                    Check();
+                }
+            },
+            answer =>
+            {
+                lock (gate)
+                {
+                    received++;
+                    if (answer is not null) answers.Add(answer);
+                    Check();
+                }
+            }, forget.Token).ConfigureAwait(false);
         try
         {
-            var answers = _timeout is { } timeout ? await all.WaitAsync(timeout).ConfigureAwait(false) : await all.ConfigureAwait(false);
-            return answers.Where(a => a is not null).ToArray()!;
+            await done.Task.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            foreach (var (socket, _) in waits) socket.ForgetAck(id);
+            forget.Cancel();
             throw;
         }
+        lock (gate) return answers.ToArray();
     }
 
-    /// <summary>The selected sockets (of this process).</summary>
-    public ValueTask<IReadOnlyList<SocketIOSocket>> FetchSocketsAsync() =>
-        ValueTask.FromResult<IReadOnlyList<SocketIOSocket>>(_namespace.Adapter.Select(_rooms, _except));
+    /// <summary>The selected sockets of every server: this server's as themselves (<see cref="FetchedSocket.Local"/>), others' as descriptions.</summary>
+    public ValueTask<IReadOnlyList<FetchedSocket>> FetchSocketsAsync(CancellationToken cancellationToken = default) =>
+        _namespace.Adapter.FetchSocketsAsync(_options, cancellationToken);
 
-    /// <summary>Makes the selected sockets join <paramref name="rooms"/>.</summary>
-    public void SocketsJoin(params string[] rooms)
+    /// <summary>Makes the selected sockets (of every server) join <paramref name="rooms"/>.</summary>
+    public ValueTask SocketsJoinAsync(params string[] rooms) => _namespace.Adapter.AddSocketsAsync(_options, rooms);
+
+    /// <summary>Makes the selected sockets (of every server) leave <paramref name="rooms"/>.</summary>
+    public ValueTask SocketsLeaveAsync(params string[] rooms) => _namespace.Adapter.DelSocketsAsync(_options, rooms);
+
+    /// <summary>Disconnects the selected sockets (of every server); with <paramref name="close"/> their whole connections.</summary>
+    public ValueTask DisconnectSocketsAsync(bool close = false) => _namespace.Adapter.DisconnectSocketsAsync(_options, close);
+
+    /// <summary>As <see cref="SocketsJoinAsync"/>, without waiting (the reference's <c>socketsJoin</c>).</summary>
+    public void SocketsJoin(params string[] rooms) => Observe(SocketsJoinAsync(rooms), "socketsJoin");
+
+    /// <summary>As <see cref="SocketsLeaveAsync"/>, without waiting.</summary>
+    public void SocketsLeave(string room) => Observe(SocketsLeaveAsync(room), "socketsLeave");
+
+    /// <summary>As <see cref="DisconnectSocketsAsync"/>, without waiting.</summary>
+    public void DisconnectSockets(bool close = false) => Observe(DisconnectSocketsAsync(close), "disconnectSockets");
+
+    /// <summary>Sends an event to the other servers' <see cref="SocketIONamespace.OnServerSideEmit"/> handlers.</summary>
+    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args)
     {
-        foreach (var socket in _namespace.Adapter.Select(_rooms, _except)) socket.Join(rooms);
+        SocketIOSocket.CheckReserved(eventName);
+        return _namespace.Adapter.ServerSideEmitAsync(ServerSideData(eventName, args));
     }
 
-    /// <summary>Makes the selected sockets leave <paramref name="room"/>.</summary>
-    public void SocketsLeave(string room)
+    /// <summary>
+    /// As <see cref="ServerSideEmitAsync"/>, and returns the answer of every other server. Throws
+    /// <see cref="SocketIOServerSideEmitTimeoutException"/> (carrying the answers that came) when
+    /// <see cref="Timeout"/> (default: the adapter's request timeout) passes first — e.g. a server died.
+    /// </summary>
+    public Task<IReadOnlyList<JsonElement>> ServerSideEmitWithAckAsync(string eventName, params object?[] args)
     {
-        foreach (var socket in _namespace.Adapter.Select(_rooms, _except)) socket.Leave(room);
+        SocketIOSocket.CheckReserved(eventName);
+        var adapter = _namespace.Adapter;
+        return adapter.ServerSideEmitWithAckAsync(ServerSideData(eventName, args), _options.Timeout ?? adapter.RequestsTimeout);
     }
 
-    /// <summary>Disconnects the selected sockets; with <paramref name="close"/> their whole connections.</summary>
-    public void DisconnectSockets(bool close = false)
+    private JsonElement ServerSideData(string eventName, object?[] args)
     {
-        foreach (var socket in _namespace.Adapter.Select(_rooms, _except)) socket.Disconnect(close);
+        var all = new object?[args.Length + 1];
+        all[0] = eventName;
+        args.CopyTo(all, 1);
+        return JsonSerializer.SerializeToElement(all, _namespace.Server.JsonOptions);
+    }
+
+    private void Observe(ValueTask pending, string what)
+    {
+        if (pending.IsCompletedSuccessfully) return;
+        _ = ObserveAsync(pending, what);
+    }
+
+    private async Task ObserveAsync(ValueTask pending, string what)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _namespace.Server.Logger.LogWarning(ex, "Socket.IO {Operation} in {Namespace} failed", what, _namespace.Name);
+        }
     }
 }

@@ -84,8 +84,10 @@ internal sealed class SocketIOConnection
                 Engine.Send(SocketIOEncoder.ConnectError(name, "Invalid namespace", null, _server.JsonOptions));
                 return;
             }
-            var socket = new SocketIOSocket(ns, this, new SocketIOHandshake(Engine, auth, _server.JsonOptions));
-            foreach (var middleware in ns.Middleware)
+            var restored = await RestoreAsync(ns, auth).ConfigureAwait(false);
+            var socket = new SocketIOSocket(ns, this, new SocketIOHandshake(Engine, auth, _server.JsonOptions), restored?.Session);
+            bool skipMiddleware = restored is not null && _server.ConnectionStateRecovery is { SkipMiddlewares: true };
+            foreach (var middleware in skipMiddleware ? [] : ns.Middleware)
             {
                 try
                 {
@@ -111,8 +113,11 @@ internal sealed class SocketIOConnection
                 _connectTimeout = null;
             }
             ns.Add(socket);
+            if (restored is not null) socket.Join([.. restored.Session.Rooms]);
             socket.MarkConnected();
-            Engine.Send(SocketIOEncoder.Connect(name, socket.Id));
+            Engine.Send(socket.Pid is { } pid ? Adapters.PacketEncoding.Connect(name, socket.Id, pid) : SocketIOEncoder.Connect(name, socket.Id));
+            if (restored is not null)
+                foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.Encoded);
             foreach (var handler in ns.ConnectionHandlers)
             {
                 try
@@ -128,6 +133,23 @@ internal sealed class SocketIOConnection
         finally
         {
             lock (_sockets) _connecting.Remove(name);
+        }
+    }
+
+    /// <summary>Connection state recovery: the session a CONNECT's <c>{pid, offset}</c> names, when it can come back.</summary>
+    private async Task<Adapters.RestoredSession?> RestoreAsync(SocketIONamespace ns, JsonElement? auth)
+    {
+        if (_server.ConnectionStateRecovery is null || auth is not { ValueKind: JsonValueKind.Object } a) return null;
+        if (!a.TryGetProperty("pid", out var pid) || pid.ValueKind != JsonValueKind.String
+            || !a.TryGetProperty("offset", out var offset) || offset.ValueKind != JsonValueKind.String) return null;
+        try
+        {
+            return await ns.Adapter.RestoreSessionAsync(pid.GetString()!, offset.GetString()!).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _server.Logger.LogWarning(ex, "Socket.IO {Namespace}: session not restored", ns.Name);
+            return null;
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Duplex.SocketIO.Adapters;
+using Microsoft.Extensions.Logging;
 
 namespace Duplex.SocketIO;
 
@@ -12,13 +14,16 @@ public sealed class SocketIONamespace
     private readonly List<Func<SocketIOSocket, ValueTask>> _middleware;
     private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers;
     private readonly ConcurrentDictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<SocketIOServerEvent, ValueTask>[]> _serverEventHandlers = new(StringComparer.Ordinal);
+    private SocketIOAdapter _adapter;
     private long _nextAckId = -1;
 
-    internal SocketIONamespace(SocketIOServer server, string name, SocketIONamespace? parent = null)
+    internal SocketIONamespace(SocketIOServer server, string name, SocketIONamespace? parent = null, bool isTemplate = false)
     {
         Server = server;
         Name = name;
-        Adapter = new InMemoryAdapter(this);
+        // A dynamic pattern's template never has sockets of its own, so it never needs the cluster.
+        _adapter = isTemplate ? new InMemoryAdapter(this) : server.CreateAdapter(this);
         _middleware = parent?._middleware ?? new();
         _connectionHandlers = parent?._connectionHandlers ?? new();
     }
@@ -27,7 +32,16 @@ public sealed class SocketIONamespace
 
     public SocketIOServer Server { get; }
 
-    public InMemoryAdapter Adapter { get; }
+    /// <summary>This namespace's rooms and the operations across servers (see <see cref="SocketIOServer.UseAdapter"/>).</summary>
+    public SocketIOAdapter Adapter => System.Threading.Volatile.Read(ref _adapter);
+
+    /// <summary>Replaces the adapter (before sockets connect: rooms are not carried over), disposing the old one.</summary>
+    internal void ReplaceAdapter(SocketIOAdapter adapter)
+    {
+        var old = Interlocked.Exchange(ref _adapter, adapter);
+        _ = old.DisposeAsync().AsTask().ContinueWith(t => Server.Logger.LogWarning(t.Exception, "Socket.IO adapter of {Namespace}: dispose failed", Name),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
 
     /// <summary>The sockets connected to this namespace (in this process), by id.</summary>
     public IReadOnlyDictionary<string, SocketIOSocket> Sockets => _sockets;
@@ -82,6 +96,40 @@ public sealed class SocketIONamespace
 
     internal void Remove(SocketIOSocket socket) => _sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket));
 
+    /// <summary>
+    /// Handles <paramref name="eventName"/> when another server of the cluster sends it with
+    /// <see cref="ServerSideEmitAsync"/> (the reference's <c>io.on(event, …)</c> for server-side emits).
+    /// </summary>
+    public SocketIONamespace OnServerSideEmit(string eventName, Func<SocketIOServerEvent, ValueTask> handler)
+    {
+        _serverEventHandlers.AddOrUpdate(eventName, [handler], (_, existing) => [.. existing, handler]);
+        return this;
+    }
+
+    public SocketIONamespace OnServerSideEmit(string eventName, Action<SocketIOServerEvent> handler) =>
+        OnServerSideEmit(eventName, e => { handler(e); return ValueTask.CompletedTask; });
+
+    internal void DispatchServerSideEmit(JsonElement data, IReadOnlyList<byte[]> attachments, Func<object?, ValueTask>? ack)
+    {
+        if (data.ValueKind != JsonValueKind.Array || data.GetArrayLength() == 0 || data[0].ValueKind != JsonValueKind.String) return;
+        var name = data[0].GetString()!;
+        if (!_serverEventHandlers.TryGetValue(name, out var handlers)) return;
+        var e = new SocketIOServerEvent(name, SocketIOArgs.From(data, 1, attachments, Server.JsonOptions), ack);
+        foreach (var handler in handlers) _ = RunServerEventHandlerAsync(handler, e);
+    }
+
+    private async Task RunServerEventHandlerAsync(Func<SocketIOServerEvent, ValueTask> handler, SocketIOServerEvent e)
+    {
+        try
+        {
+            await handler(e).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Server.Logger.LogError(ex, "Socket.IO server-side event {Event} in {Namespace}: handler failed", e.Name, Name);
+        }
+    }
+
     // Broadcasts from the namespace: every socket, or those the operator selects.
     public BroadcastOperator To(params string[] rooms) => new BroadcastOperator(this).To(rooms);
     public BroadcastOperator In(params string[] rooms) => To(rooms);
@@ -90,8 +138,21 @@ public sealed class SocketIONamespace
     public BroadcastOperator Timeout(TimeSpan timeout) => new BroadcastOperator(this).Timeout(timeout);
     public ValueTask<int> EmitAsync(string eventName, params object?[] args) => new BroadcastOperator(this).EmitAsync(eventName, args);
     public Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args) => new BroadcastOperator(this).EmitWithAckAsync(eventName, args);
-    public ValueTask<IReadOnlyList<SocketIOSocket>> FetchSocketsAsync() => new BroadcastOperator(this).FetchSocketsAsync();
+    public ValueTask<IReadOnlyList<FetchedSocket>> FetchSocketsAsync(CancellationToken cancellationToken = default) => new BroadcastOperator(this).FetchSocketsAsync(cancellationToken);
     public void SocketsJoin(params string[] rooms) => new BroadcastOperator(this).SocketsJoin(rooms);
     public void SocketsLeave(string room) => new BroadcastOperator(this).SocketsLeave(room);
     public void DisconnectSockets(bool close = false) => new BroadcastOperator(this).DisconnectSockets(close);
+    public ValueTask SocketsJoinAsync(params string[] rooms) => new BroadcastOperator(this).SocketsJoinAsync(rooms);
+    public ValueTask SocketsLeaveAsync(params string[] rooms) => new BroadcastOperator(this).SocketsLeaveAsync(rooms);
+    public ValueTask DisconnectSocketsAsync(bool close = false) => new BroadcastOperator(this).DisconnectSocketsAsync(close);
+    public BroadcastOperator Local => new BroadcastOperator(this).Local;
+
+    /// <summary>Sends an event to the other servers of the cluster (their <see cref="OnServerSideEmit"/> handlers).</summary>
+    public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) => new BroadcastOperator(this).ServerSideEmitAsync(eventName, args);
+
+    /// <summary>As <see cref="ServerSideEmitAsync"/>, and returns one answer from every other server (see <see cref="Timeout"/>).</summary>
+    public Task<IReadOnlyList<JsonElement>> ServerSideEmitWithAckAsync(string eventName, params object?[] args) => new BroadcastOperator(this).ServerSideEmitWithAckAsync(eventName, args);
+
+    /// <summary>How many servers share this namespace, this one included.</summary>
+    public ValueTask<int> ServerCountAsync(CancellationToken cancellationToken = default) => Adapter.ServerCountAsync(cancellationToken);
 }

@@ -16,6 +16,13 @@ public sealed class SocketIOSocket
         "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
     };
 
+    // The reference keeps a session for these reasons only: a client or server that meant to leave does not come back.
+    private static readonly HashSet<string> RecoverableReasons = new(StringComparer.Ordinal)
+    {
+        DisconnectReason.TransportError, DisconnectReason.TransportClose, DisconnectReason.ForcedClose,
+        DisconnectReason.PingTimeout, DisconnectReason.ServerShuttingDown, DisconnectReason.ForcedServerClose,
+    };
+
     private readonly object _gate = new();
     private Dictionary<string, Func<SocketIOEvent, ValueTask>[]> _handlers = new(StringComparer.Ordinal);
     private Func<SocketIOEvent, ValueTask>[] _anyHandlers = [];
@@ -25,13 +32,25 @@ public sealed class SocketIOSocket
     private int _connected;
     private int _closing;
 
-    internal SocketIOSocket(SocketIONamespace ns, SocketIOConnection connection, SocketIOHandshake handshake)
+    internal SocketIOSocket(SocketIONamespace ns, SocketIOConnection connection, SocketIOHandshake handshake, Adapters.SocketSession? recovered = null)
     {
         Namespace = ns;
         Connection = connection;
         Handshake = handshake;
-        Id = EngineIOServer.NewId();
+        Id = recovered?.Sid ?? EngineIOServer.NewId();
+        // The private id names the session for a later recovery; only the client it was given to knows it.
+        Pid = recovered?.Pid ?? (ns.Server.ConnectionStateRecovery is not null ? EngineIOServer.NewId() : null);
+        if (recovered is not null)
+        {
+            Recovered = true;
+            Data = recovered.Data;
+        }
     }
+
+    /// <summary>Whether this socket is a disconnected one come back, with its id, rooms and data (connection state recovery).</summary>
+    public bool Recovered { get; }
+
+    internal string? Pid { get; }
 
     /// <summary>This socket's id (not the Engine.IO session id); also the name of its own room.</summary>
     public string Id { get; }
@@ -137,9 +156,14 @@ public sealed class SocketIOSocket
     public ValueTask EmitAsync(string eventName, params object?[] args)
     {
         CheckReserved(eventName);
-        SendPackets(SocketIOEncoder.Event(Namespace.Name, eventName, args, null, JsonOptions));
+        var packets = SocketIOEncoder.Event(Namespace.Name, eventName, args, null, JsonOptions);
+        // With recovery on, the adapter numbers and keeps the event, so a client that comes back gets it.
+        if (Pid is not null) return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets), new Adapters.BroadcastOptions { Rooms = new HashSet<string> { Id }, Local = true }));
+        SendPackets(packets);
         return ValueTask.CompletedTask;
     }
+
+    private static ValueTask AwaitCount(ValueTask<int> pending) => pending.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(pending.AsTask());
 
     /// <summary>
     /// Emits an event and waits for the client's acknowledgement. Never hangs across a disconnect:
@@ -292,6 +316,8 @@ public sealed class SocketIOSocket
         if (!Connected || Interlocked.Exchange(ref _closing, 1) != 0) return;
         // The reference order: "disconnecting" while still in the rooms, then leave them, then "disconnect".
         foreach (var handler in _disconnectingHandlers) Invoke(handler, reason);
+        if (Pid is not null && RecoverableReasons.Contains(reason))
+            Namespace.Adapter.PersistSession(new Adapters.SocketSession(Id, Pid, Rooms.ToArray(), Data));
         Volatile.Write(ref _connected, 0);
         Namespace.Adapter.DeleteAll(Id);
         Namespace.Remove(this);

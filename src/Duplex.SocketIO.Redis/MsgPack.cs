@@ -1,0 +1,329 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+
+namespace Duplex.SocketIO.Redis;
+
+/// <summary>
+/// The subset of MessagePack the Node Redis adapter's encoder (notepack.io) produces and reads, mapped
+/// to and from JSON: maps ↔ objects, arrays, strings, integers and floats ↔ numbers, nil ↔ null,
+/// booleans, and bin ↔ Socket.IO binary placeholders (<c>{"_placeholder":true,"num":N}</c> plus an
+/// attachment), so a packet crosses between nodes with its binary parts as real bytes. Ext values
+/// (notepack's <c>undefined</c>, dates) read as null and are left out of maps, as JSON would.
+/// Malformed input throws <see cref="FormatException"/>; nesting is bounded.
+/// </summary>
+public static class MsgPack
+{
+    public const int MaxDepth = 64;
+
+    // ───────────────────────────── JSON → MessagePack ─────────────────────────────
+
+    /// <summary>Encodes <paramref name="value"/>; placeholders pointing into <paramref name="attachments"/> become bin.</summary>
+    public static byte[] FromJson(JsonElement value, IReadOnlyList<byte[]>? attachments = null)
+    {
+        var writer = new Writer(new ArrayBufferWriter<byte>(256));
+        writer.WriteJson(value, attachments, 0);
+        return writer.ToArray();
+    }
+
+    /// <summary>Builds a message with a writer (for envelopes like <c>[uid, packet, opts]</c>).</summary>
+    public static byte[] Build(Action<Writer> write)
+    {
+        var writer = new Writer(new ArrayBufferWriter<byte>(256));
+        write(writer);
+        return writer.ToArray();
+    }
+
+    public readonly struct Writer(ArrayBufferWriter<byte> output)
+    {
+        public byte[] ToArray() => output.WrittenSpan.ToArray();
+
+        private void Byte(byte b) => output.Write<byte>([b]);
+
+        private void Be16(byte marker, ushort v)
+        {
+            var span = output.GetSpan(3);
+            span[0] = marker;
+            BinaryPrimitives.WriteUInt16BigEndian(span[1..], v);
+            output.Advance(3);
+        }
+
+        private void Be32(byte marker, uint v)
+        {
+            var span = output.GetSpan(5);
+            span[0] = marker;
+            BinaryPrimitives.WriteUInt32BigEndian(span[1..], v);
+            output.Advance(5);
+        }
+
+        private void Be64(byte marker, ulong v)
+        {
+            var span = output.GetSpan(9);
+            span[0] = marker;
+            BinaryPrimitives.WriteUInt64BigEndian(span[1..], v);
+            output.Advance(9);
+        }
+
+        public void Nil() => Byte(0xc0);
+
+        public void Bool(bool value) => Byte(value ? (byte)0xc3 : (byte)0xc2);
+
+        public void Int(long value)
+        {
+            if (value >= 0) UInt((ulong)value);
+            else if (value >= -32) Byte((byte)(sbyte)value);
+            else if (value >= sbyte.MinValue) output.Write<byte>([0xd0, (byte)(sbyte)value]);
+            else if (value >= short.MinValue) Be16(0xd1, (ushort)(short)value);
+            else if (value >= int.MinValue) Be32(0xd2, (uint)(int)value);
+            else Be64(0xd3, (ulong)value);
+        }
+
+        public void UInt(ulong value)
+        {
+            if (value < 0x80) Byte((byte)value);
+            else if (value <= byte.MaxValue) output.Write<byte>([0xcc, (byte)value]);
+            else if (value <= ushort.MaxValue) Be16(0xcd, (ushort)value);
+            else if (value <= uint.MaxValue) Be32(0xce, (uint)value);
+            else Be64(0xcf, value);
+        }
+
+        public void Double(double value) => Be64(0xcb, BitConverter.DoubleToUInt64Bits(value));
+
+        public void String(string value)
+        {
+            int length = Encoding.UTF8.GetByteCount(value);
+            if (length < 32) Byte((byte)(0xa0 | length));
+            else if (length <= byte.MaxValue) output.Write<byte>([0xd9, (byte)length]);
+            else if (length <= ushort.MaxValue) Be16(0xda, (ushort)length);
+            else Be32(0xdb, (uint)length);
+            int written = Encoding.UTF8.GetBytes(value, output.GetSpan(length));
+            output.Advance(written);
+        }
+
+        public void Binary(ReadOnlySpan<byte> value)
+        {
+            if (value.Length <= byte.MaxValue) output.Write<byte>([0xc4, (byte)value.Length]);
+            else if (value.Length <= ushort.MaxValue) Be16(0xc5, (ushort)value.Length);
+            else Be32(0xc6, (uint)value.Length);
+            output.Write(value);
+        }
+
+        public void ArrayHeader(int count)
+        {
+            if (count < 16) Byte((byte)(0x90 | count));
+            else if (count <= ushort.MaxValue) Be16(0xdc, (ushort)count);
+            else Be32(0xdd, (uint)count);
+        }
+
+        public void MapHeader(int count)
+        {
+            if (count < 16) Byte((byte)(0x80 | count));
+            else if (count <= ushort.MaxValue) Be16(0xde, (ushort)count);
+            else Be32(0xdf, (uint)count);
+        }
+
+        public void StringArray(IEnumerable<string> values)
+        {
+            var all = values as IReadOnlyCollection<string> ?? values.ToArray();
+            ArrayHeader(all.Count);
+            foreach (var v in all) String(v);
+        }
+
+        public void WriteJson(JsonElement value, IReadOnlyList<byte[]>? attachments, int depth = 0)
+        {
+            if (depth > MaxDepth) throw new FormatException("nesting too deep");
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    if (attachments is not null && TryPlaceholder(value, attachments, out var bytes))
+                    {
+                        Binary(bytes);
+                        return;
+                    }
+                    int count = 0;
+                    foreach (var _ in value.EnumerateObject()) count++;
+                    MapHeader(count);
+                    foreach (var property in value.EnumerateObject())
+                    {
+                        String(property.Name);
+                        WriteJson(property.Value, attachments, depth + 1);
+                    }
+                    return;
+                case JsonValueKind.Array:
+                    ArrayHeader(value.GetArrayLength());
+                    foreach (var item in value.EnumerateArray()) WriteJson(item, attachments, depth + 1);
+                    return;
+                case JsonValueKind.String:
+                    String(value.GetString()!);
+                    return;
+                case JsonValueKind.Number:
+                    if (value.TryGetInt64(out long l)) Int(l);
+                    else if (value.TryGetUInt64(out ulong u)) UInt(u);
+                    else Double(value.GetDouble());
+                    return;
+                case JsonValueKind.True:
+                    Bool(true);
+                    return;
+                case JsonValueKind.False:
+                    Bool(false);
+                    return;
+                default:
+                    Nil();
+                    return;
+            }
+        }
+
+        private static bool TryPlaceholder(JsonElement value, IReadOnlyList<byte[]> attachments, out byte[] bytes)
+        {
+            bytes = null!;
+            if (!value.TryGetProperty("_placeholder", out var flag) || flag.ValueKind != JsonValueKind.True) return false;
+            if (!value.TryGetProperty("num", out var num) || !num.TryGetInt32(out int n) || n < 0 || n >= attachments.Count) return false;
+            bytes = attachments[n];
+            return true;
+        }
+    }
+
+    // ───────────────────────────── MessagePack → JSON ─────────────────────────────
+
+    /// <summary>
+    /// Decodes one value as JSON; every bin becomes a placeholder whose bytes are appended to
+    /// <paramref name="attachments"/>. Trailing bytes are an error.
+    /// </summary>
+    public static JsonElement ToJson(ReadOnlySpan<byte> data, List<byte[]> attachments)
+    {
+        var buffer = new ArrayBufferWriter<byte>(data.Length * 2 + 16);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = false }))
+        {
+            int offset = 0;
+            ReadValue(data, ref offset, writer, attachments, 0);
+            if (offset != data.Length) throw new FormatException("trailing bytes after the MessagePack value");
+        }
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    private static ReadOnlySpan<byte> Take(ReadOnlySpan<byte> data, ref int offset, long count)
+    {
+        if (count < 0 || count > data.Length - offset) throw new FormatException("MessagePack value runs past the end");
+        var slice = data.Slice(offset, (int)count);
+        offset += (int)count;
+        return slice;
+    }
+
+    private static byte U8(ReadOnlySpan<byte> data, ref int offset) => Take(data, ref offset, 1)[0];
+    private static ushort U16(ReadOnlySpan<byte> data, ref int offset) => BinaryPrimitives.ReadUInt16BigEndian(Take(data, ref offset, 2));
+    private static uint U32(ReadOnlySpan<byte> data, ref int offset) => BinaryPrimitives.ReadUInt32BigEndian(Take(data, ref offset, 4));
+    private static ulong U64(ReadOnlySpan<byte> data, ref int offset) => BinaryPrimitives.ReadUInt64BigEndian(Take(data, ref offset, 8));
+
+    /// <summary>Reads a value; returns false when it was an ext (undefined), written as null.</summary>
+    private static bool ReadValue(ReadOnlySpan<byte> data, ref int offset, Utf8JsonWriter writer, List<byte[]> attachments, int depth)
+    {
+        if (depth > MaxDepth) throw new FormatException("MessagePack nesting too deep");
+        byte b = U8(data, ref offset);
+        switch (b)
+        {
+            case <= 0x7f: writer.WriteNumberValue(b); return true;
+            case >= 0x80 and <= 0x8f: ReadMap(data, ref offset, b & 0x0f, writer, attachments, depth); return true;
+            case >= 0x90 and <= 0x9f: ReadArray(data, ref offset, b & 0x0f, writer, attachments, depth); return true;
+            case >= 0xa0 and <= 0xbf: writer.WriteStringValue(Utf8(Take(data, ref offset, b & 0x1f))); return true;
+            case >= 0xe0: writer.WriteNumberValue((sbyte)b); return true;
+            case 0xc0: writer.WriteNullValue(); return true;
+            case 0xc2: writer.WriteBooleanValue(false); return true;
+            case 0xc3: writer.WriteBooleanValue(true); return true;
+            case 0xc4: Bin(Take(data, ref offset, U8(data, ref offset))); return true;
+            case 0xc5: Bin(Take(data, ref offset, U16(data, ref offset))); return true;
+            case 0xc6: Bin(Take(data, ref offset, U32(data, ref offset))); return true;
+            case 0xc7: Take(data, ref offset, 1L + U8(data, ref offset)); writer.WriteNullValue(); return false;
+            case 0xc8: Take(data, ref offset, 1L + U16(data, ref offset)); writer.WriteNullValue(); return false;
+            case 0xc9: Take(data, ref offset, 1L + U32(data, ref offset)); writer.WriteNullValue(); return false;
+            case 0xca: Number(BitConverter.Int32BitsToSingle((int)U32(data, ref offset))); return true;
+            case 0xcb: Number(BitConverter.UInt64BitsToDouble(U64(data, ref offset))); return true;
+            case 0xcc: writer.WriteNumberValue(U8(data, ref offset)); return true;
+            case 0xcd: writer.WriteNumberValue(U16(data, ref offset)); return true;
+            case 0xce: writer.WriteNumberValue(U32(data, ref offset)); return true;
+            case 0xcf: writer.WriteNumberValue(U64(data, ref offset)); return true;
+            case 0xd0: writer.WriteNumberValue((sbyte)U8(data, ref offset)); return true;
+            case 0xd1: writer.WriteNumberValue((short)U16(data, ref offset)); return true;
+            case 0xd2: writer.WriteNumberValue((int)U32(data, ref offset)); return true;
+            case 0xd3: writer.WriteNumberValue((long)U64(data, ref offset)); return true;
+            case 0xd4: Take(data, ref offset, 2); writer.WriteNullValue(); return false;
+            case 0xd5: Take(data, ref offset, 3); writer.WriteNullValue(); return false;
+            case 0xd6: Take(data, ref offset, 5); writer.WriteNullValue(); return false;
+            case 0xd7: Take(data, ref offset, 9); writer.WriteNullValue(); return false;
+            case 0xd8: Take(data, ref offset, 17); writer.WriteNullValue(); return false;
+            case 0xd9: writer.WriteStringValue(Utf8(Take(data, ref offset, U8(data, ref offset)))); return true;
+            case 0xda: writer.WriteStringValue(Utf8(Take(data, ref offset, U16(data, ref offset)))); return true;
+            case 0xdb: writer.WriteStringValue(Utf8(Take(data, ref offset, U32(data, ref offset)))); return true;
+            case 0xdc: ReadArray(data, ref offset, U16(data, ref offset), writer, attachments, depth); return true;
+            case 0xdd: ReadArray(data, ref offset, U32(data, ref offset), writer, attachments, depth); return true;
+            case 0xde: ReadMap(data, ref offset, U16(data, ref offset), writer, attachments, depth); return true;
+            case 0xdf: ReadMap(data, ref offset, U32(data, ref offset), writer, attachments, depth); return true;
+            default: throw new FormatException($"MessagePack type 0x{b:x2} is not used");
+        }
+
+        void Bin(ReadOnlySpan<byte> bytes)
+        {
+            writer.WriteStartObject();
+            writer.WriteBoolean("_placeholder", true);
+            writer.WriteNumber("num", attachments.Count);
+            writer.WriteEndObject();
+            attachments.Add(bytes.ToArray());
+        }
+
+        void Number(double value)
+        {
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue(); // JSON has no NaN or Infinity; JSON.stringify writes null too
+        }
+    }
+
+    private static string Utf8(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new FormatException("MessagePack string is not UTF-8");
+        }
+    }
+
+    private static void ReadArray(ReadOnlySpan<byte> data, ref int offset, long count, Utf8JsonWriter writer, List<byte[]> attachments, int depth)
+    {
+        if (count > data.Length - offset) throw new FormatException("MessagePack array longer than its message");
+        writer.WriteStartArray();
+        for (long i = 0; i < count; i++) ReadValue(data, ref offset, writer, attachments, depth + 1);
+        writer.WriteEndArray();
+    }
+
+    private static void ReadMap(ReadOnlySpan<byte> data, ref int offset, long count, Utf8JsonWriter writer, List<byte[]> attachments, int depth)
+    {
+        if (count * 2 > data.Length - offset) throw new FormatException("MessagePack map longer than its message");
+        writer.WriteStartObject();
+        for (long i = 0; i < count; i++)
+        {
+            writer.WritePropertyName(ReadKey(data, ref offset));
+            // An ext value (notepack's undefined) is written as null: JSON.stringify would drop the key,
+            // and nothing the adapter reads tells null from absent.
+            ReadValue(data, ref offset, writer, attachments, depth + 1);
+        }
+        writer.WriteEndObject();
+    }
+
+    private static string ReadKey(ReadOnlySpan<byte> data, ref int offset)
+    {
+        byte b = data.Length > offset ? data[offset] : throw new FormatException("MessagePack map key missing");
+        if (b is >= 0xa0 and <= 0xbf) { offset++; return Utf8(Take(data, ref offset, b & 0x1f)); }
+        if (b == 0xd9) { offset++; return Utf8(Take(data, ref offset, U8(data, ref offset))); }
+        if (b == 0xda) { offset++; return Utf8(Take(data, ref offset, U16(data, ref offset))); }
+        if (b == 0xdb) { offset++; return Utf8(Take(data, ref offset, U32(data, ref offset))); }
+        // A non-string key (a number): JavaScript objects would turn it into its text.
+        var buffer = new ArrayBufferWriter<byte>(16);
+        using (var w = new Utf8JsonWriter(buffer))
+            ReadValue(data, ref offset, w, [], MaxDepth);
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return doc.RootElement.ValueKind == JsonValueKind.String ? doc.RootElement.GetString()! : doc.RootElement.GetRawText();
+    }
+}

@@ -1,0 +1,29 @@
+namespace Duplex.SocketIO.Adapters;
+
+/// <summary>
+/// Which sockets a broadcast or a cluster-wide operation selects (those in any of <see cref="Rooms"/>,
+/// every socket when it is empty, minus those in any of <see cref="Except"/>) and how it is sent.
+/// The shape is socket.io-adapter's <c>{ rooms, except, flags }</c>, so adapters can ship it as is.
+/// </summary>
+public sealed record BroadcastOptions
+{
+    private static readonly IReadOnlySet<string> None = new HashSet<string>();
+
+    public IReadOnlySet<string> Rooms { get; init; } = None;
+
+    public IReadOnlySet<string> Except { get; init; } = None;
+
+    /// <summary>Skip recipients that cannot take the packet right now instead of queueing it.</summary>
+    public bool Volatile { get; init; }
+
+    /// <summary>Accepted for parity with the reference flags; WebSocket compression is decided per connection.</summary>
+    public bool Compress { get; init; } = true;
+
+    /// <summary>This process only: an adapter must not forward the operation to other nodes.</summary>
+    public bool Local { get; init; }
+
+    /// <summary>How long an operation that gathers answers (acks, fetches) waits; null for the adapter's default.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    public static BroadcastOptions All { get; } = new();
+}
