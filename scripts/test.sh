@@ -21,6 +21,8 @@ fi
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/peers-socketio && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/peers-socketio-redis && npm ci --no-audit --no-fund --loglevel=error)
+# The browser build of socket.io-client that `serve` embeds for /chat (the Cli build would also fetch it).
+(cd src/Duplex.Cli/chat-client && npm ci --no-audit --no-fund --loglevel=error)
 
 step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx

@@ -63,7 +63,7 @@ internal static class ServeCommand
 
         var page = ReadPage();
         app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
-        SocketIOChat.Map(app, log);
+        SocketIOChat.Map(app, log, parsed.Get("redis"));
 
         app.MapWebSocket("/echo", async connection =>
         {

@@ -2,6 +2,8 @@ using System.Reflection;
 using System.Text.Json;
 using Duplex.SocketIO;
 using Duplex.SocketIO.EngineIO;
+using Duplex.SocketIO.Redis;
+using StackExchange.Redis;
 
 namespace Duplex.Cli;
 
@@ -14,10 +16,27 @@ namespace Duplex.Cli;
 /// </summary>
 internal static class SocketIOChat
 {
-    public static void Map(WebApplication app, ILogger log)
+    /// <param name="redis">With <c>serve --redis</c>: the chat spans every server (Duplex or Node with
+    /// @socket.io/redis-adapter) on that Redis.</param>
+    public static void Map(WebApplication app, ILogger log, string? redis = null)
     {
         // The seed's server options: cors: { origin: '*' }.
-        var io = new SocketIOServer(new SocketIOOptions { Cors = new EngineIOCorsOptions() }, app.Services.GetService<ILoggerFactory>());
+        var loggerFactory = app.Services.GetService<ILoggerFactory>();
+        var io = new SocketIOServer(new SocketIOOptions { Cors = new EngineIOCorsOptions() }, loggerFactory);
+        if (redis is not null)
+        {
+            // Its own connection (servers are counted by their subscriptions); up or not, serve starts.
+            var config = ConfigurationOptions.Parse(redis);
+            config.AbortOnConnectFail = false;
+            config.BacklogPolicy = BacklogPolicy.FailFast;
+            var multiplexer = ConnectionMultiplexer.Connect(config);
+            io.UseRedisAdapter(multiplexer, loggerFactory: loggerFactory);
+            app.Lifetime.ApplicationStopped.Register(() =>
+            {
+                io.CloseAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+                multiplexer.Dispose();
+            });
+        }
         io.OnConnection(socket =>
         {
             socket.On("message", e => io.EmitAsync("message", e.Args.Count > 0 ? e.Args[0] : (JsonElement?)null));

@@ -14,7 +14,8 @@ internal static class Usage
                           "message" goes to everyone; "join-room" joins and tells the room "user-joined"
               /chat       the chat page, on the official socket.io-client browser build
               --metrics logs the "Duplex" meter's totals every 5 s
-              --redis joins a cluster: /broadcast reaches every server on that Redis
+              --redis joins a cluster: /broadcast and the Socket.IO chat reach every server on that
+                      Redis (Duplex, or Node socket.io with @socket.io/redis-adapter)
               --verbose logs every connection opened and closed
           duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
                          [--echo] [--insecure] [--quiet] [--compression]
