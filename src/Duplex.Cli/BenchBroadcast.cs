@@ -19,7 +19,11 @@ internal static class BenchBroadcast
         var window = new BenchWindow(options);
         var shared = new Shared(options.Connections);
 
-        var sockets = await BenchConnect.OpenAsync(options, options.Connections + 1, result, window.Abort);
+        // --publish-to: receivers on one node, the publisher on another, so every delivery crosses the cluster.
+        var sockets = options.PublishTarget is { } publishTarget
+            ? [.. await BenchConnect.OpenAsync(options, options.Connections, result, window.Abort),
+               .. await BenchConnect.OpenAsync(options, 1, result, window.Abort, firstIndex: options.Connections, target: publishTarget)]
+            : await BenchConnect.OpenAsync(options, options.Connections + 1, result, window.Abort);
         if (sockets.Count < 2) return result;
         var publisherSocket = sockets[^1];
         var receivers = sockets.Take(sockets.Count - 1).Select(s => new Receiver(s, options, window, shared, result)).ToArray();

@@ -3,7 +3,7 @@ namespace Duplex.Cli;
 /// <summary>Opens many load-generator connections, a bounded number at a time so the listen backlog is not flooded.</summary>
 internal static class BenchConnect
 {
-    public static async Task<List<BenchSocket>> OpenAsync(BenchOptions options, int count, BenchResult result, CancellationToken cancellationToken, int firstIndex = 0)
+    public static async Task<List<BenchSocket>> OpenAsync(BenchOptions options, int count, BenchResult result, CancellationToken cancellationToken, int firstIndex = 0, BenchTarget? target = null)
     {
         var sockets = new BenchSocket?[count];
         int next = 0;
@@ -17,7 +17,7 @@ internal static class BenchConnect
             {
                 try
                 {
-                    sockets[i] = await BenchSocket.ConnectAsync(options.Target, options.SourceFor(firstIndex + i), options.Compression, timeout.Token);
+                    sockets[i] = await BenchSocket.ConnectAsync(target ?? options.Target, options.SourceFor(firstIndex + i), options.Compression, timeout.Token);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || timeout.IsCancellationRequested)
                 {

@@ -8,6 +8,8 @@ internal sealed class BenchOptions
 {
     public required string Mode { get; init; }
     public required BenchTarget Target { get; init; }
+    /// <summary>broadcast --publish-to: the publisher's server, when it is another node of a cluster.</summary>
+    public BenchTarget? PublishTarget { get; init; }
     public int Connections { get; init; }
     public int Depth { get; init; }
     public int Size { get; init; }
@@ -29,7 +31,7 @@ internal sealed class BenchOptions
     public static readonly HashSet<string> FlagNames = ["text", "binary", "json", "no-progress", "compression"];
 
     public static readonly HashSet<string> OptionNames =
-        ["connections", "depth", "size", "duration", "warmup", "messages", "rate", "pid", "sources", "receivers", "loops", "connect-parallelism"];
+        ["connections", "depth", "size", "duration", "warmup", "messages", "rate", "pid", "sources", "receivers", "loops", "connect-parallelism", "publish-to"];
 
     public static BenchOptions Parse(Arguments args)
     {
@@ -42,15 +44,7 @@ internal sealed class BenchOptions
             _ => throw new ArgumentException($"unknown bench mode '{mode}' (echo, broadcast, idle, handshake)"),
         };
         var url = args.Positionals.Count > 1 ? args.Positionals[1] : "ws://127.0.0.1:8080" + defaultPath;
-        BenchTarget target;
-        try
-        {
-            target = BenchTarget.Parse(url, defaultPath);
-        }
-        catch (BenchException ex)
-        {
-            throw new ArgumentException(ex.Message);
-        }
+        var target = ParseTarget(url, defaultPath);
         int connections = mode switch
         {
             "broadcast" => args.GetInt("receivers", args.GetInt("connections", 100)),
@@ -62,6 +56,7 @@ internal sealed class BenchOptions
         {
             Mode = mode,
             Target = target,
+            PublishTarget = args.Get("publish-to") is { } publishTo ? ParseTarget(publishTo, defaultPath) : null,
             Connections = Positive(connections, "connections"),
             Depth = Positive(args.GetInt("depth", mode == "broadcast" ? 8 : 1), "depth"),
             Size = ParseSize(args.Get("size") ?? "32"),
@@ -114,5 +109,17 @@ internal sealed class BenchOptions
         if (!long.TryParse(lower, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n * factor is < 0 or > int.MaxValue)
             throw new ArgumentException($"--size '{text}': a byte count such as 32, 16k or 1m");
         return (int)(n * factor);
+    }
+
+    private static BenchTarget ParseTarget(string url, string defaultPath)
+    {
+        try
+        {
+            return BenchTarget.Parse(url, defaultPath);
+        }
+        catch (BenchException ex)
+        {
+            throw new ArgumentException(ex.Message);
+        }
     }
 }

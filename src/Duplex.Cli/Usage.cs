@@ -30,7 +30,8 @@ internal static class Usage
               echo       --connections C --depth P --size S [--text]: every echo checked,
                          messages/s, round trip p50/p99/p99.9
               broadcast  --receivers R [--rate N/s] [--depth W]: one publisher on /broadcast,
-                         deliveries/s, fan-out latency, losses
+                         deliveries/s, fan-out latency, losses; --publish-to URL puts the
+                         publisher on another server of a cluster (every delivery crosses Redis)
               idle       --connections N: open and hold; --pid gives server KiB per connection
               handshake  --loops L: connect, upgrade, close; handshakes/s
               --duration 10 --warmup 1 [--messages N] bound every run; --pid PID reads the

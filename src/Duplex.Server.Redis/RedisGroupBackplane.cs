@@ -80,16 +80,21 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
     {
         var redis = await _redis.Value.ConfigureAwait(false);
         string prefix = _options.ChannelPrefix + "group:";
-        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*"), (channel, value) =>
+        // A message queue, not a handler: StackExchange.Redis may run handlers concurrently, which
+        // reordered a publisher's broadcasts on the other nodes (seen with `duplex bench broadcast
+        // --publish-to`); the queue hands them over one at a time, in Redis's order.
+        var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*")).ConfigureAwait(false);
+        queue.OnMessage(received =>
         {
-            byte[]? message = value;
+            var channel = received.Channel;
+            byte[]? message = received.Message;
             if (message is null || message.Length < 17) return;
             if (message.AsSpan(1, 16).SequenceEqual(_nodeId)) return; // our own broadcast, already delivered locally
             var type = message[0] == (byte)'t' ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
             Received.Add(1);
             var group = channel.ToString()![prefix.Length..];
             _ = deliver(group, message.AsMemory(17), type);
-        }).ConfigureAwait(false);
+        });
     }
 
     public async ValueTask DisposeAsync()

@@ -103,6 +103,11 @@ public class RedisBackplaneTests
         Assert.Equal("hello from A", await fromA.NextSkippingWarmUpAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal("hello from A", await fromB.NextSkippingWarmUpAsync(TimeSpan.FromSeconds(10)));
 
+        // A burst crosses in the order it was sent (a concurrent subscription handler once reordered it).
+        for (int i = 0; i < 300; i++) await onA.SendTextAsync($"burst {i}");
+        for (int i = 0; i < 300; i++) Assert.Equal($"burst {i}", await fromB.NextTextAsync(TimeSpan.FromSeconds(10)));
+        for (int i = 0; i < 300; i++) Assert.Equal($"burst {i}", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
+
         // Redis goes away: each node still serves its own clients, and nothing crashes.
         await redis.StopAsync();
         await onA.SendTextAsync("local only");
