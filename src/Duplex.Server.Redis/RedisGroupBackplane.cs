@@ -45,6 +45,9 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         var config = ConfigurationOptions.Parse(_options.Configuration);
         // Start even when Redis is not there yet, and keep trying in the background.
         config.AbortOnConnectFail = false;
+        // A broadcast made while Redis is away is lost for the other nodes (and counted), not queued and
+        // delivered late, out of its moment, when Redis returns.
+        config.BacklogPolicy = BacklogPolicy.FailFast;
         var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
         redis.ConnectionFailed += (_, e) =>
         {
