@@ -66,17 +66,38 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         message[0] = type == WebSocketMessageType.Text ? (byte)'t' : (byte)'b';
         _nodeId.CopyTo(message, 1);
         payload.Span.CopyTo(message.AsSpan(17));
+        Task publish;
         try
         {
             var redis = await _redis.Value.ConfigureAwait(false);
-            await redis.GetSubscriber().PublishAsync(Channel(group), message).ConfigureAwait(false);
-            Published.Add(1);
+            // Handed to the multiplexer, which writes commands in the order they are issued, without
+            // waiting for Redis's answer: a publisher's next broadcast need not wait a round trip
+            // (measured: cross-node broadcast was bound by it). The outcome is still counted.
+            publish = redis.GetSubscriber().PublishAsync(Channel(group), message);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            Errors.Add(1, new KeyValuePair<string, object?>("kind", "publish"));
-            _logger.LogWarning("backplane: broadcast to group {Group} not published: {Reason}", group, ex.Message);
+            NotPublished(group, ex);
+            return;
         }
+        if (publish.IsCompleted) Observe(publish, group);
+        else _ = publish.ContinueWith(static (t, state) =>
+        {
+            var (self, group) = ((RedisGroupBackplane, string))state!;
+            self.Observe(t, group);
+        }, (this, group), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Observe(Task publish, string group)
+    {
+        if (publish.IsCompletedSuccessfully) Published.Add(1);
+        else NotPublished(group, publish.Exception?.GetBaseException() ?? new TaskCanceledException());
+    }
+
+    private void NotPublished(string group, Exception ex)
+    {
+        Errors.Add(1, new KeyValuePair<string, object?>("kind", "publish"));
+        _logger.LogWarning("backplane: broadcast to group {Group} not published: {Reason}", group, ex.Message);
     }
 
     public async Task StartAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver, CancellationToken cancellationToken = default)
