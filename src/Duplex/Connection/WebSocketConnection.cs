@@ -49,7 +49,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     // permessage-deflate, when negotiated: one compressor (used under the send lock) and one
     // decompressor (used by the read loop) per connection, each with native zlib state.
-    private readonly MessageDeflater? _deflater;
+    private readonly MessageDeflater? _deflater;  // with context takeover: the connection's own
+    private readonly int _sharedDeflaterWindowBits;  // without: a shared one of this window (DeflaterPool)
     private readonly MessageInflater? _inflater;
     private readonly PooledBufferWriter? _compressedOut;
     private readonly byte[]? _compressedIn;
@@ -105,7 +106,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         if (compression is not null)
         {
             Compression = compression;
-            _deflater = MessageDeflater.Create(compression, role, _options.Compression.CompressionLevel);
+            // Without context takeover on our side, a shared compressor does (DeflaterPool).
+            if (compression.SenderResetsContext(role)) _sharedDeflaterWindowBits = compression.SenderWindowBits(role);
+            else _deflater = MessageDeflater.Create(compression, role, _options.Compression.CompressionLevel);
             _inflater = MessageInflater.Create(compression, role);
             _compressedOut = new PooledBufferWriter(1024);
             _compressedIn = new byte[16 * 1024];
@@ -985,7 +988,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             {
                 // RFC 7692 §7.2.1: compress, drop the trailing 00 00 FF FF, set RSV1 on the (only) frame.
                 _compressedOut!.Clear();
-                _deflater!.CompressMessage(payload.Span, _compressedOut);
+                if (_deflater is not null)
+                {
+                    _deflater.CompressMessage(payload.Span, _compressedOut);
+                }
+                else
+                {
+                    int level = _options.Compression.CompressionLevel;
+                    var shared = DeflaterPool.Rent(_sharedDeflaterWindowBits, level);
+                    shared.CompressMessage(payload.Span, _compressedOut); // on failure it is dropped, not returned
+                    DeflaterPool.Return(shared, level);
+                }
                 DuplexMetrics.CompressionRatio.Record((double)_compressedOut.WrittenCount / payload.Length);
                 FrameWriter.WriteFrame(_transport.Output, opcode, true, FrameHeader.Rsv1, _compressedOut.WrittenSpan, _maskKeys?.Next());
             }
@@ -1002,7 +1015,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
     }
 
-    private bool WillCompress(int length) => _deflater is not null && length >= _options.Compression.MinMessageSizeToCompress;
+    private bool WillCompress(int length) => Compression is not null && length >= _options.Compression.MinMessageSizeToCompress;
 
     /// <summary>
     /// Takes the send lock for a data message. RFC 6455 §5.4: the frames of a fragmented message may
