@@ -17,6 +17,42 @@ public sealed class PreparedMessage
         PayloadLength = payloadLength;
     }
 
+    // permessage-deflate frames, made on first need, per (window bits, level): every recipient that
+    // agreed to no context takeover on the server side decodes the same compressed bytes.
+    private (int WindowBits, int Level, ReadOnlyMemory<byte> Frame)[]? _compressed;
+
+    /// <summary>The payload as sent in <see cref="Frame"/>.</summary>
+    public ReadOnlyMemory<byte> Payload => Frame[^PayloadLength..];
+
+    /// <summary>
+    /// The message compressed once for every recipient whose server side resets its context per
+    /// message (RFC 7692 §7.1.1.1), as one frame with RSV1 set; each (window, level) is compressed once.
+    /// </summary>
+    internal ReadOnlyMemory<byte> CompressedFrame(int windowBits, int level)
+    {
+        while (true)
+        {
+            var known = Volatile.Read(ref _compressed);
+            if (known is not null)
+                foreach (var (w, l, frame) in known)
+                    if (w == windowBits && l == level) return frame;
+            var made = Compress(windowBits, level);
+            // Two senders may race to make the same frame: either copy is right, and the first one stays.
+            if (Interlocked.CompareExchange(ref _compressed, [.. known ?? [], (windowBits, level, made)], known) == known) return made;
+        }
+    }
+
+    private ReadOnlyMemory<byte> Compress(int windowBits, int level)
+    {
+        var compressed = new ArrayBufferWriter<byte>(PayloadLength / 2 + 64);
+        var deflater = DeflaterPool.Rent(windowBits, level);
+        deflater.CompressMessage(Payload.Span, compressed); // on failure it is dropped, not returned
+        DeflaterPool.Return(deflater, level);
+        var writer = new ArrayBufferWriter<byte>(FrameHeader.GetLength(compressed.WrittenCount, false) + compressed.WrittenCount);
+        FrameWriter.WriteFrame(writer, Type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary, true, FrameHeader.Rsv1, compressed.WrittenSpan, null);
+        return writer.WrittenMemory;
+    }
+
     /// <summary>The whole frame: header and payload.</summary>
     public ReadOnlyMemory<byte> Frame { get; }
 

@@ -921,7 +921,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     public async ValueTask SendAsync(PreparedMessage message, CancellationToken cancellationToken = default)
     {
         if (Role != WebSocketRole.Server) throw new InvalidOperationException("Prepared messages are unmasked frames: only a server may send them.");
-        int size = message.Frame.Length;
+        // Compressed once for all recipients that reset context per message; a recipient whose
+        // context carries over between messages gets the plain frame (RFC 7692 lets a sender choose).
+        var frame = _deflater is null && Compression is not null && message.PayloadLength >= _options.Compression.MinMessageSizeToCompress
+            ? message.CompressedFrame(_sharedDeflaterWindowBits, _options.Compression.CompressionLevel)
+            : message.Frame;
+        int size = frame.Length;
         Interlocked.Add(ref _bufferedBytes, size);
         try
         {
@@ -929,7 +934,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             try
             {
                 ThrowIfCannotSend();
-                _transport.Output.Write(message.Frame.Span);
+                _transport.Output.Write(frame.Span);
                 await FlushAsync(cancellationToken).ConfigureAwait(false);
                 DuplexMetrics.MessagesSent.Add(1);
             }
