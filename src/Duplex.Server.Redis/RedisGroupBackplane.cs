@@ -100,14 +100,41 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         _logger.LogWarning("backplane: broadcast to group {Group} not published: {Reason}", group, ex.Message);
     }
 
-    public async Task StartAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Subscribes in the background: a node starts, and serves its own clients, before Redis is reachable
+    /// (or before its connection is up). The subscription is retried with backoff, logged and counted,
+    /// until it holds; StackExchange.Redis keeps it across later reconnections.
+    /// </summary>
+    public Task StartAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver, CancellationToken cancellationToken = default)
+    {
+        _ = SubscribeUntilDoneAsync(deliver);
+        return Task.CompletedTask;
+    }
+
+    private volatile bool _disposed;
+
+    private async Task SubscribeUntilDoneAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver)
     {
         var redis = await _redis.Value.ConfigureAwait(false);
         string prefix = _options.ChannelPrefix + "group:";
-        // A message queue, not a handler: StackExchange.Redis may run handlers concurrently, which
-        // reordered a publisher's broadcasts on the other nodes (seen with `duplex bench broadcast
-        // --publish-to`); the queue hands them over one at a time, in Redis's order.
-        var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*")).ConfigureAwait(false);
+        ChannelMessageQueue queue;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                // A message queue, not a handler: StackExchange.Redis may run handlers concurrently, which
+                // reordered a publisher's broadcasts on the other nodes (seen with `duplex bench broadcast
+                // --publish-to`); the queue hands them over one at a time, in Redis's order.
+                queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*")).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException && !_disposed)
+            {
+                Errors.Add(1, new KeyValuePair<string, object?>("kind", "connection"));
+                _logger.LogWarning("backplane: cannot subscribe yet ({Reason}); retrying", ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6)))).ConfigureAwait(false);
+            }
+        }
         queue.OnMessage(received =>
         {
             var channel = received.Channel;
@@ -123,6 +150,7 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         if (_redis.IsValueCreated) await (await _redis.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
     }
 }

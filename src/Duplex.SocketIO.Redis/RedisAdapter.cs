@@ -98,16 +98,40 @@ public sealed class RedisAdapter : SocketIOAdapter
     private async Task SubscribeAsync()
     {
         // Queues keep each channel's messages in order (a client sees broadcasts in the order they were sent).
-        var broadcasts = await _subscriber.SubscribeAsync(RedisChannel.Pattern(_channel + "*")).ConfigureAwait(false);
+        var broadcasts = await SubscribeUntilDoneAsync(RedisChannel.Pattern(_channel + "*")).ConfigureAwait(false);
         broadcasts.OnMessage(m => Guard(() => OnBroadcast(m.Channel.ToString(), m.Message), "broadcast"));
-        var requests = await _subscriber.SubscribeAsync(RedisChannel.Literal(_requestChannel)).ConfigureAwait(false);
+        var requests = await SubscribeUntilDoneAsync(RedisChannel.Literal(_requestChannel)).ConfigureAwait(false);
         requests.OnMessage(m => Guard(() => OnRequest(m.Message), "request"));
-        var responses = await _subscriber.SubscribeAsync(RedisChannel.Literal(_responseChannel)).ConfigureAwait(false);
+        var responses = await SubscribeUntilDoneAsync(RedisChannel.Literal(_responseChannel)).ConfigureAwait(false);
         responses.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
-        var specific = await _subscriber.SubscribeAsync(RedisChannel.Literal(_specificResponseChannel)).ConfigureAwait(false);
+        var specific = await SubscribeUntilDoneAsync(RedisChannel.Literal(_specificResponseChannel)).ConfigureAwait(false);
         specific.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
         lock (_queues) _queues.AddRange([broadcasts, requests, responses, specific]);
     }
+
+    /// <summary>
+    /// A server may start before Redis is reachable (or before its connection is up): the subscription
+    /// is retried with backoff, logged and counted, until it holds; StackExchange.Redis keeps it across
+    /// later reconnections.
+    /// </summary>
+    private async Task<ChannelMessageQueue> SubscribeUntilDoneAsync(RedisChannel channel)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await _subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException && !_disposed)
+            {
+                RedisAdapterMetrics.Error("connection");
+                Logger.LogWarning("Socket.IO Redis adapter: cannot subscribe to {Channel} yet ({Reason}); retrying", channel, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6)))).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private volatile bool _disposed;
 
     /// <summary>Bad input from Redis is logged and counted; it never reaches the subscriber loop as an exception.</summary>
     private void Guard(Action handle, string what)
@@ -685,6 +709,7 @@ public sealed class RedisAdapter : SocketIOAdapter
 
     public override async ValueTask DisposeAsync()
     {
+        _disposed = true;
         ChannelMessageQueue[] queues;
         lock (_queues) queues = _queues.ToArray();
         foreach (var queue in queues)

@@ -128,4 +128,30 @@ public class RedisBackplaneTests
         Assert.Equal(WebSocketState.Open, onA.State);
         Assert.Equal(WebSocketState.Open, onB.State);
     }
+
+    [Fact]
+    public async Task Nodes_start_while_Redis_is_down_serve_their_own_clients_and_join_up_when_it_comes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        await using var nodeA = await DuplexServe.StartAsync("--redis", $"127.0.0.1:{redis.Port}");
+        await using var nodeB = await DuplexServe.StartAsync("--redis", $"127.0.0.1:{redis.Port}");
+        await using var onA = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{nodeA.Port}/broadcast"));
+        await using var onB = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{nodeB.Port}/broadcast"));
+        var fromA = new Reader(onA);
+        var fromB = new Reader(onB);
+        await onA.SendTextAsync("local while down");
+        Assert.Equal("local while down", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
+
+        await redis.RestartAsync();
+        string? crossed = null;
+        for (int attempt = 0; attempt < 80 && crossed is null; attempt++)
+        {
+            await onA.SendTextAsync($"after start {attempt}");
+            await fromA.NextTextAsync(TimeSpan.FromSeconds(10));
+            try { crossed = await fromB.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
+        }
+        Assert.NotNull(crossed);
+        Assert.StartsWith("after start", crossed); // not the message sent while Redis was down
+    }
 }
