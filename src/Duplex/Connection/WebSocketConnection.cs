@@ -36,12 +36,14 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private byte[] _controlBuffer => _controlBufferStorage ??= new byte[125];
     private readonly MaskKeySource? _maskKeys;
     private readonly Func<ValueTask>? _closeTransport;
-    private readonly List<PendingPing> _pendingPings = [];
+    private List<PendingPing>? _pendingPingsStorage; // on the first ping: most connections only answer pings
+    private List<PendingPing> _pendingPings => LazyInitializer.EnsureInitialized(ref _pendingPingsStorage, static () => []);
 
     private volatile int _state = (int)WebSocketState.Open;
     private bool _closeSent;      // guarded by _sendLock
     private WebSocketMessageWriter? _openWriter; // guarded by _sendLock: a fragmented message is on the wire
-    private readonly SemaphoreSlim _writerGate = new(1, 1); // one fragmented message at a time
+    private SemaphoreSlim? _writerGateStorage; // one fragmented message at a time; made by the first one
+    private SemaphoreSlim _writerGate => LazyInitializer.EnsureInitialized(ref _writerGateStorage, static () => new SemaphoreSlim(1, 1));
     private bool _outputDone;     // guarded by _sendLock
     private CloseStatus? _closeStatus;
     private string? _closeDescription;
@@ -1235,6 +1237,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     private void CompletePings(ReadOnlySpan<byte> pongPayload)
     {
+        if (Volatile.Read(ref _pendingPingsStorage) is null) return; // no ping of ours: an unsolicited pong
         lock (_pendingPings)
         {
             int match = -1;
@@ -1253,6 +1256,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     private void FailPendingPings()
     {
+        if (Volatile.Read(ref _pendingPingsStorage) is null) return;
         lock (_pendingPings)
         {
             foreach (var p in _pendingPings)
