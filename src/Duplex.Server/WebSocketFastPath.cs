@@ -100,7 +100,7 @@ internal sealed class WebSocketFastPath
         input.AdvanceTo(buffer.GetPosition(headLength));
         if (refusal is not null)
         {
-            await RefuseAsync(connection, plan.Value.Upgrade, refusal).ConfigureAwait(false);
+            await RefuseAsync(connection, plan.Value, refusal).ConfigureAwait(false);
             return;
         }
         var upgrade = plan.Value.Upgrade;
@@ -125,7 +125,7 @@ internal sealed class WebSocketFastPath
         }
     }
 
-    private readonly record struct FastPlan(WebSocketUpgrade Upgrade, string Accept, string? Subprotocol,
+    private readonly record struct FastPlan(WebSocketUpgrade Upgrade, string Path, string Accept, string? Subprotocol,
         Protocol.Deflate.PerMessageDeflateParameters? Compression, string? ExtensionResponse, IPAddress? LimitedAddress);
 
     /// <summary>
@@ -160,13 +160,9 @@ internal sealed class WebSocketFastPath
         var options = upgrade.Options;
         if (options.ValidateOrigin is { } validateOrigin && !validateOrigin(handshake.Origin)) return null;
 
-        IPAddress? limited = null;
-        if (upgrade.Limiter.IsActive)
-        {
-            var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
-            refusal = upgrade.Limiter.TryEnter(address, _services.GetService<WebSocketConnectionRegistry>()?.Count ?? 0);
-            if (refusal is null) limited = address;
-        }
+        var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
+        refusal = upgrade.EnterLimits(address, _services, out bool entered);
+        var limited = entered ? address : null;
         string? subprotocol = null;
         Protocol.Deflate.PerMessageDeflateParameters? compression = null;
         string? extensionResponse = null;
@@ -183,7 +179,7 @@ internal sealed class WebSocketFastPath
                 return null; // the full path reports it
             }
         }
-        return new FastPlan(upgrade, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited);
+        return new FastPlan(upgrade, head.Path, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited);
     }
 
     /// <summary>RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.</summary>
@@ -198,16 +194,14 @@ internal sealed class WebSocketFastPath
         WriteAscii(output, response);
     }
 
-    private async Task RefuseAsync(ConnectionContext transport, WebSocketUpgrade upgrade, HandshakeDecision refusal)
+    private async Task RefuseAsync(ConnectionContext transport, FastPlan plan, HandshakeDecision refusal)
     {
-        DuplexMetrics.HandshakeRejections.Add(1, new KeyValuePair<string, object?>("status", refusal.StatusCode));
-        _logger.LogInformation(DuplexLogEvents.HandshakeRejected, "Refused WebSocket upgrade from {Remote}: {Status} {Reason}",
-            transport.RemoteEndPoint, refusal.StatusCode, refusal.Body);
+        WebSocketUpgrade.CountRejection(_logger, transport.RemoteEndPoint, plan.Path, refusal.StatusCode, refusal.Body);
         var body = refusal.Body + "\n";
         var response = new StringBuilder()
             .Append("HTTP/1.1 ").Append(refusal.StatusCode).Append(' ').Append(ReasonPhrases.GetReasonPhrase(refusal.StatusCode)).Append("\r\n")
             .Append("Content-Type: text/plain; charset=utf-8\r\n")
-            .Append("Retry-After: ").Append(upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
+            .Append("Retry-After: ").Append(plan.Upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
             .Append("Content-Length: ").Append(Encoding.UTF8.GetByteCount(body)).Append("\r\n")
             .Append("Connection: close\r\n\r\n");
         WriteAscii(transport.Transport.Output, response);

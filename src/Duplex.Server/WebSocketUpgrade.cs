@@ -78,17 +78,11 @@ internal sealed class WebSocketUpgrade
         }
 
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
-        bool entered = false;
-        if (_limiter.IsActive)
+        if (EnterLimits(address, services, out bool entered) is HandshakeDecision refused)
         {
-            var registry = services.GetService<WebSocketConnectionRegistry>();
-            if (_limiter.TryEnter(address, registry?.Count ?? 0) is HandshakeDecision refused)
-            {
-                context.Response.Headers.RetryAfter = _options.Limits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await RejectAsync(context, logger, refused.StatusCode, refused.Body).ConfigureAwait(false);
-                return;
-            }
-            entered = true;
+            context.Response.Headers.RetryAfter = _options.Limits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await RejectAsync(context, logger, refused.StatusCode, refused.Body).ConfigureAwait(false);
+            return;
         }
         try
         {
@@ -201,11 +195,30 @@ internal sealed class WebSocketUpgrade
         }
     }
 
-    private static Task RejectAsync(HttpContext context, ILogger logger, int status, string reason)
+    /// <summary>
+    /// The endpoint's connection caps and rates: null to go on (then, when <paramref name="entered"/>, the
+    /// caller releases <paramref name="address"/> from <see cref="Limiter"/> once the connection ends), or the refusal.
+    /// </summary>
+    internal HandshakeDecision? EnterLimits(System.Net.IPAddress address, IServiceProvider services, out bool entered)
+    {
+        entered = false;
+        if (!_limiter.IsActive) return null;
+        var refused = _limiter.TryEnter(address, services.GetService<WebSocketConnectionRegistry>()?.Count ?? 0);
+        entered = refused is null;
+        return refused;
+    }
+
+    /// <summary>Counts and logs a refused upgrade, whichever path refused it.</summary>
+    internal static void CountRejection(ILogger logger, object? remote, string path, int status, string reason)
     {
         DuplexMetrics.HandshakeRejections.Add(1, new KeyValuePair<string, object?>("status", status));
         logger.LogInformation(DuplexLogEvents.HandshakeRejected, "Refused WebSocket upgrade from {Remote} to {Path}: {Status} {Reason}",
-            context.Connection.RemoteIpAddress, context.Request.Path, status, reason);
+            remote, path, status, reason);
+    }
+
+    private static Task RejectAsync(HttpContext context, ILogger logger, int status, string reason)
+    {
+        CountRejection(logger, context.Connection.RemoteIpAddress, context.Request.Path, status, reason);
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(reason + "\n");

@@ -271,19 +271,7 @@ public sealed class SocketIOClientSocket
         {
             // The auth callback failed: this attempt cannot go on.
             var error = new SocketIOConnectException($"the auth callback of {Namespace} failed: {ex.Message}", null, ex);
-            TaskCompletionSource? waiter;
-            lock (_gate)
-            {
-                _active = false;
-                _session = null;
-                waiter = _connecting;
-                _connecting = null;
-                _buffer.Drain();
-            }
-            _acks.FailAll(error);
-            RaiseConnectError(error);
-            waiter?.TrySetException(error);
-            await _client.ReleaseIfIdleAsync().ConfigureAwait(false);
+            if (FailConnect(error, session: null)) await _client.ReleaseIfIdleAsync().ConfigureAwait(false);
         }
     }
 
@@ -447,11 +435,20 @@ public sealed class SocketIOClientSocket
                 if (data.TryGetProperty("data", out var d)) details = d.Clone();
             }
         }
-        var error = new SocketIOConnectException(message, details);
+        if (FailConnect(new SocketIOConnectException(message, details), session)) _ = _client.ReleaseIfIdleAsync();
+    }
+
+    /// <summary>
+    /// Ends a connect attempt that failed: the namespace goes inactive, buffered emits and pending acks
+    /// fail, and the waiting ConnectAsync gets <paramref name="error"/>. With a <paramref name="session"/>,
+    /// only if that session's attempt is still the current one. Returns whether it applied.
+    /// </summary>
+    private bool FailConnect(SocketIOConnectException error, EngineIOClientSession? session)
+    {
         TaskCompletionSource? waiter;
         lock (_gate)
         {
-            if (!ReferenceEquals(_session, session) || _connected) return;
+            if (session is not null && (!ReferenceEquals(_session, session) || _connected)) return false;
             _active = false;
             _session = null;
             waiter = _connecting;
@@ -461,7 +458,7 @@ public sealed class SocketIOClientSocket
         _acks.FailAll(error);
         RaiseConnectError(error);
         waiter?.TrySetException(error);
-        _ = _client.ReleaseIfIdleAsync();
+        return true;
     }
 
     private void OnDisconnectPacket(EngineIOClientSession session)

@@ -60,14 +60,6 @@ internal sealed class HeartbeatScheduler
         }
     }
 
-    public int Count
-    {
-        get
-        {
-            lock (_members) return _members.Count;
-        }
-    }
-
     private void Tick()
     {
         // A slow tick is not overlapped by the next one.

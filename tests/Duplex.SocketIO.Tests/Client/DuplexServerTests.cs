@@ -52,31 +52,18 @@ public sealed class DuplexServerTests
         return (await SocketIOTestServer.StartAsync(app.Configure), app);
     }
 
-    private static SocketIOClientOptions Fast(Action<SocketIOClientOptions>? configure = null)
-    {
-        var options = new SocketIOClientOptions
-        {
-            ReconnectionDelay = TimeSpan.FromMilliseconds(100),
-            ReconnectionDelayMax = TimeSpan.FromMilliseconds(500),
-        };
-        configure?.Invoke(options);
-        return options;
-    }
-
-    private static CancellationToken Deadline => new CancellationTokenSource(Waits.Long).Token;
-
     [Fact]
     public async Task Polls_then_upgrades_with_acks_and_binary_both_ways()
     {
         var (server, _) = await StartAsync();
         await using var _s = server;
-        await using var client = new SocketIOClient(server.BaseUri, Fast());
+        await using var client = new SocketIOClient(server.BaseUri, Waits.Fast());
         var answer = Waits.Signal<JsonElement>();
         var back = Waits.Signal<SocketIOClientEvent>();
         client.On<JsonElement, object>("question", q => new { product = q.GetProperty("a").GetInt32() * q.GetProperty("b").GetInt32() });
         client.On<JsonElement>("answer", a => answer.TrySetResult(a));
         client.On("binary-back", e => back.TrySetResult(e));
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
 
         var echo = await client.Timeout(Waits.Long).EmitWithAckAsync("echo", "polling", 1);
         Assert.Equal("polling", echo.Get<string>(0));
@@ -108,19 +95,19 @@ public sealed class DuplexServerTests
     {
         var (server, _) = await StartAsync();
         await using var _s = server;
-        await using var client = new SocketIOClient(server.BaseUri, Fast(o => o.Transports = ["websocket"]));
+        await using var client = new SocketIOClient(server.BaseUri, Waits.Fast(o => o.Transports = ["websocket"]));
         var admin = client.Of("/admin", _ => ValueTask.FromResult<object?>(new { token = "nope" }));
-        var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Deadline));
+        var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Waits.Deadline));
         Assert.Equal("bad token", refused.Message);
         Assert.Equal("nope", refused.ErrorData!.Value.GetProperty("token").GetString());
 
         var missing = client.Of("/missing");
-        var invalid = await Assert.ThrowsAsync<SocketIOConnectException>(() => missing.ConnectAsync(Deadline));
+        var invalid = await Assert.ThrowsAsync<SocketIOConnectException>(() => missing.ConnectAsync(Waits.Deadline));
         Assert.Equal("Invalid namespace", invalid.Message);
 
         admin.Auth = _ => ValueTask.FromResult<object?>(new { token = "secret" });
-        await client.ConnectAsync(Deadline);
-        await admin.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
+        await admin.ConnectAsync(Waits.Deadline);
         Assert.Equal("websocket", client.Transport);
         var self = await admin.Timeout(Waits.Long).EmitWithAckAsync<JsonElement>("whoami");
         Assert.Equal("/admin", self.GetProperty("nsp").GetString());
@@ -134,7 +121,7 @@ public sealed class DuplexServerTests
         var (server, app) = await StartAsync();
         await using var _s = server;
         int attempts = 0;
-        await using var client = new SocketIOClient(server.BaseUri, Fast(o =>
+        await using var client = new SocketIOClient(server.BaseUri, Waits.Fast(o =>
             o.Auth = _ => ValueTask.FromResult<object?>(new { attempt = Interlocked.Increment(ref attempts) })));
         var reasons = new Waits.Inbox<string>();
         var connects = new Waits.Inbox<bool>();
@@ -144,7 +131,7 @@ public sealed class DuplexServerTests
             _ = client.EmitAsync("record", "while-down");
             reasons.Add(r);
         };
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         await connects.NextAsync("connect");
         Assert.True(await client.WaitForUpgradeAsync().Within("the upgrade"));
         await client.EmitAsync("drop-transport");
@@ -164,10 +151,10 @@ public sealed class DuplexServerTests
     {
         var (server, app) = await StartAsync();
         await using var _s = server;
-        await using var client = new SocketIOClient(server.BaseUri, Fast());
+        await using var client = new SocketIOClient(server.BaseUri, Waits.Fast());
         var reason = Waits.Signal<string>();
         client.Disconnected += r => reason.TrySetResult(r);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         var pending = client.EmitWithAckAsync("never-answered");
         await client.DisconnectAsync();
         Assert.Equal("io client disconnect", await reason.Within("disconnect"));
@@ -176,7 +163,7 @@ public sealed class DuplexServerTests
         Assert.Equal("client namespace disconnect", Assert.Single(app.DisconnectReasons));
 
         // The same client connects again later.
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         Assert.True(client.IsConnected);
     }
 }

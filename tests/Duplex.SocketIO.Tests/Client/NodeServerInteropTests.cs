@@ -8,25 +8,12 @@ namespace Duplex.SocketIO.Tests.Client;
 /// <summary>The Duplex C# client against the real npm socket.io server (4.8.x, tests/peers-socketio/server.js).</summary>
 public sealed class NodeServerInteropTests
 {
-    private static SocketIOClientOptions Fast(Action<SocketIOClientOptions>? configure = null)
-    {
-        var options = new SocketIOClientOptions
-        {
-            ReconnectionDelay = TimeSpan.FromMilliseconds(100),
-            ReconnectionDelayMax = TimeSpan.FromMilliseconds(500),
-        };
-        configure?.Invoke(options);
-        return options;
-    }
-
-    private static CancellationToken Deadline => new CancellationTokenSource(Waits.Long).Token;
-
     [Fact]
     public async Task Connects_over_polling_then_upgrades_to_websocket()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
-        await client.ConnectAsync(Deadline);
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
+        await client.ConnectAsync(Waits.Deadline);
         Assert.True(client.IsConnected);
         Assert.NotNull(client.Id);
         Assert.Equal("before", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("echo", "before"));
@@ -40,8 +27,8 @@ public sealed class NodeServerInteropTests
     public async Task Connects_over_websocket_only()
     {
         await using var server = await NodeServer.StartAsync(new { transports = new[] { "websocket" } });
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.Transports = ["websocket"]));
-        await client.ConnectAsync(Deadline);
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Transports = ["websocket"]));
+        await client.ConnectAsync(Waits.Deadline);
         Assert.Equal("websocket", client.Transport);
         var echo = await client.Timeout(Waits.Long).EmitWithAckAsync<JsonElement>("echo", new { hello = "world", n = 42 });
         Assert.Equal("world", echo.GetProperty("hello").GetString());
@@ -52,8 +39,8 @@ public sealed class NodeServerInteropTests
     public async Task Stays_on_polling_when_told_to()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.Transports = ["polling"]));
-        await client.ConnectAsync(Deadline);
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Transports = ["polling"]));
+        await client.ConnectAsync(Waits.Deadline);
         Assert.False(await client.WaitForUpgradeAsync().Within("the upgrade decision"));
         Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
         // Many packets in both directions go through the batching of polling payloads.
@@ -66,8 +53,8 @@ public sealed class NodeServerInteropTests
     {
         await using var server = await NodeServer.StartAsync();
         // A WebSocket that cannot take even "3probe" (6 bytes): the probe fails before the switch, and polling goes on.
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.ConfigureWebSocket = ws => ws.Connection.MaxMessageSize = 1));
-        await client.ConnectAsync(Deadline);
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.ConfigureWebSocket = ws => ws.Connection.MaxMessageSize = 1));
+        await client.ConnectAsync(Waits.Deadline);
         Assert.False(await client.WaitForUpgradeAsync().Within("the upgrade decision"));
         Assert.Equal("polling", client.Transport);
         Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
@@ -79,10 +66,10 @@ public sealed class NodeServerInteropTests
     {
         var server = await NodeServer.StartAsync();
         await using var _ = server;
-        await using var client = new SocketIOClient(server.Uri, Fast(o => { o.Transports = ["polling"]; o.Reconnection = false; }));
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => { o.Transports = ["polling"]; o.Reconnection = false; }));
         var reason = Waits.Signal<string>();
         client.Disconnected += r => reason.TrySetResult(r);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         var pending = client.EmitWithAckAsync("hang");
         Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
         using (var kill = Process.Start("kill", ["-KILL", server.ProcessId.ToString()])) await kill.WaitForExitAsync();
@@ -95,7 +82,7 @@ public sealed class NodeServerInteropTests
     public async Task Gives_up_after_the_configured_reconnection_attempts_and_fails_what_waited()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.ReconnectionAttempts = 2));
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.ReconnectionAttempts = 2));
         var attempts = new Waits.Inbox<int>();
         var errors = new Waits.Inbox<Exception>();
         var failed = Waits.Signal<bool>();
@@ -104,7 +91,7 @@ public sealed class NodeServerInteropTests
         client.ReconnectError += e => errors.Add(e);
         client.ReconnectFailed += () => failed.TrySetResult(true);
         client.Disconnected += r => disconnected.TrySetResult(r);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         using (var kill = Process.Start("kill", ["-KILL", server.ProcessId.ToString()])) await kill.WaitForExitAsync();
         await disconnected.Within("the disconnect");
         var waiting = client.EmitWithAckAsync("echo", "never sent");
@@ -123,15 +110,15 @@ public sealed class NodeServerInteropTests
     public async Task Namespaces_share_one_connection_and_auth_goes_with_each()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var welcome = Waits.Signal<string>();
         var admin = client.Of("/admin", _ => ValueTask.FromResult<object?>(new { token = "secret" }));
         admin.On<string>("admin-welcome", text => welcome.TrySetResult(text!));
         var chat = client.Of("/chat");
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         string engine = client.EngineId!;
-        await admin.ConnectAsync(Deadline);
-        await chat.ConnectAsync(Deadline);
+        await admin.ConnectAsync(Waits.Deadline);
+        await chat.ConnectAsync(Waits.Deadline);
         Assert.Equal("hello admin", await welcome.Within("admin-welcome"));
         var adminSelf = await admin.Timeout(Waits.Long).EmitWithAckAsync<JsonElement>("whoami");
         var chatSelf = await chat.Timeout(Waits.Long).EmitWithAckAsync<JsonElement>("whoami");
@@ -152,10 +139,10 @@ public sealed class NodeServerInteropTests
     public async Task Middleware_refusal_surfaces_as_connect_error_with_message_and_data()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast(o => o.Auth = _ => ValueTask.FromResult<object?>(new { refuse = true })));
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Auth = _ => ValueTask.FromResult<object?>(new { refuse = true })));
         var reported = Waits.Signal<SocketIOConnectException>();
         client.ConnectError += e => reported.TrySetResult(e);
-        var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => client.ConnectAsync(Deadline));
+        var refused = await Assert.ThrowsAsync<SocketIOConnectException>(() => client.ConnectAsync(Waits.Deadline));
         Assert.Equal("not authorized", refused.Message);
         Assert.True(refused.IsRefusal);
         Assert.Equal(42, refused.ErrorData!.Value.GetProperty("code").GetInt32());
@@ -166,11 +153,11 @@ public sealed class NodeServerInteropTests
         // A namespace's own middleware, and a second try with the right auth.
         var admin = client.Of("/admin");
         admin.Auth = _ => ValueTask.FromResult<object?>(new { token = "wrong" });
-        var bad = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Deadline));
+        var bad = await Assert.ThrowsAsync<SocketIOConnectException>(() => admin.ConnectAsync(Waits.Deadline));
         Assert.Equal("bad token", bad.Message);
         Assert.Equal("wrong", bad.ErrorData!.Value.GetProperty("token").GetString());
         admin.Auth = _ => ValueTask.FromResult<object?>(new { token = "secret" });
-        await admin.ConnectAsync(Deadline);
+        await admin.ConnectAsync(Waits.Deadline);
         Assert.True(admin.IsConnected);
     }
 
@@ -178,7 +165,7 @@ public sealed class NodeServerInteropTests
     public async Task Acknowledges_both_ways_and_times_out()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var asked = Waits.Signal<JsonElement>();
         var answer = Waits.Signal<JsonElement>();
         client.On<JsonElement, object>("question", q =>
@@ -187,7 +174,7 @@ public sealed class NodeServerInteropTests
             return new { product = q.GetProperty("a").GetInt32() * q.GetProperty("b").GetInt32() };
         });
         client.On<JsonElement>("answer", a => answer.TrySetResult(a));
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
 
         var args = await client.Timeout(Waits.Long).EmitWithAckAsync("echo", "text", 7, new { ok = true }, null);
         Assert.Equal(4, args.Count);
@@ -215,10 +202,10 @@ public sealed class NodeServerInteropTests
     public async Task Binary_travels_both_ways()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var back = Waits.Signal<SocketIOClientEvent>();
         client.On("binary-back", e => back.TrySetResult(e));
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
 
         byte[] data = [0, 1, 2, 255, 128];
         var args = await client.Timeout(Waits.Long).EmitWithAckAsync("binary", data, new { name = "blob" });
@@ -248,12 +235,12 @@ public sealed class NodeServerInteropTests
     public async Task Joins_a_room_and_hears_what_is_sent_to_it_and_sees_every_event_in_on_any()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var roomMessage = Waits.Signal<SocketIOClientEvent>();
         var any = new Waits.Inbox<string>();
         client.On("room-message", e => roomMessage.TrySetResult(e));
         client.OnAny(e => any.Add(e.Name));
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         Assert.True(await client.Timeout(Waits.Long).EmitWithAckAsync<bool>("join", "lobby"));
         await client.EmitAsync("to-room", "lobby", "hi all");
         var e = await roomMessage.Within("room-message");
@@ -266,12 +253,12 @@ public sealed class NodeServerInteropTests
     public async Task Server_disconnect_is_final_and_reported_as_io_server_disconnect()
     {
         await using var server = await NodeServer.StartAsync();
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var reason = Waits.Signal<string>();
         int attempts = 0;
         client.Disconnected += r => reason.TrySetResult(r);
         client.ReconnectAttempt += _ => Interlocked.Increment(ref attempts);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         var pending = client.EmitWithAckAsync("hang");
         await client.EmitAsync("disconnect-me");
         Assert.Equal("io server disconnect", await reason.Within("disconnect"));
@@ -290,7 +277,7 @@ public sealed class NodeServerInteropTests
     {
         await using var server = await NodeServer.StartAsync();
         int authCalls = 0;
-        await using var client = new SocketIOClient(server.Uri, Fast(o =>
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o =>
             o.Auth = _ => ValueTask.FromResult<object?>(new { attempt = Interlocked.Increment(ref authCalls) })));
         var reasons = new Waits.Inbox<string>();
         var connects = new Waits.Inbox<bool>();
@@ -311,7 +298,7 @@ public sealed class NodeServerInteropTests
             bufferedWhileDown = client.Socket.BufferedCount;
             reasons.Add(r);
         };
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         await connects.NextAsync("the first connect");
         Assert.Equal(1, (await client.Timeout(Waits.Long).EmitWithAckAsync<JsonElement>("auth")).GetProperty("attempt").GetInt32());
         Assert.True(await client.Timeout(Waits.Long).EmitWithAckAsync<bool>("clear-records"));
@@ -340,7 +327,7 @@ public sealed class NodeServerInteropTests
     public async Task Recovers_the_session_and_receives_missed_events()
     {
         await using var server = await NodeServer.StartAsync(new { recovery = true });
-        await using var client = new SocketIOClient(server.Uri, Fast());
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
         var hello = Waits.Signal<string>();
         var missed = Waits.Signal<SocketIOClientEvent>();
         var welcomes = new Waits.Inbox<JsonElement>();
@@ -349,7 +336,7 @@ public sealed class NodeServerInteropTests
         client.On("missed", e => missed.TrySetResult(e));
         client.On<JsonElement>("welcome", w => welcomes.Add(w));
         client.Connected += () => connects.Add(client.Recovered);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         Assert.False(await connects.NextAsync("the first connect"));
         Assert.False((await welcomes.NextAsync("welcome")).GetProperty("recovered").GetBoolean());
         Assert.Equal("first", await hello.Within("the broadcast that carries an offset"));
@@ -369,10 +356,10 @@ public sealed class NodeServerInteropTests
     {
         // Short, but with room for a busy machine: a pong may be late by up to a second.
         await using var server = await NodeServer.StartAsync(new { pingInterval = 300, pingTimeout = 1000 });
-        await using var client = new SocketIOClient(server.Uri, Fast(o => { o.Reconnection = false; o.Transports = ["websocket"]; }));
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => { o.Reconnection = false; o.Transports = ["websocket"]; }));
         var reason = Waits.Signal<string>();
         client.Disconnected += r => reason.TrySetResult(r);
-        await client.ConnectAsync(Deadline);
+        await client.ConnectAsync(Waits.Deadline);
         // Longer than pingInterval + pingTimeout passes: the server would close a client that did not answer its pings.
         var watch = Stopwatch.StartNew();
         for (int i = 0; watch.Elapsed < TimeSpan.FromMilliseconds(2500); i++)

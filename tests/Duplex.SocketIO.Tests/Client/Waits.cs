@@ -1,9 +1,26 @@
+using Duplex.SocketIO.Client;
+
 namespace Duplex.SocketIO.Tests.Client;
 
 /// <summary>Generous, bounded waits for the client tests (the machine may be busy).</summary>
 internal static class Waits
 {
     public static readonly TimeSpan Long = TimeSpan.FromSeconds(20);
+
+    /// <summary>A token cancelled after <see cref="Long"/>.</summary>
+    public static CancellationToken Deadline => new CancellationTokenSource(Long).Token;
+
+    /// <summary>Client options with quick reconnection, so reconnect tests take a fraction of a second.</summary>
+    public static SocketIOClientOptions Fast(Action<SocketIOClientOptions>? configure = null)
+    {
+        var options = new SocketIOClientOptions
+        {
+            ReconnectionDelay = TimeSpan.FromMilliseconds(100),
+            ReconnectionDelayMax = TimeSpan.FromMilliseconds(500),
+        };
+        configure?.Invoke(options);
+        return options;
+    }
 
     public static TaskCompletionSource<T> Signal<T>() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
