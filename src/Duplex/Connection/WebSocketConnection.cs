@@ -45,6 +45,13 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private SemaphoreSlim? _writerGateStorage; // one fragmented message at a time; made by the first one
     private SemaphoreSlim _writerGate => LazyInitializer.EnsureInitialized(ref _writerGateStorage, static () => new SemaphoreSlim(1, 1));
     private bool _outputDone;     // guarded by _sendLock
+    // Sends made while a read loop hands out a message (the application running inline) are flushed
+    // together once that loop has handled the bytes it holds (FlushOrDeferAsync): a batch of echoes
+    // goes out in one write, and a batch of broadcasts in one write per recipient.
+    [ThreadStatic] private static WebSocketConnection? t_delivering; // whose delivery this thread is inside
+    private bool _flushDeferred;    // guarded by _sendLock: bytes in the pipe wait for a read loop's flush
+    private int _deferredBytes;     // guarded by _sendLock
+    private List<WebSocketConnection>? _flushQueue; // read loop only: other connections this batch wrote to
     private CloseStatus? _closeStatus;
     private string? _closeDescription;
     private long _pingCounter;
@@ -266,6 +273,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     DuplexMetrics.BytesReceived.Add(buffer.Length - _unread.Length);
                     input.AdvanceTo(_unread.Start, buffer.End);
                 }
+                // The batch is handled: what the application sent inline goes out, one write per connection.
+                if (_flushDeferred || _flushQueue is { Count: > 0 }) await FlushBatchAsync().ConfigureAwait(false);
                 if (result.IsCompleted) break;
             }
         }
@@ -280,6 +289,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         finally
         {
+            if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
             await FinishAsync().ConfigureAwait(false);
         }
     }
@@ -336,6 +346,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                         if (limited is ProtocolError overLimit)
                         {
                             DropAssembledMessage();
+                            if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
                             await FailAsync(overLimit).ConfigureAwait(false);
                             mode = ReadMode.Draining;
                             break;
@@ -347,17 +358,21 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     await DeliverAsync(endOfMessage: false, token).ConfigureAwait(false);
                     break;
                 case Step.Ping:
+                    // What other connections were sent meanwhile goes out before this loop waits for its own lock.
+                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
                     await SendPongAsync(token).ConfigureAwait(false);
                     break;
                 case Step.Pong:
                     CompletePings(_controlBuffer.AsSpan(0, (int)_frameReader.Current.PayloadLength));
                     break;
                 case Step.Close:
+                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
                     await HandleCloseFrameAsync().ConfigureAwait(false);
                     return Closed();
                 case Step.Error:
                     _drainSkip = _inFrame ? _frameReader.RemainingInFrame : 0;
                     _inFrame = false;
+                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
                     await FailAsync(error).ConfigureAwait(false);
                     mode = ReadMode.Draining;
                     break;
@@ -553,6 +568,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         DuplexMetrics.RateLimited.Add(1, new KeyValuePair<string, object?>("policy", policy.ToString()));
         if (policy == RateLimitPolicy.Close)
             return new ProtocolError(Protocol.CloseStatus.PolicyViolation, "receive rate limit exceeded");
+        await FlushBatchAsync().ConfigureAwait(false);
         using var waited = await bucket.AcquireAsync(permits, token).ConfigureAwait(false);
         return null;
     }
@@ -596,7 +612,20 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _messageLength = 0;
         if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
         Interlocked.Increment(ref _inHand);
-        if (_inbox.Writer.TryWrite(message)) return ValueTask.CompletedTask;
+        // A waiting application runs inside TryWrite (synchronous continuations): what it sends
+        // meanwhile may wait for the flush at the end of this batch.
+        var outer = t_delivering;
+        t_delivering = this;
+        bool delivered;
+        try
+        {
+            delivered = _inbox.Writer.TryWrite(message);
+        }
+        finally
+        {
+            t_delivering = outer;
+        }
+        if (delivered) return ValueTask.CompletedTask;
         return DeliverWhenRoomAsync(message, token);
     }
 
@@ -607,6 +636,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _deliveryBlocked = true;
         try
         {
+            await FlushBatchAsync().ConfigureAwait(false);
             await _inbox.Writer.WriteAsync(message, token).ConfigureAwait(false);
         }
         finally
@@ -870,7 +900,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             Encoding.UTF8.GetBytes(text, body);
             if (key is uint k) Masking.Apply(body, k, 0);
             output.Advance(headerLength + count);
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            await FlushOrDeferAsync(headerLength + count, cancellationToken).ConfigureAwait(false);
             DuplexMetrics.MessagesSent.Add(1);
         }
         finally
@@ -937,7 +967,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             {
                 ThrowIfCannotSend();
                 _transport.Output.Write(frame.Span);
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                await FlushOrDeferAsync(size, cancellationToken).ConfigureAwait(false);
                 DuplexMetrics.MessagesSent.Add(1);
             }
             finally
@@ -1013,7 +1043,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             {
                 FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
             }
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            await FlushOrDeferAsync(payload.Length, cancellationToken).ConfigureAwait(false);
             DuplexMetrics.MessagesSent.Add(1);
         }
         finally
@@ -1094,7 +1124,102 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
     }
 
+    /// <summary>
+    /// Under the send lock, after writing a message: flushes, unless the application is sending from
+    /// inside a delivery on the read loop's thread — then the read loop flushes once it has handled the
+    /// bytes it holds (a batch of requests gets its answers in one write). Bounded by <see cref="MaxDeferredBytes"/>.
+    /// </summary>
+    private ValueTask FlushOrDeferAsync(int bytes, CancellationToken cancellationToken)
+    {
+        var owner = t_delivering;
+        if (owner is not null && _deferredBytes + bytes <= MaxDeferredBytes)
+        {
+            // Counted as buffered until flushed, so a broadcast still sees a recipient that falls behind.
+            Interlocked.Add(ref _bufferedBytes, bytes);
+            _deferredBytes += bytes;
+            if (!_flushDeferred)
+            {
+                // Whoever marks it flushes it: this connection's read loop, or the delivering one's.
+                _flushDeferred = true;
+                if (owner != this) (owner._flushQueue ??= []).Add(this);
+            }
+            return ValueTask.CompletedTask;
+        }
+        return FlushAsync(cancellationToken);
+    }
+
+    private const int MaxDeferredBytes = 64 * 1024;
+
+    /// <summary>
+    /// The read loop's flush of what was sent inline during its deliveries (<see cref="FlushOrDeferAsync"/>),
+    /// at the end of a batch and before anything it might wait on. Other connections are flushed without
+    /// waiting (a slow recipient does not hold up this one's reading); this one's own flush is awaited, so
+    /// a peer that does not read what it asked for is not read from either.
+    /// </summary>
+    private ValueTask FlushBatchAsync()
+    {
+        if (_flushQueue is { Count: > 0 } others) FlushOthers(others);
+        return _flushDeferred ? FlushDeferredAsync() : ValueTask.CompletedTask;
+    }
+
+    private static void FlushOthers(List<WebSocketConnection> others)
+    {
+        foreach (var connection in others)
+        {
+            var flush = connection.FlushDeferredAsync();
+            if (flush.IsCompleted) flush.GetAwaiter().GetResult();
+            else _ = flush.AsTask(); // it handles its own failures
+        }
+        others.Clear();
+    }
+
+    private async ValueTask FlushDeferredAsync()
+    {
+        if (!_flushDeferred) return;
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_flushDeferred && !_outputDone) await FlushCoreAsync(default).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
+        {
+            // The transport is gone under the write: the connection's read loop finds out.
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    /// <summary>Flushes the pipe (under the send lock), settling the bytes that waited for a deferred flush.</summary>
     private ValueTask<FlushResult> FlushCoreAsync(CancellationToken cancellationToken)
+    {
+        _flushDeferred = false;
+        int deferred = _deferredBytes;
+        _deferredBytes = 0;
+        if (deferred > 0)
+        {
+            var flush = FlushPipeAsync(cancellationToken);
+            if (!flush.IsCompleted) return SettleAsync(flush, deferred);
+            Interlocked.Add(ref _bufferedBytes, -deferred);
+            return flush;
+        }
+        return FlushPipeAsync(cancellationToken);
+    }
+
+    private async ValueTask<FlushResult> SettleAsync(ValueTask<FlushResult> flush, int deferred)
+    {
+        try
+        {
+            return await flush.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Add(ref _bufferedBytes, -deferred);
+        }
+    }
+
+    private ValueTask<FlushResult> FlushPipeAsync(CancellationToken cancellationToken)
     {
         if (_transport.Output.CanGetUnflushedBytes) DuplexMetrics.BytesSent.Add(_transport.Output.UnflushedBytes);
         return _transport.Output.FlushAsync(cancellationToken);

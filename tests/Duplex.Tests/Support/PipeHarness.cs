@@ -17,14 +17,20 @@ public sealed class PipeHarness : IAsyncDisposable
     private byte[] _pending = [];
     private bool _outputEnded;
 
-    public PipeHarness(WebSocketRole role = WebSocketRole.Server, WebSocketConnectionOptions? options = null, bool outputBackpressure = true)
+    public PipeHarness(WebSocketRole role = WebSocketRole.Server, WebSocketConnectionOptions? options = null, bool outputBackpressure = true,
+        long? outputPauseBytes = null)
     {
         _toConnection = new Pipe(new PipeOptions(useSynchronizationContext: false));
         // Without backpressure the connection never waits for the test to read what it wrote.
-        _fromConnection = new Pipe(new PipeOptions(pauseWriterThreshold: outputBackpressure ? -1 : 0, resumeWriterThreshold: outputBackpressure ? -1 : 0, useSynchronizationContext: false));
+        long pause = outputPauseBytes ?? (outputBackpressure ? -1 : 0);
+        _fromConnection = new Pipe(new PipeOptions(pauseWriterThreshold: pause, resumeWriterThreshold: outputPauseBytes is long p ? p / 2 : pause, useSynchronizationContext: false));
         Logger = new CapturingLogger();
-        Connection = new WebSocketConnection(new DuplexPipe(_toConnection.Reader, _fromConnection.Writer), role, options, logger: Logger);
+        Output = new CountingPipeWriter(_fromConnection.Writer);
+        Connection = new WebSocketConnection(new DuplexPipe(_toConnection.Reader, Output), role, options, logger: Logger);
     }
+
+    /// <summary>The connection's output, counting its flushes (each would be a write on a socket).</summary>
+    public CountingPipeWriter Output { get; }
 
     public WebSocketConnection Connection { get; }
 
@@ -123,4 +129,29 @@ public sealed class CapturingLogger : ILogger
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
         Entries.Enqueue((logLevel, formatter(state, exception), exception));
+}
+
+/// <summary>A pipe writer that counts flushes and passes everything on.</summary>
+public sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
+{
+    private int _flushes;
+
+    public int Flushes => Volatile.Read(ref _flushes);
+
+    public void ResetCount() => Volatile.Write(ref _flushes, 0);
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _flushes);
+        return inner.FlushAsync(cancellationToken);
+    }
+
+    public override void Advance(int bytes) => inner.Advance(bytes);
+    public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+    public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+    public override void CancelPendingFlush() => inner.CancelPendingFlush();
+    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+    public override long UnflushedBytes => inner.UnflushedBytes;
 }
