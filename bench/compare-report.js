@@ -6,7 +6,15 @@ const path = require('path');
 
 const [dir, profile = 'quick', repeats = '3'] = process.argv.slice(2);
 const cases = fs.readFileSync(path.join(dir, 'cases.txt'), 'utf8').trim().split('\n').map((l) => l.split('|'));
-const serverNames = { duplex: 'Duplex', aspnet: 'ASP.NET Core', node: 'Node ws' };
+// duplex-pool and aspnet-inline (opt-in with --servers) swap the scheduling: Duplex on ASP.NET Core's
+// default thread-pool scheduling, ASP.NET Core on the event-loop scheduling `duplex serve` uses.
+const serverNames = {
+  duplex: 'Duplex',
+  'duplex-pool': 'Duplex, --io pool',
+  aspnet: 'ASP.NET Core',
+  'aspnet-inline': 'ASP.NET Core, inline I/O',
+  node: 'Node ws',
+};
 
 const median = (xs) => {
   const v = xs.filter((x) => typeof x === 'number' && isFinite(x)).sort((a, b) => a - b);

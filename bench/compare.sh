@@ -9,6 +9,9 @@
 #   bench/compare.sh --full     the sizes of issue 5 (10,000 receivers, 10,000 idle connections, 10 s windows)
 #   options: --compression (add permessage-deflate cases), --repeats N, --servers "duplex aspnet node",
 #            --cases "echo-32-1x1 ..." (a subset, by name)
+#   servers: duplex (`duplex serve`, event-loop I/O), aspnet (bench/AspNetCoreEcho, ASP.NET Core's
+#            defaults), node (ws); and, to see what scheduling alone does: duplex-pool (`serve --io
+#            pool`) and aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
     --repeats) repeats=$2; shift ;;
     --servers) servers=$2; shift ;;
     --cases) only=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 1 ;;
   esac
   shift
@@ -95,8 +98,12 @@ start_server() { # server, port, compression(0/1)
   case "$1" in
     duplex) [ "$3" = 1 ] && flag="--compression"
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
+    duplex-pool) [ "$3" = 1 ] && flag="--compression"
+            dotnet "$cli" serve --host 127.0.0.1 --port "$2" --io pool $flag >"$out/$1-server.log" 2>&1 & ;;
     aspnet) [ "$3" = 1 ] && flag="--compression"
             dotnet "$aspnet" --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
+    aspnet-inline) [ "$3" = 1 ] && flag="--compression"
+            dotnet "$aspnet" --port "$2" --inline $flag >"$out/$1-server.log" 2>&1 & ;;
     node)   [ "$3" = 1 ] && flag="--compression"
             node bench/node/server.js --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
     *) echo "unknown server $1" >&2; exit 1 ;;

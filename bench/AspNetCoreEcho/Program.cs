@@ -3,20 +3,26 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 
-// usage: AspNetCoreEcho [--port 8081] [--compression]
+// usage: AspNetCoreEcho [--port 8081] [--compression] [--inline]
 // /echo: every message back, same type, through one pooled buffer per connection (fragments are
 // relayed as they arrive, so a message of any size needs no more than the buffer).
 // /broadcast: every message to every connection on /broadcast, one send lock per connection,
 // since a WebSocket allows one send at a time.
+// --inline: the scheduling `duplex serve` uses by default (socket completions inline on the event
+// threads, Kestrel's pipes inline), to tell what scheduling does from what the engine does.
 int port = 8081;
 bool compression = false;
+bool inline = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--port" && i + 1 < args.Length) port = int.Parse(args[++i]);
     else if (args[i] == "--compression") compression = true;
+    else if (args[i] == "--inline") inline = true;
 }
+if (inline) Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 
 var builder = WebApplication.CreateSlimBuilder();
+if (inline) builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
 var app = builder.Build();

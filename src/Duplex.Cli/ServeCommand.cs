@@ -16,8 +16,10 @@ internal static class ServeCommand
         try
         {
             parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose" });
-            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis" }).FirstOrDefault() is { } unknown)
+            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
+            if (parsed.Get("io") is { } io && io is not ("loop" or "pool"))
+                return Usage.Print(1, "--io is loop or pool");
         }
         catch (ArgumentException ex)
         {
@@ -51,6 +53,7 @@ internal static class ServeCommand
             else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port, fast);
             else kestrel.Listen(IPAddress.Parse(host), port, fast);
         });
+        if ((parsed.Get("io") ?? "loop") == "loop") UseEventLoopIO(builder);
         builder.Services.AddDuplex();
         // --redis host:port: /broadcast spans every server on that Redis.
         if (parsed.Get("redis") is { } redis)
@@ -96,6 +99,21 @@ internal static class ServeCommand
         });
         await app.RunAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--io loop</c> (the default): each socket's work runs where its readiness is reported — the
+    /// runtime's socket event threads, one per core — and every connection's handling runs inline
+    /// there, as on Node's event loop: no hand-off to the thread pool per read and none to Kestrel's
+    /// output queue per write. The handlers here never block, which this needs. <c>--io pool</c> is
+    /// ASP.NET Core's default (a thread-pool hop per read, an I/O-queue hop per write).
+    /// </summary>
+    private static void UseEventLoopIO(WebApplicationBuilder builder)
+    {
+        // Read once, when the first socket is made: this is before it. An explicit setting wins.
+        const string inline = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (Environment.GetEnvironmentVariable(inline) is null) Environment.SetEnvironmentVariable(inline, "1");
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
     }
 
     private static IDisposable? Track(ILogger log, WebSocketConnection connection, string path)

@@ -7,6 +7,7 @@ internal static class Usage
 
         usage:
           duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port] [--verbose]
+                       [--io loop|pool]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
@@ -17,6 +18,8 @@ internal static class Usage
               --redis joins a cluster: /broadcast and the Socket.IO chat reach every server on that
                       Redis (Duplex, or Node socket.io with @socket.io/redis-adapter)
               --verbose logs every connection opened and closed
+              --io loop (default) runs each connection inline on the socket event threads, one per
+                   core, like Node's event loop; pool is ASP.NET Core's default scheduling
           duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
                          [--echo] [--insecure] [--quiet] [--compression]
               stdin lines go out as text messages; incoming messages are printed.
