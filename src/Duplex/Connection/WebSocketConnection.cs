@@ -5,7 +5,6 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text;
-using System.Threading.Channels;
 using Duplex.Protocol;
 using Duplex.Protocol.Deflate;
 using Microsoft.Extensions.Logging;
@@ -29,7 +28,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FrameReader _frameReader;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly Channel<WebSocketMessage> _inbox;
+    private readonly MessageInbox _inbox;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _controlBufferStorage;        // control frame payloads; most connections never see one
@@ -122,15 +121,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             _compressedOut = new PooledBufferWriter(1024);
             _compressedIn = new byte[16 * 1024];
         }
-        _inbox = Channel.CreateBounded<WebSocketMessage>(new BoundedChannelOptions(Math.Max(1, _options.ReceiveQueueCapacity))
-        {
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-            // A waiting application runs on the read loop's thread when a message arrives, instead of
-            // being queued to the thread pool: one hop less per message, as when the application reads
-            // the socket itself. The read loop's state is settled before each delivery (DeliverAsync).
-            AllowSynchronousContinuations = true,
-        });
+        // A waiting application runs on the read loop's thread when a message arrives, instead of
+        // being queued to the thread pool: one hop less per message, as when the application reads
+        // the socket itself. The read loop's state is settled before each delivery (DeliverAsync).
+        _inbox = new MessageInbox(_options.ReceiveQueueCapacity);
         if (role == WebSocketRole.Client) _maskKeys = new MaskKeySource();
         if (_options.ReceiveRateLimit.IsSet)
         {
@@ -141,12 +135,15 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         DuplexMetrics.HandshakesAccepted.Add(1, new KeyValuePair<string, object?>("role", role == WebSocketRole.Server ? "server" : "client"));
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
-        ReadLoop = Task.Run(ReadLoopAsync);
         if (_options.KeepAliveInterval > TimeSpan.Zero)
         {
             _heartbeat = HeartbeatScheduler.For(_options.KeepAliveInterval, _options.KeepAliveTimeout);
             _heartbeat.Add(this);
         }
+        // Last, once everything is set: the loop runs on this thread up to its first read that has to
+        // wait (bytes that came with the handshake are handled at once; the application reads them
+        // from the inbox). No hop to the thread pool per connection.
+        _ = ReadLoopAsync();
     }
 
     /// <summary>A process-wide number for logs.</summary>
@@ -183,7 +180,6 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// <summary>Completes when the connection is over and its transport released. Never faults.</summary>
     public Task Completion => _completion.Task;
 
-    private Task ReadLoop { get; }
 
     // ───────────────────────────── receiving ─────────────────────────────
 
@@ -193,7 +189,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var reader = _inbox.Reader;
+        var reader = _inbox;
         _readerLeft = false;
         try
         {
@@ -619,7 +615,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         bool delivered;
         try
         {
-            delivered = _inbox.Writer.TryWrite(message);
+            delivered = _inbox.TryWrite(message);
         }
         finally
         {
@@ -637,7 +633,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         try
         {
             await FlushBatchAsync().ConfigureAwait(false);
-            await _inbox.Writer.WriteAsync(message, token).ConfigureAwait(false);
+            while (!_inbox.TryWrite(message))
+            {
+                if (!await _inbox.WaitForRoomAsync(token).ConfigureAwait(false))
+                {
+                    // Only the ending read loop completes the inbox; nobody will read this one.
+                    message.Return();
+                    Interlocked.Decrement(ref _inHand);
+                    return;
+                }
+            }
         }
         finally
         {
@@ -776,7 +781,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             _closeStatus ??= Protocol.CloseStatus.AbnormalClosure;
             SetState(WebSocketState.Aborted);
         }
-        _inbox.Writer.TryComplete();
+        _inbox.Complete();
         if (_messageBuffer is not null)
         {
             ArrayPool<byte>.Shared.Return(_messageBuffer);

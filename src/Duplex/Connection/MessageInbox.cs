@@ -1,0 +1,157 @@
+using System.Threading.Tasks.Sources;
+
+namespace Duplex;
+
+/// <summary>
+/// The messages a connection's read loop (the one writer) has handed to the application (the one
+/// reader) and the application has not taken yet, bounded. What <c>Channel&lt;T&gt;</c> would do here,
+/// at about a quarter of its memory per connection (an idle connection holds one of these): no
+/// queue array until the first message, one reusable wait for the reader, and a wait for room made
+/// only when the application falls behind.
+/// <para>
+/// A waiting reader's continuation runs on the writer's thread when a message arrives (no hop to
+/// the thread pool), as with <c>AllowSynchronousContinuations</c>.
+/// </para>
+/// </summary>
+internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
+{
+    private readonly int _capacity = Math.Max(1, capacity);
+    private WebSocketMessage[]? _items;     // a ring, grown by doubling up to the capacity
+    private int _head;
+    private int _count;
+    private bool _completed;
+
+    private ManualResetValueTaskSourceCore<bool> _readerWait; // continuations run inline
+    private bool _readerWaiting;                             // under the lock
+    private CancellationTokenRegistration _readerCancel;
+    private TaskCompletionSource? _room;                      // the writer waits for room (rare)
+
+    private object Gate => this;
+
+    /// <summary>Adds a message; false when full or completed.</summary>
+    public bool TryWrite(in WebSocketMessage message)
+    {
+        bool wake;
+        lock (Gate)
+        {
+            if (_completed || _count == _capacity) return false;
+            var items = _items;
+            if (items is null || _count == items.Length) items = Grow();
+            items[(_head + _count) % items.Length] = message;
+            _count++;
+            wake = _readerWaiting;
+            _readerWaiting = false;
+        }
+        if (wake) WakeReader(true);
+        return true;
+    }
+
+    private WebSocketMessage[] Grow()
+    {
+        var old = _items;
+        var grown = new WebSocketMessage[Math.Min(_capacity, old is null ? 4 : old.Length * 2)];
+        for (int i = 0; i < _count; i++) grown[i] = old![(_head + i) % old.Length];
+        _head = 0;
+        return _items = grown;
+    }
+
+    public bool TryRead(out WebSocketMessage message)
+    {
+        TaskCompletionSource? room = null;
+        lock (Gate)
+        {
+            if (_count == 0)
+            {
+                message = default;
+                return false;
+            }
+            var items = _items!;
+            message = items[_head];
+            items[_head] = default;
+            _head = (_head + 1) % items.Length;
+            _count--;
+            if (_room is not null)
+            {
+                room = _room;
+                _room = null;
+            }
+        }
+        room?.TrySetResult();
+        return true;
+    }
+
+    /// <summary>True when a message can be read; false once completed and empty. One reader at a time.</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    {
+        lock (Gate)
+        {
+            if (_count > 0) return new ValueTask<bool>(true);
+            if (_completed) return new ValueTask<bool>(false);
+            if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<bool>(cancellationToken);
+            if (_readerWaiting) throw new InvalidOperationException("Messages are read by one reader at a time.");
+            _readerWait.Reset();
+            _readerWaiting = true;
+        }
+        if (cancellationToken.CanBeCanceled)
+            _readerCancel = cancellationToken.UnsafeRegister(static (state, token) => ((MessageInbox)state!).CancelRead(token), this);
+        return new ValueTask<bool>(this, _readerWait.Version);
+    }
+
+    private void CancelRead(CancellationToken token)
+    {
+        lock (Gate)
+        {
+            if (!_readerWaiting) return;
+            _readerWaiting = false;
+        }
+        _readerWait.SetException(new OperationCanceledException(token));
+    }
+
+    private void WakeReader(bool result) => _readerWait.SetResult(result);
+
+    /// <summary>Waits until there is room (true) or the inbox is completed (false).</summary>
+    public async ValueTask<bool> WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        Task wait;
+        lock (Gate)
+        {
+            if (_completed) return false;
+            if (_count < _capacity) return true;
+            wait = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>No more messages: a waiting reader gets false once the rest are read.</summary>
+    public void Complete()
+    {
+        bool wake;
+        bool any;
+        TaskCompletionSource? room;
+        lock (Gate)
+        {
+            if (_completed) return;
+            _completed = true;
+            wake = _readerWaiting;
+            _readerWaiting = false;
+            any = _count > 0;
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
+        if (wake) WakeReader(any);
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        _readerCancel.Unregister();
+        _readerCancel = default;
+        return _readerWait.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _readerWait.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _readerWait.OnCompleted(continuation, state, token, flags);
+}
