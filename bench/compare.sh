@@ -137,6 +137,12 @@ for c in "${cases[@]}"; do
     echo "== [$n/$total] $name on $s" >&2
     if ! start_server "$s" "$port" "$deflate"; then stop_server; continue; fi
     for r in $(seq 1 "$repeats"); do
+      # Memory per idle connection is measured on a fresh server each time: a server that held the
+      # previous repeat's connections reuses that memory, and the next figure comes out near zero.
+      if [ "$mode" = idle ] && [ "$r" -gt 1 ]; then
+        stop_server; sleep 0.5; port=$((port + 1))
+        if ! start_server "$s" "$port" "$deflate"; then stop_server; break; fi
+      fi
       file="$out/$name.$s.$r.json"
       # A hard bound on top of the bench's own: duration, warm-up, connecting and draining.
       # shellcheck disable=SC2086
