@@ -27,15 +27,13 @@ public sealed class WebSocketConnectionRegistry
     /// <summary>The group of this name, created on first use.</summary>
     public ConnectionGroup this[string group] => _groups.GetOrAdd(group, static (name, backplane) => new ConnectionGroup(name, backplane), Backplane);
 
-    internal void Add(WebSocketConnection connection)
+    /// <summary>Registers a connection; the upgrade that made it calls <see cref="Remove"/> once it has ended.</summary>
+    internal void Add(WebSocketConnection connection) => _all[connection.Id] = connection;
+
+    internal void Remove(WebSocketConnection connection)
     {
-        _all[connection.Id] = connection;
-        _ = connection.Completion.ContinueWith(static (_, state) =>
-        {
-            var (registry, c) = ((WebSocketConnectionRegistry, WebSocketConnection))state!;
-            registry._all.TryRemove(c.Id, out WebSocketConnection? _);
-            foreach (var group in registry._groups.Values) group.Remove(c);
-        }, (this, connection), TaskScheduler.Default);
+        _all.TryRemove(connection.Id, out WebSocketConnection? _);
+        foreach (var group in _groups.Values) group.Remove(connection);
     }
 
     /// <summary>Sends one message to every open connection, framed once.</summary>

@@ -110,9 +110,9 @@ internal sealed class WebSocketFastPath
             var flushed = await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
             if (flushed.IsCompleted || flushed.IsCanceled) return;
             var webSocket = new WebSocketConnection(
+                upgrade.ConnectionOptions,
                 connection.Transport,
                 WebSocketRole.Server,
-                upgrade.Options.Connection,
                 plan.Value.Subprotocol,
                 connection.RemoteEndPoint,
                 _logger,

@@ -33,6 +33,12 @@ internal sealed class WebSocketUpgrade
 
     internal WebSocketEndpointOptions Options => _options;
 
+    /// <summary>The endpoint's connection options as of its first connection, shared by all its connections.</summary>
+    internal WebSocketConnection.FrozenOptions ConnectionOptions =>
+        new(LazyInitializer.EnsureInitialized(ref _connectionOptions, () => _options.Connection.Clone()));
+
+    private WebSocketConnectionOptions? _connectionOptions;
+
     internal HandshakeLimiter Limiter => _limiter;
 
     public async Task HandleAsync(HttpContext context)
@@ -124,9 +130,9 @@ internal sealed class WebSocketUpgrade
             PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
         var connection = new WebSocketConnection(
+            ConnectionOptions,
             transport,
             WebSocketRole.Server,
-            _options.Connection,
             subprotocol,
             context.Connection.RemoteIpAddress is { } ip ? new System.Net.IPEndPoint(ip, context.Connection.RemotePort) : null,
             logger,
@@ -145,7 +151,8 @@ internal sealed class WebSocketUpgrade
     internal static async Task RunAsync<TState>(WebSocketConnection connection, Func<WebSocketConnection, TState, Task> handler, TState state,
         IServiceProvider services, ILogger logger)
     {
-        services.GetService<WebSocketConnectionRegistry>()?.Add(connection);
+        var registry = services.GetService<WebSocketConnectionRegistry>();
+        registry?.Add(connection);
         try
         {
             await handler(connection, state).ConfigureAwait(false);
@@ -163,6 +170,7 @@ internal sealed class WebSocketUpgrade
         if (connection.State < WebSocketState.CloseSent)
             await CloseQuietlyAsync(connection, CloseStatus.NormalClosure, null).ConfigureAwait(false);
         await connection.Completion.ConfigureAwait(false);
+        registry?.Remove(connection);
     }
 
     /// <summary>The subprotocol the endpoint picks from those offered, or null.</summary>

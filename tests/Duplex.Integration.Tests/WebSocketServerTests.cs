@@ -63,6 +63,7 @@ public class WebSocketServerTests
         deadline = DateTime.UtcNow.AddSeconds(10);
         while (lobby.Count > 4 && DateTime.UtcNow < deadline) await Task.Delay(10);
         Assert.Equal(4, lobby.Count);
+        Assert.Equal(4, server.Connections.Count); // it left the registry too
         Assert.Equal(4, await lobby.BroadcastTextAsync("after"));
         foreach (var c in clients.Take(4)) Assert.Equal("after", await ReceiveTextAsync(c));
     }

@@ -95,10 +95,26 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         ILogger? logger = null,
         Func<ValueTask>? closeTransport = null,
         PerMessageDeflateParameters? compression = null)
+        : this(new FrozenOptions(options?.Clone() ?? new WebSocketConnectionOptions()), transport, role, subprotocol, remoteEndPoint, logger, closeTransport, compression)
+    {
+    }
+
+    /// <summary>Options nobody changes any more (a server endpoint's copy), shared by its connections instead of copied per connection.</summary>
+    internal readonly record struct FrozenOptions(WebSocketConnectionOptions Value);
+
+    internal WebSocketConnection(
+        FrozenOptions options,
+        IDuplexPipe transport,
+        WebSocketRole role,
+        string? subprotocol = null,
+        EndPoint? remoteEndPoint = null,
+        ILogger? logger = null,
+        Func<ValueTask>? closeTransport = null,
+        PerMessageDeflateParameters? compression = null)
     {
         _transport = transport;
         Role = role;
-        _options = options?.Clone() ?? new WebSocketConnectionOptions();
+        _options = options.Value;
         _logger = logger ?? NullLogger.Instance;
         Subprotocol = subprotocol;
         RemoteEndPoint = remoteEndPoint;
