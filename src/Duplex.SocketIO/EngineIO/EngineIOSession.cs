@@ -20,7 +20,7 @@ public sealed class EngineIOSession
     private readonly EngineIOOptions _options;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly List<EnginePacket> _buffer = new();
+    private List<EnginePacket> _buffer = new(); // swapped with the WebSocket writer's batch, under _gate
     private SessionState _state;
 
     // Polling: whether a GET is in hand, and the signal it waits on while there is nothing to send.
@@ -559,19 +559,17 @@ public sealed class EngineIOSession
 
     private async Task WriteLoopAsync(WebSocketConnection socket)
     {
+        // Two lists trade places: the writer sends one while packets gather in the other.
+        var batch = new List<EnginePacket>();
         try
         {
             while (true)
             {
                 TaskCompletionSource? wait = null;
-                List<EnginePacket>? batch = null;
+                batch.Clear();
                 lock (_gate)
                 {
-                    if (_buffer.Count > 0)
-                    {
-                        batch = new List<EnginePacket>(_buffer);
-                        _buffer.Clear();
-                    }
+                    if (_buffer.Count > 0) (_buffer, batch) = (batch, _buffer);
                     else if (_state != SessionState.Open) break;
                     else wait = _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
@@ -580,7 +578,7 @@ public sealed class EngineIOSession
                     await wait.Task.ConfigureAwait(false);
                     continue;
                 }
-                for (int i = 0; i < batch!.Count; i++)
+                for (int i = 0; i < batch.Count; i++)
                 {
                     await socket.SendAsync(batch[i].ToFrame()).ConfigureAwait(false);
                     if (batch[i].WriteAlone)
