@@ -856,7 +856,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     /// <summary>
     /// Bounds the close handshake: after <see cref="WebSocketConnectionOptions.CloseTimeout"/> the
-    /// lifetime ends, which also stops the read loop's pending read.
+    /// lifetime ends, which also stops the read loop's pending read, and a flush stuck on a peer that
+    /// does not read (the read loop may be in one, flushing what was sent during its deliveries).
     /// </summary>
     private void StartCloseTimer()
     {
@@ -870,6 +871,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         try
         {
             _transport.Input.CancelPendingRead();
+            _transport.Output.CancelPendingFlush();
         }
         catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
         {
@@ -1202,9 +1204,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         {
             if (_flushDeferred && !_outputDone) await FlushCoreAsync(default).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
         {
-            // The transport is gone under the write: the connection's read loop finds out.
+            // The transport is gone under the write (Kestrel's abort is an OperationCanceledException):
+            // the connection's read loop finds out.
         }
         finally
         {

@@ -147,6 +147,24 @@ public class FlushBatchingTests
     }
 
     [Fact]
+    public async Task A_peer_that_sends_and_never_reads_does_not_outlive_the_close_timeout()
+    {
+        // The echoes back up (the pipe takes 1 KiB), so the read loop waits in its batch flush; a close
+        // started by the application must still end the connection within the close timeout.
+        await using var h = new PipeHarness(options: new WebSocketConnectionOptions { CloseTimeout = TimeSpan.FromSeconds(1) }, outputPauseBytes: 1024);
+        var echo = EchoAsync(h.Connection);
+        await Task.Delay(50);
+        var payload = new string('y', 200);
+        await h.SendAsync(Frames.Concat([.. Enumerable.Range(0, 100).Select(_ => Frames.Client(Opcode.Text, payload))]));
+        await Task.Delay(200);
+        var closing = Task.Run(() => h.Connection.CloseAsync());
+        await h.Connection.Completion.WaitAsync(Timeout);
+        await closing.WaitAsync(Timeout);
+        Assert.Equal(WebSocketState.Aborted, h.Connection.State);
+        await echo.WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task Replies_made_outside_a_delivery_are_flushed_at_once()
     {
         await using var h = new PipeHarness();
