@@ -50,7 +50,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     [ThreadStatic] private static WebSocketConnection? t_delivering; // whose delivery this thread is inside
     private bool _flushDeferred;    // guarded by _sendLock: bytes in the pipe wait for a read loop's flush
     private int _deferredBytes;     // guarded by _sendLock
-    private List<WebSocketConnection>? _flushQueue; // read loop only: other connections this batch wrote to
+    private List<WebSocketConnection>? _flushQueue; // read loop only: other connections this batch wrote to (pooled)
     private CloseStatus? _closeStatus;
     private string? _closeDescription;
     private long _pingCounter;
@@ -286,7 +286,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     input.AdvanceTo(_unread.Start, buffer.End);
                 }
                 // The batch is handled: what the application sent inline goes out, one write per connection.
-                if (_flushDeferred || _flushQueue is { Count: > 0 }) await FlushBatchAsync().ConfigureAwait(false);
+                if (_flushDeferred || _flushQueue is not null) await FlushBatchAsync().ConfigureAwait(false);
                 if (result.IsCompleted) break;
             }
         }
@@ -301,7 +301,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         }
         finally
         {
-            if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
+            FlushOthers();
             await FinishAsync().ConfigureAwait(false);
         }
     }
@@ -358,7 +358,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                         if (limited is ProtocolError overLimit)
                         {
                             DropAssembledMessage();
-                            if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
+                            FlushOthers();
                             await FailAsync(overLimit).ConfigureAwait(false);
                             mode = ReadMode.Draining;
                             break;
@@ -371,20 +371,20 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     break;
                 case Step.Ping:
                     // What other connections were sent meanwhile goes out before this loop waits for its own lock.
-                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
+                    FlushOthers();
                     await SendPongAsync(token).ConfigureAwait(false);
                     break;
                 case Step.Pong:
                     CompletePings(_controlBuffer.AsSpan(0, (int)_frameReader.Current.PayloadLength));
                     break;
                 case Step.Close:
-                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
+                    FlushOthers();
                     await HandleCloseFrameAsync().ConfigureAwait(false);
                     return Closed();
                 case Step.Error:
                     _drainSkip = _inFrame ? _frameReader.RemainingInFrame : 0;
                     _inFrame = false;
-                    if (_flushQueue is { Count: > 0 }) FlushOthers(_flushQueue);
+                    FlushOthers();
                     await FailAsync(error).ConfigureAwait(false);
                     mode = ReadMode.Draining;
                     break;
@@ -1164,7 +1164,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             {
                 // Whoever marks it flushes it: this connection's read loop, or the delivering one's.
                 _flushDeferred = true;
-                if (owner != this) (owner._flushQueue ??= []).Add(this);
+                if (owner != this) (owner._flushQueue ??= RentFlushList()).Add(this);
             }
             return ValueTask.CompletedTask;
         }
@@ -1181,19 +1181,33 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     private ValueTask FlushBatchAsync()
     {
-        if (_flushQueue is { Count: > 0 } others) FlushOthers(others);
+        FlushOthers();
         return _flushDeferred ? FlushDeferredAsync() : ValueTask.CompletedTask;
     }
 
-    private static void FlushOthers(List<WebSocketConnection> others)
+    private void FlushOthers()
     {
+        if (_flushQueue is not { } others) return;
+        _flushQueue = null;
         foreach (var connection in others)
         {
             var flush = connection.FlushDeferredAsync();
             if (flush.IsCompleted) flush.GetAwaiter().GetResult();
             else _ = flush.AsTask(); // it handles its own failures
         }
-        others.Clear();
+        ReturnFlushList(others);
+    }
+
+    // The lists of recipients a batch wrote to are shared through a small pool, not kept per connection:
+    // in a room where everyone talks to 10,000 others, a list each would hold 80 KB per connection.
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<List<WebSocketConnection>> s_flushLists = new();
+
+    private static List<WebSocketConnection> RentFlushList() => s_flushLists.TryDequeue(out var list) ? list : [];
+
+    private static void ReturnFlushList(List<WebSocketConnection> list)
+    {
+        list.Clear();
+        if (list.Capacity <= 1 << 16 && s_flushLists.Count < 4 * Environment.ProcessorCount) s_flushLists.Enqueue(list);
     }
 
     private async ValueTask FlushDeferredAsync()
