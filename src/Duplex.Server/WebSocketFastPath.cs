@@ -66,11 +66,32 @@ internal sealed class WebSocketFastPath
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        // In two parts, so the one that lives as long as the WebSocket holds only what it needs then
+        // (its state machine is kept for every open connection; the handshake's is not).
+        if (await UpgradeAsync(connection, next).ConfigureAwait(false) is not { } upgraded) return;
+        try
+        {
+            await WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, _services, _logger).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (upgraded.LimitedAddress is { } address) upgraded.Upgrade.Limiter.Release(address);
+        }
+    }
+
+    private readonly record struct Upgraded(WebSocketConnection WebSocket, WebSocketUpgrade Upgrade, IPAddress? LimitedAddress);
+
+    /// <summary>
+    /// The handshake: the WebSocket when this connection was upgraded here; null when it went to ASP.NET
+    /// Core, was refused, or ended first (a handshake limit's slot is then already released).
+    /// </summary>
+    private async ValueTask<Upgraded?> UpgradeAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
         var routes = _routes ??= BuildRoutes();
         if (routes.Count == 0)
         {
             await next(connection).ConfigureAwait(false);
-            return;
+            return null;
         }
         var input = connection.Transport.Input;
         ReadResult result;
@@ -85,7 +106,7 @@ internal sealed class WebSocketFastPath
             {
                 _logger.LogDebug(DuplexLogEvents.HandshakeRejected, "Connection {Id} sent no request within {Timeout}", connection.ConnectionId, _headersTimeout);
                 connection.Abort(new ConnectionAbortedException("no request within the request-headers timeout"));
-                return;
+                return null;
             }
         }
         var buffer = result.Buffer;
@@ -95,20 +116,21 @@ internal sealed class WebSocketFastPath
             // Not ours: ASP.NET Core reads the same bytes from the start (nothing consumed, nothing examined).
             input.AdvanceTo(buffer.Start, buffer.Start);
             await next(connection).ConfigureAwait(false);
-            return;
+            return null;
         }
         input.AdvanceTo(buffer.GetPosition(headLength));
         if (refusal is not null)
         {
             await RefuseAsync(connection, plan.Value, refusal).ConfigureAwait(false);
-            return;
+            return null;
         }
         var upgrade = plan.Value.Upgrade;
+        bool handedOver = false;
         try
         {
             WriteSwitchingProtocols(connection.Transport.Output, plan.Value);
             var flushed = await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
-            if (flushed.IsCompleted || flushed.IsCanceled) return;
+            if (flushed.IsCompleted || flushed.IsCanceled) return null;
             var webSocket = new WebSocketConnection(
                 upgrade.ConnectionOptions,
                 connection.Transport,
@@ -117,11 +139,12 @@ internal sealed class WebSocketFastPath
                 connection.RemoteEndPoint,
                 _logger,
                 compression: plan.Value.Compression);
-            await WebSocketUpgrade.RunAsync(webSocket, static (c, handler) => handler(c), upgrade.ContextFreeHandler!, _services, _logger).ConfigureAwait(false);
+            handedOver = true;
+            return new Upgraded(webSocket, upgrade, plan.Value.LimitedAddress);
         }
         finally
         {
-            if (plan.Value.LimitedAddress is { } address) upgrade.Limiter.Release(address);
+            if (!handedOver && plan.Value.LimitedAddress is { } address) upgrade.Limiter.Release(address);
         }
     }
 
