@@ -292,9 +292,26 @@ public sealed class RedisAdapter : SocketIOAdapter
         if (options.Local) return local;
         int servers = await ServerCountAsync(cancellationToken).ConfigureAwait(false);
         if (servers <= 1) return local;
-        string requestId = NewId();
         var pending = new PendingRequest(RequestType.RemoteFetch, servers - 1);
         pending.Sockets.AddRange(local);
+        try
+        {
+            await RequestAsync(pending, w => WriteSelection(w, options), options.Timeout ?? _options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("timeout reached while waiting for fetchSockets response");
+        }
+        lock (pending) return pending.Sockets.ToArray();
+    }
+
+    /// <summary>
+    /// Asks every other server (the request channel) and waits, bounded, for the answers
+    /// <paramref name="pending"/> expects; a timeout is counted and thrown, with what did arrive left in it.
+    /// </summary>
+    private async Task RequestAsync(PendingRequest pending, Action<Utf8JsonWriter> writeBody, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        string requestId = NewId();
         _requests[requestId] = pending;
         try
         {
@@ -302,16 +319,15 @@ public sealed class RedisAdapter : SocketIOAdapter
             {
                 w.WriteString("uid", Uid);
                 w.WriteString("requestId", requestId);
-                w.WriteNumber("type", (int)RequestType.RemoteFetch);
-                WriteSelection(w, options);
+                w.WriteNumber("type", (int)pending.Type);
+                writeBody(w);
             }));
-            await WaitAsync(pending, options.Timeout ?? _options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
-            lock (pending) return pending.Sockets.ToArray();
+            await WaitAsync(pending, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             RedisAdapterMetrics.Error("request");
-            throw new TimeoutException("timeout reached while waiting for fetchSockets response");
+            throw;
         }
         finally
         {
@@ -375,31 +391,20 @@ public sealed class RedisAdapter : SocketIOAdapter
     {
         int others = await ServerCountAsync(cancellationToken).ConfigureAwait(false) - 1;
         if (others <= 0) return [];
-        string requestId = NewId();
         var pending = new PendingRequest(RequestType.ServerSideEmit, others);
-        _requests[requestId] = pending;
         try
         {
-            Publish(_requestChannel, Json(w =>
+            await RequestAsync(pending, w =>
             {
-                w.WriteString("uid", Uid);
-                w.WriteString("requestId", requestId);
-                w.WriteNumber("type", (int)RequestType.ServerSideEmit);
                 w.WritePropertyName("data");
                 data.WriteTo(w);
-            }));
-            await WaitAsync(pending, timeout, cancellationToken).ConfigureAwait(false);
-            lock (pending) return pending.Responses.ToArray();
+            }, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            RedisAdapterMetrics.Error("request");
             lock (pending) throw new SocketIOServerSideEmitTimeoutException(others, pending.Responses.ToArray());
         }
-        finally
-        {
-            _requests.TryRemove(requestId, out _);
-        }
+        lock (pending) return pending.Responses.ToArray();
     }
 
     /// <summary>Servers subscribed to this namespace's request channel (<c>PUBSUB NUMSUB</c>); 1 (this one) while Redis is away.</summary>
