@@ -42,7 +42,7 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
             wake = _readerWaiting;
             _readerWaiting = false;
         }
-        if (wake) WakeReader(true);
+        if (wake) _readerWait.SetResult(true);
         return true;
     }
 
@@ -107,8 +107,6 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
         _readerWait.SetException(new OperationCanceledException(token));
     }
 
-    private void WakeReader(bool result) => _readerWait.SetResult(result);
-
     /// <summary>Waits until there is room (true) or the inbox is completed (false).</summary>
     public async ValueTask<bool> WaitForRoomAsync(CancellationToken cancellationToken)
     {
@@ -140,7 +138,7 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
             _room = null;
         }
         room?.TrySetResult();
-        if (wake) WakeReader(any);
+        if (wake) _readerWait.SetResult(any);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token)

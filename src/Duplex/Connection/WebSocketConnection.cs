@@ -205,13 +205,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var reader = _inbox;
         _readerLeft = false;
         try
         {
             while (true)
             {
-                while (reader.TryRead(out var message))
+                while (_inbox.TryRead(out var message))
                 {
                     try
                     {
@@ -224,7 +223,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                         if (Interlocked.Decrement(ref _inHand) == 0) Volatile.Read(ref _consumerIdle)?.TrySetResult();
                     }
                 }
-                if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
+                if (!await _inbox.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
             }
         }
         finally
@@ -347,6 +346,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             }
             var step = Parse(ref buffer, out var error);
             _unread = buffer;
+            // These wait for this connection's send lock: what other connections were sent meanwhile goes out first.
+            if (step is Step.Ping or Step.Close or Step.Error) FlushOthers();
             switch (step)
             {
                 case Step.NeedMore:
@@ -370,21 +371,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
                     await DeliverAsync(endOfMessage: false, token).ConfigureAwait(false);
                     break;
                 case Step.Ping:
-                    // What other connections were sent meanwhile goes out before this loop waits for its own lock.
-                    FlushOthers();
                     await SendPongAsync(token).ConfigureAwait(false);
                     break;
                 case Step.Pong:
                     CompletePings(_controlBuffer.AsSpan(0, (int)_frameReader.Current.PayloadLength));
                     break;
                 case Step.Close:
-                    FlushOthers();
                     await HandleCloseFrameAsync().ConfigureAwait(false);
                     return Closed();
                 case Step.Error:
                     _drainSkip = _inFrame ? _frameReader.RemainingInFrame : 0;
                     _inFrame = false;
-                    FlushOthers();
                     await FailAsync(error).ConfigureAwait(false);
                     mode = ReadMode.Draining;
                     break;
