@@ -72,7 +72,6 @@ internal static class BenchIdle
         if (options.Progress) Console.Error.Write("\r" + new string(' ', 78) + "\r");
         int stillOpen = holders.Count(h => !h.Done);
         await CloseAllAsync([.. holders], [.. holding], options, abort, result);
-        foreach (var s in sockets) s.Dispose();
 
         result.Ops = stillOpen;
         result.Seconds = holdSeconds;
@@ -108,7 +107,7 @@ internal static class BenchIdle
             abort.Cancel();
             if (result is not null) result.Drained = false;
         }
-        if (result is null) foreach (var h in holders) h.Dispose();
+        foreach (var h in holders) h.Dispose();
     }
 
     private static async Task<double?> MedianRssAsync(BenchWindow window, TimeSpan over)
