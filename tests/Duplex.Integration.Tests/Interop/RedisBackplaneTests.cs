@@ -116,13 +116,7 @@ public class RedisBackplaneTests
 
         // Redis comes back on the same port: the nodes reconnect by themselves and broadcasts cross again.
         await redis.RestartAsync();
-        string? crossed = null;
-        for (int attempt = 0; attempt < 60 && crossed is null; attempt++)
-        {
-            await onA.SendTextAsync($"after restart {attempt}");
-            await fromA.NextTextAsync(TimeSpan.FromSeconds(10));
-            try { crossed = await fromB.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
-        }
+        string? crossed = await UntilCrossedAsync(onA, fromA, fromB, "after restart", attempts: 60);
         Assert.NotNull(crossed);
         Assert.StartsWith("after restart", crossed);
         Assert.Equal(WebSocketState.Open, onA.State);
@@ -144,14 +138,20 @@ public class RedisBackplaneTests
         Assert.Equal("local while down", await fromA.NextTextAsync(TimeSpan.FromSeconds(10)));
 
         await redis.RestartAsync();
-        string? crossed = null;
-        for (int attempt = 0; attempt < 80 && crossed is null; attempt++)
-        {
-            await onA.SendTextAsync($"after start {attempt}");
-            await fromA.NextTextAsync(TimeSpan.FromSeconds(10));
-            try { crossed = await fromB.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
-        }
+        string? crossed = await UntilCrossedAsync(onA, fromA, fromB, "after start", attempts: 80);
         Assert.NotNull(crossed);
         Assert.StartsWith("after start", crossed); // not the message sent while Redis was down
+    }
+
+    /// <summary>Broadcasts from node A until one reaches node B (the nodes joining up again); what B got, or null.</summary>
+    private static async Task<string?> UntilCrossedAsync(WebSocketConnection onA, Reader fromA, Reader fromB, string prefix, int attempts)
+    {
+        for (int attempt = 0; attempt < attempts; attempt++)
+        {
+            await onA.SendTextAsync($"{prefix} {attempt}");
+            await fromA.NextTextAsync(TimeSpan.FromSeconds(10));
+            try { return await fromB.NextTextAsync(TimeSpan.FromMilliseconds(500)); } catch (TimeoutException) { }
+        }
+        return null;
     }
 }
