@@ -526,24 +526,12 @@ public sealed class RedisAdapter : SocketIOAdapter
             case RequestType.Sockets:
                 if (ours || requestId is null) return;
                 RedisAdapterMetrics.Received.Add(1);
-                Respond(uid, Json(w =>
-                {
-                    w.WriteString("requestId", requestId);
-                    w.WriteStartArray("sockets");
-                    foreach (var socket in Select(ReadRooms(request, "rooms"), new HashSet<string>())) w.WriteStringValue(socket.Id);
-                    w.WriteEndArray();
-                }));
+                RespondWithList(uid, requestId, "sockets", Select(ReadRooms(request, "rooms"), new HashSet<string>()).Select(socket => socket.Id));
                 return;
             case RequestType.AllRooms:
                 if (ours || requestId is null) return;
                 RedisAdapterMetrics.Received.Add(1);
-                Respond(uid, Json(w =>
-                {
-                    w.WriteString("requestId", requestId);
-                    w.WriteStartArray("rooms");
-                    foreach (var room in Rooms) w.WriteStringValue(room);
-                    w.WriteEndArray();
-                }));
+                RespondWithList(uid, requestId, "rooms", Rooms);
                 return;
             case RequestType.RemoteJoin or RequestType.RemoteLeave or RequestType.RemoteDisconnect:
                 if (ours) return; // applied here when it was made
@@ -652,6 +640,16 @@ public sealed class RedisAdapter : SocketIOAdapter
         }
         if (requestId is not null) Respond(uid, Json(w => w.WriteString("requestId", requestId)));
     }
+
+    /// <summary>An answer carrying one list of strings under <paramref name="name"/> (socket ids, rooms).</summary>
+    private void RespondWithList(string? uid, string requestId, string name, IEnumerable<string> values) =>
+        Respond(uid, Json(w =>
+        {
+            w.WriteString("requestId", requestId);
+            w.WriteStartArray(name);
+            foreach (var value in values) w.WriteStringValue(value);
+            w.WriteEndArray();
+        }));
 
     private void Respond(string? requesterUid, byte[] response) =>
         Publish(_options.PublishOnSpecificResponseChannel && requesterUid is not null ? _responseChannel + requesterUid + "#" : _responseChannel, response);
