@@ -11,7 +11,8 @@
 #            --cases "echo-32-1x1 ..." (a subset, by name)
 #   servers: duplex (`duplex serve`, event-loop I/O), aspnet (bench/AspNetCoreEcho, ASP.NET Core's
 #            defaults), node (ws); and, to see what scheduling alone does: duplex-pool (`serve --io
-#            pool`) and aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
+#            pool`), duplex-kestrel (`duplex serve --transport kestrel`: Kestrel's socket transport
+#            instead of Duplex's) and aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,6 +99,8 @@ start_server() { # server, port, compression(0/1)
   case "$1" in
     duplex) [ "$3" = 1 ] && flag="--compression"
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
+    duplex-kestrel) [ "$3" = 1 ] && flag="--compression"
+            dotnet "$cli" serve --host 127.0.0.1 --port "$2" --transport kestrel $flag >"$out/$1-server.log" 2>&1 & ;;
     duplex-pool) [ "$3" = 1 ] && flag="--compression"
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" --io pool $flag >"$out/$1-server.log" 2>&1 & ;;
     aspnet) [ "$3" = 1 ] && flag="--compression"

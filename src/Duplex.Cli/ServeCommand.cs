@@ -4,6 +4,7 @@ using System.Reflection;
 using Duplex.Protocol;
 using Duplex.Server;
 using Duplex.Server.Redis;
+using Duplex.Server.Transport;
 
 namespace Duplex.Cli;
 
@@ -16,10 +17,12 @@ internal static class ServeCommand
         try
         {
             parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose" });
-            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io" }).FirstOrDefault() is { } unknown)
+            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io", "transport" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
             if (parsed.Get("io") is { } io && io is not ("loop" or "pool"))
                 return Usage.Print(1, "--io is loop or pool");
+            if (parsed.Get("transport") is { } transport && transport is not ("duplex" or "kestrel"))
+                return Usage.Print(1, "--transport is duplex or kestrel");
         }
         catch (ArgumentException ex)
         {
@@ -53,7 +56,10 @@ internal static class ServeCommand
             else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port, fast);
             else kestrel.Listen(IPAddress.Parse(host), port, fast);
         });
-        if ((parsed.Get("io") ?? "loop") == "loop") UseEventLoopIO(builder);
+        bool ownTransport = (parsed.Get("transport") ?? "duplex") == "duplex";
+        if ((parsed.Get("io") ?? "loop") == "loop") UseEventLoopIO(builder, ownTransport);
+        // Sockets read and written directly, without Kestrel's pipes (see DuplexSocketTransportFactory).
+        if (ownTransport) builder.WebHost.UseDuplexSockets();
         builder.Services.AddDuplex();
         // --redis host:port: /broadcast spans every server on that Redis.
         if (parsed.Get("redis") is { } redis)
@@ -108,12 +114,13 @@ internal static class ServeCommand
     /// output queue per write. The handlers here never block, which this needs. <c>--io pool</c> is
     /// ASP.NET Core's default (a thread-pool hop per read, an I/O-queue hop per write).
     /// </summary>
-    private static void UseEventLoopIO(WebApplicationBuilder builder)
+    private static void UseEventLoopIO(WebApplicationBuilder builder, bool ownTransport)
     {
         // Read once, when the first socket is made: this is before it. An explicit setting wins.
         const string inline = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
         if (Environment.GetEnvironmentVariable(inline) is null) Environment.SetEnvironmentVariable(inline, "1");
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        // Duplex's transport runs inline by itself; Kestrel's needs to be told.
+        if (!ownTransport) builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
     }
 
     private static IDisposable? Track(ILogger log, WebSocketConnection connection, string path)

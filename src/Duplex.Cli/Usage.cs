@@ -7,7 +7,7 @@ internal static class Usage
 
         usage:
           duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port] [--verbose]
-                       [--io loop|pool]
+                       [--io loop|pool] [--transport duplex|kestrel]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
@@ -20,6 +20,8 @@ internal static class Usage
               --verbose logs every connection opened and closed
               --io loop (default) runs each connection inline on the socket event threads, one per
                    core, like Node's event loop; pool is ASP.NET Core's default scheduling
+              --transport duplex (default) reads and writes sockets directly (no pipes, no buffer
+                   while idle, 64 KiB reads); kestrel is ASP.NET Core's own socket transport
           duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
                          [--echo] [--insecure] [--quiet] [--compression]
               stdin lines go out as text messages; incoming messages are printed.

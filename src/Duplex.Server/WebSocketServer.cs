@@ -40,6 +40,12 @@ public sealed class WebSocketServerOptions
     /// </summary>
     public bool FastPath { get; set; } = true;
 
+    /// <summary>
+    /// Run on Duplex's socket transport (<see cref="Transport.DuplexSocketTransportFactory"/>: sockets read and
+    /// written directly, no buffer held while idle) rather than Kestrel's. Default true.
+    /// </summary>
+    public bool DuplexSockets { get; set; } = true;
+
     /// <summary>Where logs go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 }
@@ -85,6 +91,7 @@ public sealed class WebSocketServer : IAsyncDisposable
         if (_options.LoggerFactory is { } loggerFactory) builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(Connections);
         builder.Services.AddHostedService<BackplaneSubscription>();
+        if (_options.DuplexSockets) Transport.DuplexSocketTransportExtensions.UseDuplexSockets(builder.WebHost);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.RequestHeadersTimeout = _options.HandshakeTimeout;

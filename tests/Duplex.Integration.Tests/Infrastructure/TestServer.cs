@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Duplex.Server;
+using Duplex.Server.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -40,6 +41,8 @@ public sealed class TestServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDuplex();
+        // DUPLEX_TEST_TRANSPORT=duplex runs every test on Duplex's socket transport instead of Kestrel's.
+        if (UseDuplexSockets) builder.WebHost.UseDuplexSockets();
         services?.Invoke(builder.Services);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, port, listen =>
         {
@@ -53,6 +56,8 @@ public sealed class TestServer : IAsyncDisposable
         var address0 = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestServer(app, new Uri(address0.Replace("[::]", "localhost")));
     }
+
+    public static bool UseDuplexSockets { get; } = Environment.GetEnvironmentVariable("DUPLEX_TEST_TRANSPORT") == "duplex";
 
     /// <summary>An echo endpoint at /echo, as most tests want.</summary>
     public static Task<TestServer> StartEchoAsync(Action<WebSocketEndpointOptions>? configure = null) =>

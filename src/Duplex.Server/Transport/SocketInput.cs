@@ -1,0 +1,363 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+using Microsoft.AspNetCore.Connections;
+
+namespace Duplex.Server.Transport;
+
+/// <summary>
+/// The receiving half of a <see cref="SocketConnection"/>: a <see cref="PipeReader"/> over the socket itself,
+/// with no pipe between them. A receive loop reads ahead of the application (so a peer that goes away is
+/// noticed while nobody reads), into one contiguous buffer taken from the pool when data arrives and given
+/// back once the application has consumed everything: while idle it waits for readability with a
+/// zero-byte receive and holds no buffer.
+/// <para>
+/// The buffer is shared between the loop and the application under <c>lock (this)</c>. The loop appends
+/// after <see cref="_end"/>; the application sees [<see cref="_start"/>, <see cref="_end"/>) from a read
+/// until its <c>AdvanceTo</c>. Moving the data (compaction, growth) or giving the buffer back happens only
+/// while neither the application holds a read (<see cref="_held"/>) nor the loop is receiving into it
+/// (<see cref="_receiving"/>).
+/// </para>
+/// </summary>
+internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
+{
+    private readonly SocketConnection _connection;
+    private readonly Socket _socket;
+    private readonly int _readSize;
+    private readonly int _maxBuffered;
+
+    private byte[]? _buffer;
+    private int _start;      // first unconsumed byte
+    private int _examined;   // bytes before this were seen by the application; a read waits for more
+    private int _end;        // end of received data
+    private bool _held;      // the application holds a ReadResult (between a read and AdvanceTo)
+    private bool _receiving; // the loop is receiving into [_end, buffer end)
+    private bool _ended;     // nothing more will arrive: end of stream, error or abort
+    private Exception? _error;
+    private bool _readerDone;
+    private bool _cancelNext;
+    private bool _waiting;
+    private ManualResetValueTaskSourceCore<ReadResult> _wait; // continuations run inline: the application reads on the loop's thread
+    private CancellationTokenRegistration _waitCancellation;
+    private TaskCompletionSource? _room; // the loop waits for the application to make room (rare)
+
+    public SocketInput(SocketConnection connection, Socket socket, DuplexSocketTransportOptions options)
+    {
+        _connection = connection;
+        _socket = socket;
+        _readSize = Math.Max(options.ReadSize, 256);
+        _maxBuffered = Math.Max(options.MaxReadBufferSize, _readSize);
+    }
+
+    public void Start() => _ = ReceiveLoopAsync();
+
+    private async Task ReceiveLoopAsync()
+    {
+        Exception? error = null;
+        bool waitFirst = true;
+        try
+        {
+            while (true)
+            {
+                if (waitFirst)
+                {
+                    lock (this)
+                    {
+                        if (_readerDone) break;
+                        // Everything consumed: the buffer goes back to the pool while we wait.
+                        if (_buffer is not null && !_held && _start == _end) ReleaseBufferLocked();
+                    }
+                    // Readiness without a buffer: a zero-byte receive completes when data (or the end) is there.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+                byte[] buffer;
+                int offset, count;
+                Task? room = null;
+                lock (this)
+                {
+                    if (_readerDone) break;
+                    if (!TryMakeRoomLocked()) room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                    buffer = _buffer!;
+                    offset = _end;
+                    count = buffer.Length - _end;
+                    _receiving = room is null;
+                }
+                if (room is not null)
+                {
+                    await room.ConfigureAwait(false);
+                    waitFirst = false;
+                    continue;
+                }
+                int n = _socket.Receive(buffer, offset, count, SocketFlags.None, out var status);
+                bool signal = false;
+                ReadResult result = default;
+                lock (this)
+                {
+                    _receiving = false;
+                    if (status == SocketError.WouldBlock)
+                    {
+                        waitFirst = true;
+                        continue;
+                    }
+                    if (status != SocketError.Success)
+                    {
+                        error = Translate(status);
+                        break;
+                    }
+                    if (n == 0) break; // the peer finished sending
+                    _end += n;
+                    // A full read suggests more is waiting: read again before waiting for readiness.
+                    waitFirst = n < count;
+                    if (_waiting && TryTakeLocked(out result))
+                    {
+                        _waiting = false;
+                        signal = true;
+                    }
+                }
+                if (signal) Wake(result);
+            }
+        }
+        catch (SocketException ex)
+        {
+            error = Translate(ex.SocketErrorCode, ex);
+        }
+        catch (ObjectDisposedException)
+        {
+            error = _connection.AbortReason ?? new ConnectionAbortedException("The connection was closed.");
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        End(error);
+    }
+
+    private Exception Translate(SocketError status, SocketException? ex = null)
+    {
+        if (_connection.AbortReason is { } reason) return reason;
+        ex ??= new SocketException((int)status);
+        return status switch
+        {
+            SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown
+                => new ConnectionResetException(ex.Message, ex),
+            SocketError.OperationAborted or SocketError.Interrupted or SocketError.InvalidArgument
+                => new ConnectionAbortedException("The connection was closed.", ex),
+            _ => new IOException(ex.Message, ex),
+        };
+    }
+
+    /// <summary>The receive loop is over: a waiting read gets the end (or the error), and the connection learns it closed.</summary>
+    private void End(Exception? error)
+    {
+        bool signal = false;
+        bool fail = false;
+        ReadResult result = default;
+        lock (this)
+        {
+            _ended = true;
+            _error = error;
+            _receiving = false;
+            _room?.TrySetResult();
+            if (_waiting)
+            {
+                _waiting = false;
+                signal = true;
+                fail = !TryTakeLocked(out result);
+            }
+            if (_readerDone || (!_held && _start == _end)) ReleaseBufferLocked();
+        }
+        if (signal)
+        {
+            _waitCancellation.Dispose();
+            if (fail) _wait.SetException(error!);
+            else _wait.SetResult(result);
+        }
+        _connection.OnReceiveEnded();
+    }
+
+    /// <summary>Makes sure there is space after <see cref="_end"/>; false when only the application can make it.</summary>
+    private bool TryMakeRoomLocked()
+    {
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(_readSize);
+            _start = _examined = _end = 0;
+            return true;
+        }
+        int free = _buffer.Length - _end;
+        if (free >= _readSize / 4 || (free > 0 && _held)) return true;
+        if (_held) return false;
+        int unconsumed = _end - _start;
+        if (_start > 0 && _buffer.Length - unconsumed >= _readSize / 4)
+        {
+            // Slide what is left to the front.
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, unconsumed);
+            _examined -= _start;
+            _end = unconsumed;
+            _start = 0;
+            return true;
+        }
+        if (free > 0) return true;
+        if (unconsumed >= _maxBuffered) return false; // the application must consume first
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(_buffer.Length * 2, unconsumed + _readSize), _maxBuffered + _readSize));
+        Buffer.BlockCopy(_buffer, _start, larger, 0, unconsumed);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+        _examined -= _start;
+        _end = unconsumed;
+        _start = 0;
+        return true;
+    }
+
+    private void ReleaseBufferLocked()
+    {
+        if (_buffer is null || _receiving) return;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
+        _start = _examined = _end = 0;
+    }
+
+    private ReadOnlySequence<byte> Unconsumed() =>
+        _buffer is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+
+    /// <summary>A read's result, when one is due: new bytes, a cancellation, or the end.</summary>
+    private bool TryTakeLocked(out ReadResult result)
+    {
+        if (_cancelNext)
+        {
+            _cancelNext = false;
+            _held = true;
+            result = new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
+            return true;
+        }
+        if (_end > _examined || (_ended && _error is null))
+        {
+            _held = true;
+            result = new ReadResult(Unconsumed(), isCanceled: false, isCompleted: _ended && _error is null);
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        lock (this)
+        {
+            ThrowIfUnusable();
+            if (TryTakeLocked(out var result)) return new ValueTask<ReadResult>(result);
+            if (_ended) return ValueTask.FromException<ReadResult>(_error!);
+            _wait.Reset();
+            _waiting = true;
+            if (cancellationToken.CanBeCanceled)
+                _waitCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((SocketInput)state!).CancelWait(token), this);
+            return new ValueTask<ReadResult>(this, _wait.Version);
+        }
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (this)
+        {
+            ThrowIfUnusable();
+            if (TryTakeLocked(out result)) return true;
+            if (_ended) throw _error!;
+            return false;
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        if (_readerDone) throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        if (_held || _waiting) throw new InvalidOperationException("A read is already in progress: call AdvanceTo first.");
+    }
+
+    private void CancelWait(CancellationToken token)
+    {
+        lock (this)
+        {
+            if (!_waiting) return;
+            _waiting = false;
+        }
+        _wait.SetException(new OperationCanceledException(token));
+    }
+
+    private void Wake(ReadResult result)
+    {
+        _waitCancellation.Dispose();
+        _waitCancellation = default;
+        _wait.SetResult(result);
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        TaskCompletionSource? room;
+        lock (this)
+        {
+            if (!_held) throw new InvalidOperationException("No read to advance: call ReadAsync first.");
+            int consumedAt = Index(consumed);
+            int examinedAt = Math.Max(Index(examined), consumedAt);
+            if (consumedAt < _start || examinedAt > _end) throw new ArgumentOutOfRangeException(nameof(consumed), "The position is outside the buffer that was read.");
+            _held = false;
+            _start = consumedAt;
+            _examined = examinedAt;
+            // Everything consumed: the buffer goes back to the pool now (the loop takes another when data
+            // comes), so a connection that goes idle after this read holds none.
+            if (_start == _end) ReleaseBufferLocked();
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
+    }
+
+    private int Index(SequencePosition position)
+    {
+        var target = position.GetObject();
+        if (target is null) return _start; // the empty sequence
+        if (!ReferenceEquals(target, _buffer)) throw new InvalidOperationException("The position is not from this reader's last read.");
+        return position.GetInteger();
+    }
+
+    public override void CancelPendingRead()
+    {
+        ReadResult result;
+        lock (this)
+        {
+            if (!_waiting)
+            {
+                _cancelNext = true;
+                return;
+            }
+            _cancelNext = true;
+            TryTakeLocked(out result);
+            _waiting = false;
+        }
+        Wake(result);
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        TaskCompletionSource? room;
+        lock (this)
+        {
+            if (_readerDone) return;
+            _readerDone = true;
+            _held = false;
+            ReleaseBufferLocked();
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _wait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _wait.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _wait.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,398 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+
+namespace Duplex.Server.Transport;
+
+/// <summary>
+/// The sending half of a <see cref="SocketConnection"/>: a <see cref="PipeWriter"/> over the socket itself.
+/// <c>FlushAsync</c> sends on the caller's thread with a non-blocking <c>send</c> (one system call per
+/// flush, several buffers in one <c>sendmsg</c>); only when the kernel's buffer is full does a send loop
+/// take over, and the flush waits once more than <see cref="DuplexSocketTransportOptions.MaxWriteBufferSize"/>
+/// is waiting, as a pipe's would. Buffers come from the pool and go back as soon as they are sent, so an
+/// idle connection holds none.
+/// <para>
+/// The writer appends to <see cref="_tail"/>; the sender (the flushing caller, or the send loop) takes the
+/// committed bytes from <see cref="_head"/> on. Both share the segment list under <c>lock (this)</c>; only
+/// one of them sends at a time (<see cref="_sending"/>), and only the writer gives back the tail segment.
+/// </para>
+/// </summary>
+internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
+{
+    private sealed class Segment
+    {
+        public required byte[] Array;
+        public int Sent;     // bytes before this are on the wire
+        public int Written;  // bytes before this were written
+        public Segment? Next;
+    }
+
+    private const int MinSegmentSize = 4096;
+    private const int MaxGather = 16;
+
+    [ThreadStatic] private static List<ArraySegment<byte>>? t_gather;
+
+    private readonly SocketConnection _connection;
+    private readonly Socket _socket;
+    private readonly int _pauseAt;
+
+    private Segment? _head;
+    private Segment? _tail;
+    private long _unflushed;    // written since the last flush
+    private long _unsent;       // flushed, not yet sent
+    private bool _sending;      // a sender owns the head
+    private bool _writerDone;
+    private bool _shutdownDone;
+    private bool _cancelNext;
+    private Exception? _failed; // the socket failed: every flush from now on is completed
+    private bool _waiting;
+    private ManualResetValueTaskSourceCore<FlushResult> _wait;
+    private CancellationTokenRegistration _waitCancellation;
+    private TaskCompletionSource? _drained;
+
+    public SocketOutput(SocketConnection connection, Socket socket, DuplexSocketTransportOptions options)
+    {
+        _connection = connection;
+        _socket = socket;
+        _pauseAt = Math.Max(options.MaxWriteBufferSize, 1);
+    }
+
+    public override bool CanGetUnflushedBytes => true;
+
+    public override long UnflushedBytes => _unflushed;
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        var tail = TailWithRoom(sizeHint);
+        return tail.Array.AsMemory(tail.Written);
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0)
+    {
+        var tail = TailWithRoom(sizeHint);
+        return tail.Array.AsSpan(tail.Written);
+    }
+
+    private Segment TailWithRoom(int sizeHint)
+    {
+        if (_writerDone) throw new InvalidOperationException("Writing is not allowed after the writer was completed.");
+        if (sizeHint < 0) throw new ArgumentOutOfRangeException(nameof(sizeHint));
+        int wanted = Math.Max(sizeHint, 1);
+        var tail = _tail;
+        if (tail is not null && tail.Array.Length - tail.Written >= wanted) return tail;
+        // Sizes grow within one batch, so a large message takes a few segments rather than hundreds.
+        int size = Math.Max(wanted, tail is null ? MinSegmentSize : Math.Min(tail.Array.Length * 2, 64 * 1024));
+        var segment = new Segment { Array = ArrayPool<byte>.Shared.Rent(size) };
+        lock (this)
+        {
+            if (_tail is null) _head = _tail = segment;
+            else
+            {
+                _tail.Next = segment;
+                _tail = segment;
+            }
+        }
+        return segment;
+    }
+
+    public override void Advance(int bytes)
+    {
+        var tail = _tail;
+        if (bytes < 0 || (bytes > 0 && (tail is null || tail.Written + bytes > tail.Array.Length)))
+            throw new ArgumentOutOfRangeException(nameof(bytes));
+        if (bytes == 0) return;
+        tail!.Written += bytes;
+        _unflushed += bytes;
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        lock (this)
+        {
+            if (_cancelNext)
+            {
+                _cancelNext = false;
+                return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
+            }
+            _unsent += _unflushed;
+            _unflushed = 0;
+            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(false, isCompleted: true));
+            if (_sending) return WaitIfFullLocked(cancellationToken);
+            _sending = true;
+        }
+        SendNow();
+        lock (this)
+        {
+            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(false, isCompleted: true));
+            if (_sending) return WaitIfFullLocked(cancellationToken);
+            // All sent, and the writer's memory is void after a flush: an idle connection keeps no buffer.
+            if (_unflushed == 0) ReleaseSegmentsLocked();
+            return new ValueTask<FlushResult>(default(FlushResult));
+        }
+    }
+
+    private ValueTask<FlushResult> WaitIfFullLocked(CancellationToken cancellationToken)
+    {
+        if (_unsent < _pauseAt) return new ValueTask<FlushResult>(default(FlushResult));
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<FlushResult>(cancellationToken);
+        if (_waiting) throw new InvalidOperationException("A flush is already waiting.");
+        _wait.Reset();
+        _waiting = true;
+        if (cancellationToken.CanBeCanceled)
+            _waitCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((SocketOutput)state!).CancelWait(token), this);
+        return new ValueTask<FlushResult>(this, _wait.Version);
+    }
+
+    /// <summary>
+    /// Sends what was flushed with non-blocking sends on this thread, as the owner of the head
+    /// (<see cref="_sending"/> is set). When the kernel takes no more, the send loop goes on.
+    /// </summary>
+    private void SendNow()
+    {
+        while (true)
+        {
+            int count;
+            lock (this)
+            {
+                if (_unsent == 0 || _failed is not null)
+                {
+                    FinishSendingLocked();
+                    return;
+                }
+            }
+            var gather = t_gather ??= new List<ArraySegment<byte>>(MaxGather);
+            gather.Clear();
+            count = Gather(gather);
+            SocketError status;
+            int sent = gather.Count == 1
+                ? _socket.Send(gather[0].Array!, gather[0].Offset, gather[0].Count, SocketFlags.None, out status)
+                : _socket.Send(gather, SocketFlags.None, out status);
+            gather.Clear();
+            if (status == SocketError.WouldBlock)
+            {
+                _ = SendLoopAsync();
+                return;
+            }
+            if (status != SocketError.Success)
+            {
+                Fail(new IOException(new SocketException((int)status).Message));
+                return;
+            }
+            Sent(sent);
+            if (sent < count)
+            {
+                // The kernel took part of it: it is full; the loop waits for room.
+                _ = SendLoopAsync();
+                return;
+            }
+        }
+    }
+
+    /// <summary>Collects up to <see cref="MaxGather"/> flushed buffers from the head; returns their length.</summary>
+    private int Gather(List<ArraySegment<byte>> gather)
+    {
+        lock (this)
+        {
+            long left = _unsent;
+            int total = 0;
+            for (var segment = _head; segment is not null && left > 0 && gather.Count < MaxGather; segment = segment.Next)
+            {
+                int n = (int)Math.Min(segment.Written - segment.Sent, left);
+                if (n == 0) continue;
+                gather.Add(new ArraySegment<byte>(segment.Array, segment.Sent, n));
+                left -= n;
+                total += n;
+            }
+            return total;
+        }
+    }
+
+    /// <summary>Marks <paramref name="bytes"/> from the head as sent; sent segments other than the tail go back to the pool.</summary>
+    private void Sent(int bytes)
+    {
+        TaskCompletionSource? drained = null;
+        bool wake = false;
+        lock (this)
+        {
+            _unsent -= bytes;
+            while (bytes > 0 && _head is { } head)
+            {
+                int n = Math.Min(head.Written - head.Sent, bytes);
+                head.Sent += n;
+                bytes -= n;
+                if (head.Sent == head.Written && head != _tail)
+                {
+                    _head = head.Next;
+                    ArrayPool<byte>.Shared.Return(head.Array);
+                }
+                else if (head.Sent < head.Written) break;
+            }
+            if (_waiting && _unsent <= _pauseAt / 2)
+            {
+                _waiting = false;
+                wake = true;
+            }
+            if (_unsent == 0)
+            {
+                drained = _drained;
+                _drained = null;
+            }
+        }
+        if (wake) Wake(default);
+        drained?.TrySetResult();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var gather = new List<ArraySegment<byte>>(MaxGather);
+        try
+        {
+            while (true)
+            {
+                lock (this)
+                {
+                    if (_unsent == 0 || _failed is not null)
+                    {
+                        FinishSendingLocked();
+                        return;
+                    }
+                }
+                gather.Clear();
+                Gather(gather);
+                int sent = await _socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
+                Sent(sent);
+            }
+        }
+        catch (Exception ex)
+        {
+            Fail(ex is SocketException or ObjectDisposedException ? new IOException(ex.Message, ex) : ex);
+        }
+    }
+
+    /// <summary>The sender is done (all sent, or failed). A completed writer's socket stops sending (FIN).</summary>
+    private void FinishSendingLocked()
+    {
+        _sending = false;
+        if (_writerDone)
+        {
+            // Nobody writes any more: the buffers can go.
+            ReleaseSegmentsLocked();
+            if (_unsent == 0 && !_shutdownDone)
+            {
+                _shutdownDone = true;
+                try
+                {
+                    if (_failed is null) _socket.Shutdown(SocketShutdown.Send);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+        }
+        var drained = _drained;
+        _drained = null;
+        drained?.TrySetResult();
+    }
+
+    private void ReleaseSegmentsLocked()
+    {
+        for (var segment = _head; segment is not null; segment = segment.Next) ArrayPool<byte>.Shared.Return(segment.Array);
+        _head = _tail = null;
+    }
+
+    private void Fail(Exception error)
+    {
+        bool wake = false;
+        TaskCompletionSource? drained;
+        lock (this)
+        {
+            _failed ??= error;
+            _sending = false;
+            if (_writerDone) ReleaseSegmentsLocked();
+            if (_waiting)
+            {
+                _waiting = false;
+                wake = true;
+            }
+            drained = _drained;
+            _drained = null;
+        }
+        if (wake) Wake(new FlushResult(false, isCompleted: true));
+        drained?.TrySetResult();
+    }
+
+    private void CancelWait(CancellationToken token)
+    {
+        lock (this)
+        {
+            if (!_waiting) return;
+            _waiting = false;
+        }
+        _wait.SetException(new OperationCanceledException(token));
+    }
+
+    private void Wake(FlushResult result)
+    {
+        _waitCancellation.Dispose();
+        _waitCancellation = default;
+        _wait.SetResult(result);
+    }
+
+    public override void CancelPendingFlush()
+    {
+        lock (this)
+        {
+            if (!_waiting)
+            {
+                _cancelNext = true;
+                return;
+            }
+            _waiting = false;
+        }
+        Wake(new FlushResult(isCanceled: true, isCompleted: false));
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (this)
+        {
+            if (_writerDone) return;
+            _writerDone = true;
+            _unsent += _unflushed;
+            _unflushed = 0;
+            if (_sending) return; // the sender shuts down once it has sent everything
+            _sending = true;
+        }
+        SendNow();
+    }
+
+    /// <summary>Completes when everything flushed was sent (or sending failed), or after <paramref name="timeout"/>.</summary>
+    public Task DrainAsync(TimeSpan timeout)
+    {
+        lock (this)
+        {
+            if (!_sending || _failed is not null) return Task.CompletedTask;
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _drained.Task.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>The connection is disposed: buffers go back to the pool once no sender uses them.</summary>
+    public void Release()
+    {
+        lock (this)
+        {
+            _writerDone = true;
+            _failed ??= new ObjectDisposedException(nameof(SocketConnection));
+            if (!_sending) ReleaseSegmentsLocked();
+        }
+    }
+
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _wait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _wait.GetStatus(token);
+
+    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _wait.OnCompleted(continuation, state, token, flags);
+}
