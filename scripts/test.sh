@@ -37,6 +37,12 @@ dotnet test tests/Duplex.Integration.Tests -c Release --no-build
 step "Socket.IO (npm socket.io-client against the Duplex server)"
 dotnet test tests/Duplex.SocketIO.Tests -c Release --no-build
 
+# Library users keep Kestrel's transport unless they opt in; duplex serve and WebSocketServer run on
+# Duplex's own. Both suites again on it (TestServer and SocketIOTestServer read this variable).
+step "integration and Socket.IO tests again, on Duplex's socket transport"
+DUPLEX_TEST_TRANSPORT=duplex dotnet test tests/Duplex.Integration.Tests -c Release --no-build
+DUPLEX_TEST_TRANSPORT=duplex dotnet test tests/Duplex.SocketIO.Tests -c Release --no-build
+
 step "Socket.IO across servers (Duplex and Node socket.io nodes, redis-emitter, on a real redis-server)"
 dotnet test tests/Duplex.SocketIO.Redis.Tests -c Release --no-build
 

@@ -33,6 +33,9 @@ public sealed class SocketIOTestServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSocketIO(options);
+        // DUPLEX_TEST_TRANSPORT=duplex runs every test on Duplex's socket transport instead of Kestrel's.
+        if (Environment.GetEnvironmentVariable("DUPLEX_TEST_TRANSPORT") == "duplex")
+            Duplex.Server.Transport.DuplexSocketTransportExtensions.UseDuplexSockets(builder.WebHost);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
         app.MapSocketIO("/socket.io", configure);
