@@ -39,7 +39,7 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
         // Receives and sends try the socket first (non-blocking); only waiting goes through the event loop.
         socket.Blocking = false;
         _input = new SocketInput(this, socket, options);
-        _output = new SocketOutput(this, socket, options);
+        _output = new SocketOutput(socket, options);
         _transport = this;
     }
 

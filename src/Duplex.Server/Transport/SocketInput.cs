@@ -80,7 +80,8 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                     if (!TryMakeRoomLocked()) room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                     buffer = _buffer!;
                     offset = _end;
-                    count = buffer.Length - _end;
+                    // Never more unconsumed than the limit, whatever size the pool's array has.
+                    count = Math.Min(buffer.Length - _end, _maxBuffered - (_end - _start));
                     _receiving = room is null;
                 }
                 if (room is not null)
@@ -186,9 +187,10 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
         int free = _buffer.Length - _end;
+        int unconsumed = _end - _start;
+        if (unconsumed >= _maxBuffered) return false; // the application must consume first
         if (free >= _readSize / 4 || (free > 0 && _held)) return true;
         if (_held) return false;
-        int unconsumed = _end - _start;
         if (_start > 0 && _buffer.Length - unconsumed >= _readSize / 4)
         {
             // Slide what is left to the front.
@@ -199,7 +201,6 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
         if (free > 0) return true;
-        if (unconsumed >= _maxBuffered) return false; // the application must consume first
         var larger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(_buffer.Length * 2, unconsumed + _readSize), _maxBuffered + _readSize));
         Buffer.BlockCopy(_buffer, _start, larger, 0, unconsumed);
         ArrayPool<byte>.Shared.Return(_buffer);
@@ -218,8 +219,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         _start = _examined = _end = 0;
     }
 
+    // default, not ReadOnlySequence.Empty: its positions carry no array, which AdvanceTo recognises.
     private ReadOnlySequence<byte> Unconsumed() =>
-        _buffer is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+        _buffer is null ? default : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
 
     /// <summary>A read's result, when one is due: new bytes, a cancellation, or the end.</summary>
     private bool TryTakeLocked(out ReadResult result)
@@ -317,7 +319,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     private int Index(SequencePosition position)
     {
         var target = position.GetObject();
-        if (target is null) return _start; // the empty sequence
+        if (target is null or byte[] { Length: 0 }) return _start; // an empty sequence
         if (!ReferenceEquals(target, _buffer)) throw new InvalidOperationException("The position is not from this reader's last read.");
         return position.GetInteger();
     }

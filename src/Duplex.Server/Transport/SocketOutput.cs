@@ -33,7 +33,6 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     [ThreadStatic] private static List<ArraySegment<byte>>? t_gather;
 
-    private readonly SocketConnection _connection;
     private readonly Socket _socket;
     private readonly int _pauseAt;
 
@@ -51,9 +50,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     private CancellationTokenRegistration _waitCancellation;
     private TaskCompletionSource? _drained;
 
-    public SocketOutput(SocketConnection connection, Socket socket, DuplexSocketTransportOptions options)
+    public SocketOutput(Socket socket, DuplexSocketTransportOptions options)
     {
-        _connection = connection;
         _socket = socket;
         _pauseAt = Math.Max(options.MaxWriteBufferSize, 1);
     }
@@ -108,23 +106,23 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
+        bool canceled;
         lock (this)
         {
-            if (_cancelNext)
-            {
-                _cancelNext = false;
-                return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
-            }
+            // A cancelled flush still commits its bytes (as a pipe's does); it only does not wait.
+            canceled = _cancelNext;
+            _cancelNext = false;
             _unsent += _unflushed;
             _unflushed = 0;
-            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(false, isCompleted: true));
-            if (_sending) return WaitIfFullLocked(cancellationToken);
+            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(canceled, isCompleted: true));
+            if (_sending) return canceled ? new ValueTask<FlushResult>(new FlushResult(true, false)) : WaitIfFullLocked(cancellationToken);
             _sending = true;
         }
         SendNow();
         lock (this)
         {
-            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(false, isCompleted: true));
+            if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(canceled, isCompleted: true));
+            if (canceled) return new ValueTask<FlushResult>(new FlushResult(true, false));
             if (_sending) return WaitIfFullLocked(cancellationToken);
             // All sent, and the writer's memory is void after a flush: an idle connection keeps no buffer.
             if (_unflushed == 0) ReleaseSegmentsLocked();
@@ -165,9 +163,20 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
             gather.Clear();
             count = Gather(gather);
             SocketError status;
-            int sent = gather.Count == 1
-                ? _socket.Send(gather[0].Array!, gather[0].Offset, gather[0].Count, SocketFlags.None, out status)
-                : _socket.Send(gather, SocketFlags.None, out status);
+            int sent;
+            try
+            {
+                sent = gather.Count == 1
+                    ? _socket.Send(gather[0].Array!, gather[0].Offset, gather[0].Count, SocketFlags.None, out status)
+                    : _socket.Send(gather, SocketFlags.None, out status);
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or SocketException)
+            {
+                // Aborted under us: like a failed send, every flush from now on reports completion.
+                gather.Clear();
+                Fail(new IOException(ex.Message, ex));
+                return;
+            }
             gather.Clear();
             if (status == SocketError.WouldBlock)
             {
