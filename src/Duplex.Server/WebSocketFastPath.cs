@@ -64,20 +64,23 @@ internal sealed class WebSocketFastPath
         _logger = services.GetService<ILoggerFactory>()?.CreateLogger("Duplex.Server") ?? NullLogger.Instance;
     }
 
-    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    public Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-        // In two parts, so the one that lives as long as the WebSocket holds only what it needs then
-        // (its state machine is kept for every open connection; the handshake's is not).
-        if (await UpgradeAsync(connection, next).ConfigureAwait(false) is not { } upgraded) return;
-        try
-        {
-            await WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, _services, _logger).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (upgraded.LimitedAddress is { } address) upgraded.Upgrade.Limiter.Release(address);
-        }
+        // Usually the request is already there and the handshake finishes at once: the connection's
+        // life is then RunAsync's task alone, and no frame of ours is kept per open connection.
+        var upgrade = UpgradeAsync(connection, next);
+        if (!upgrade.IsCompletedSuccessfully) return AwaitUpgradeAsync(upgrade);
+        return upgrade.Result is { } upgraded ? Run(upgraded) : Task.CompletedTask;
     }
+
+    private async Task AwaitUpgradeAsync(ValueTask<Upgraded?> upgrade)
+    {
+        if (await upgrade.ConfigureAwait(false) is { } upgraded) await Run(upgraded).ConfigureAwait(false);
+    }
+
+    private Task Run(Upgraded upgraded) =>
+        WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, _services, _logger,
+            upgraded.LimitedAddress is null ? null : upgraded.Upgrade, upgraded.LimitedAddress);
 
     private readonly record struct Upgraded(WebSocketConnection WebSocket, WebSocketUpgrade Upgrade, IPAddress? LimitedAddress);
 
@@ -94,10 +97,11 @@ internal sealed class WebSocketFastPath
             return null;
         }
         var input = connection.Transport.Input;
-        ReadResult result;
-        // A connection that sends nothing is dropped after Kestrel's request-headers timeout, as the HTTP layer would.
-        using (var timeout = new CancellationTokenSource(_headersTimeout))
+        // A connection that sends nothing is dropped after Kestrel's request-headers timeout, as the HTTP
+        // layer would. No timer when the request is already there.
+        if (!input.TryRead(out var result))
         {
+            using var timeout = new CancellationTokenSource(_headersTimeout);
             try
             {
                 result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);

@@ -149,28 +149,36 @@ internal sealed class WebSocketUpgrade
 
     /// <summary>The connection's life after the upgrade: registered, handled, closed if the handler left it open.</summary>
     internal static async Task RunAsync<TState>(WebSocketConnection connection, Func<WebSocketConnection, TState, Task> handler, TState state,
-        IServiceProvider services, ILogger logger)
+        IServiceProvider services, ILogger logger, WebSocketUpgrade? limits = null, System.Net.IPAddress? limitedAddress = null)
     {
         var registry = services.GetService<WebSocketConnectionRegistry>();
         registry?.Add(connection);
         try
         {
-            await handler(connection, state).ConfigureAwait(false);
+            try
+            {
+                await handler(connection, state).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException && connection.State >= WebSocketState.CloseSent)
+            {
+                // The handler was still sending when the connection ended: not an error.
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(DuplexLogEvents.HandlerFailed, ex, "WebSocket {Id}: handler failed; closing with 1011", connection.Id);
+                await CloseQuietlyAsync(connection, CloseStatus.InternalServerError, "internal error").ConfigureAwait(false);
+            }
+            // The handler is done with the connection: end it properly if it is still open.
+            if (connection.State < WebSocketState.CloseSent)
+                await CloseQuietlyAsync(connection, CloseStatus.NormalClosure, null).ConfigureAwait(false);
+            await connection.Completion.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException && connection.State >= WebSocketState.CloseSent)
+        finally
         {
-            // The handler was still sending when the connection ended: not an error.
+            registry?.Remove(connection);
+            // The fast path's per-address connection slot is held for the connection's life.
+            if (limitedAddress is not null) limits!.Limiter.Release(limitedAddress);
         }
-        catch (Exception ex)
-        {
-            logger.LogError(DuplexLogEvents.HandlerFailed, ex, "WebSocket {Id}: handler failed; closing with 1011", connection.Id);
-            await CloseQuietlyAsync(connection, CloseStatus.InternalServerError, "internal error").ConfigureAwait(false);
-        }
-        // The handler is done with the connection: end it properly if it is still open.
-        if (connection.State < WebSocketState.CloseSent)
-            await CloseQuietlyAsync(connection, CloseStatus.NormalClosure, null).ConfigureAwait(false);
-        await connection.Completion.ConfigureAwait(false);
-        registry?.Remove(connection);
     }
 
     /// <summary>The subprotocol the endpoint picks from those offered, or null.</summary>
