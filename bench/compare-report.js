@@ -8,8 +8,10 @@ const [dir, profile = 'quick', repeats = '3'] = process.argv.slice(2);
 const cases = fs.readFileSync(path.join(dir, 'cases.txt'), 'utf8').trim().split('\n').map((l) => l.split('|'));
 // duplex-pool and aspnet-inline (opt-in with --servers) swap the scheduling: Duplex on ASP.NET Core's
 // default thread-pool scheduling, ASP.NET Core on the event-loop scheduling `duplex serve` uses.
+// duplex-kestrel is `duplex serve` on Kestrel's socket transport instead of Duplex's.
 const serverNames = {
   duplex: 'Duplex',
+  'duplex-kestrel': 'Duplex, Kestrel transport',
   'duplex-pool': 'Duplex, --io pool',
   aspnet: 'ASP.NET Core',
   'aspnet-inline': 'ASP.NET Core, inline I/O',
