@@ -22,10 +22,45 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 {
     private sealed class Segment
     {
-        public required byte[] Array;
+        public byte[] Array = [];
         public int Sent;     // bytes before this are on the wire
         public int Written;  // bytes before this were written
         public Segment? Next;
+
+        // A few spare segment objects per thread, so a flush cycle allocates nothing.
+        [ThreadStatic] private static Segment? t_spare;
+        [ThreadStatic] private static int t_spareCount;
+
+        public static Segment Rent(int size)
+        {
+            var segment = t_spare;
+            if (segment is not null)
+            {
+                t_spare = segment.Next;
+                t_spareCount--;
+                segment.Next = null;
+            }
+            else segment = new Segment();
+            segment.Array = ArrayPool<byte>.Shared.Rent(size);
+            return segment;
+        }
+
+        /// <summary>Gives the array back to the pool and keeps the object for reuse; returns the next segment.</summary>
+        public static Segment? Return(Segment segment)
+        {
+            var next = segment.Next;
+            ArrayPool<byte>.Shared.Return(segment.Array);
+            segment.Array = [];
+            segment.Sent = segment.Written = 0;
+            segment.Next = null;
+            if (t_spareCount < 16)
+            {
+                segment.Next = t_spare;
+                t_spare = segment;
+                t_spareCount++;
+            }
+            return next;
+        }
     }
 
     private const int MinSegmentSize = 4096;
@@ -81,7 +116,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         if (tail is not null && tail.Array.Length - tail.Written >= wanted) return tail;
         // Sizes grow within one batch, so a large message takes a few segments rather than hundreds.
         int size = Math.Max(wanted, tail is null ? MinSegmentSize : Math.Min(tail.Array.Length * 2, 64 * 1024));
-        var segment = new Segment { Array = ArrayPool<byte>.Shared.Rent(size) };
+        var segment = Segment.Rent(size);
         lock (this)
         {
             if (_tail is null) _head = _tail = segment;
@@ -225,17 +260,14 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         lock (this)
         {
             _unsent -= bytes;
-            while (bytes > 0 && _head is { } head)
+            while (_head is { } head)
             {
                 int n = Math.Min(head.Written - head.Sent, bytes);
                 head.Sent += n;
                 bytes -= n;
-                if (head.Sent == head.Written && head != _tail)
-                {
-                    _head = head.Next;
-                    ArrayPool<byte>.Shared.Return(head.Array);
-                }
-                else if (head.Sent < head.Written) break;
+                // A sent segment goes, unless the writer may still be filling it (the tail).
+                if (head.Sent < head.Written || head == _tail) break;
+                _head = Segment.Return(head);
             }
             if (_waiting && _unsent <= _pauseAt / 2)
             {
@@ -306,7 +338,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     private void ReleaseSegmentsLocked()
     {
-        for (var segment = _head; segment is not null; segment = segment.Next) ArrayPool<byte>.Shared.Return(segment.Array);
+        for (var segment = _head; segment is not null;) segment = Segment.Return(segment);
         _head = _tail = null;
     }
 
