@@ -83,10 +83,18 @@ internal sealed class SocketListener(Socket socket, DuplexSocketTransportOptions
             {
                 return null;
             }
-            catch (SocketException ex)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 // The peer gave up before we took it (reset while queued): take the next one.
                 logger.LogDebug(ex, "Accept failed with {Error}", ex.SocketErrorCode);
+                continue;
+            }
+            catch (SocketException ex)
+            {
+                // Out of descriptors or buffers (EMFILE, ENOBUFS): say so, and retry after a pause
+                // instead of spinning on an error that lasts until connections close.
+                logger.LogWarning(ex, "Accepting a connection on {EndPoint} failed with {Error}; retrying in 100 ms", EndPoint, ex.SocketErrorCode);
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             try
