@@ -57,6 +57,13 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
 
     public bool TryRead(out WebSocketMessage message)
     {
+        // Empty: no lock. Only this reader takes messages out, so a stale count can only be low, and
+        // WaitToReadAsync looks again under the lock.
+        if (Volatile.Read(ref _count) == 0)
+        {
+            message = default;
+            return false;
+        }
         TaskCompletionSource? room = null;
         lock (Gate)
         {

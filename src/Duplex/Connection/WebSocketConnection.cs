@@ -27,7 +27,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private readonly WebSocketConnectionOptions _options;
     private readonly ILogger _logger;
     private readonly FrameReader _frameReader;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly SendLock _sendLock = new();
     private readonly MessageInbox _inbox;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
