@@ -212,13 +212,30 @@ internal sealed class WebSocketFastPath
     /// <summary>RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.</summary>
     private static void WriteSwitchingProtocols(PipeWriter output, in FastPlan plan)
     {
-        var response = new StringBuilder(160)
-            .Append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ")
-            .Append(plan.Accept).Append("\r\n");
-        if (plan.Subprotocol is not null) response.Append("Sec-WebSocket-Protocol: ").Append(plan.Subprotocol).Append("\r\n");
-        if (plan.ExtensionResponse is not null) response.Append("Sec-WebSocket-Extensions: ").Append(plan.ExtensionResponse).Append("\r\n");
-        response.Append("\r\n");
-        WriteAscii(output, response);
+        // Straight into the output, no intermediate string: this runs once per connection.
+        WriteAscii(output, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ");
+        WriteAscii(output, plan.Accept);
+        WriteAscii(output, "\r\n");
+        if (plan.Subprotocol is not null)
+        {
+            WriteAscii(output, "Sec-WebSocket-Protocol: ");
+            WriteAscii(output, plan.Subprotocol);
+            WriteAscii(output, "\r\n");
+        }
+        if (plan.ExtensionResponse is not null)
+        {
+            WriteAscii(output, "Sec-WebSocket-Extensions: ");
+            WriteAscii(output, plan.ExtensionResponse);
+            WriteAscii(output, "\r\n");
+        }
+        WriteAscii(output, "\r\n");
+    }
+
+    private static void WriteAscii(PipeWriter output, string text)
+    {
+        var span = output.GetSpan(text.Length);
+        int n = Encoding.ASCII.GetBytes(text, span);
+        output.Advance(n);
     }
 
     private async Task RefuseAsync(ConnectionContext transport, FastPlan plan, HandshakeDecision refusal)

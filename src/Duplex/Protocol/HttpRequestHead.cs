@@ -38,8 +38,11 @@ public sealed class HttpRequestHead
         Path = path;
         Query = query;
         Protocol = protocol;
-        Headers = headers;
+        _headers = headers;
     }
+
+    // The list itself, so lookups enumerate without allocating an enumerator each (they run ~10 times a handshake).
+    private readonly List<KeyValuePair<string, string>> _headers;
 
     public string Method { get; }
 
@@ -53,18 +56,18 @@ public sealed class HttpRequestHead
     public string Protocol { get; }
 
     /// <summary>Every header line in order, names as sent, values trimmed.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; }
+    public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers;
 
     /// <summary>The values of every line named <paramref name="name"/> (case-insensitive), in order.</summary>
     public string?[] Values(string name)
     {
         int count = 0;
-        foreach (var (key, _) in Headers)
+        foreach (var (key, _) in _headers)
             if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase)) count++;
         if (count == 0) return [];
         var values = new string?[count];
         int i = 0;
-        foreach (var (key, value) in Headers)
+        foreach (var (key, value) in _headers)
             if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase)) values[i++] = value;
         return values;
     }
@@ -132,7 +135,7 @@ public sealed class HttpRequestHead
                 if (!IsTokenChar(b)) return RequestHeadStatus.Unsupported;
             var value = line[(colon + 1)..].Trim(" \t"u8);
             if (headers.Count == MaxHeaders) return RequestHeadStatus.Unsupported;
-            headers.Add(new(Encoding.ASCII.GetString(name), Encoding.ASCII.GetString(value)));
+            headers.Add(new(AsString(name), AsString(value)));
         }
         head = new HttpRequestHead(method, path, query, protocol, headers);
         consumed = end + 4;
@@ -165,12 +168,32 @@ public sealed class HttpRequestHead
         var version = afterMethod[(sp2 + 1)..];
         if (target[0] != '/' || target.IndexOfAny((byte)' ', (byte)'\t', (byte)'#') >= 0) return false;
         if (version.Length != 8 || !version.StartsWith("HTTP/1."u8) || !char.IsAsciiDigit((char)version[7])) return false;
-        method = Encoding.ASCII.GetString(methodBytes);
+        method = AsString(methodBytes);
         int q = target.IndexOf((byte)'?');
         path = Encoding.ASCII.GetString(q < 0 ? target : target[..q]);
         query = q < 0 ? "" : Encoding.ASCII.GetString(target[q..]);
-        protocol = Encoding.ASCII.GetString(version);
+        protocol = AsString(version);
         return true;
+    }
+
+    // What nearly every upgrade request says, as shared strings: a handshake then allocates only for
+    // what varies (host, path, key, agent), not for each header's name.
+    private static readonly string[] s_common =
+    [
+        "GET", "HTTP/1.1", "Host", "Upgrade", "Connection", "websocket", "13", "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Origin", "User-Agent",
+        "Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma", "no-cache", "Cookie",
+        "Authorization", "keep-alive, Upgrade", "permessage-deflate; client_max_window_bits",
+    ];
+
+    /// <summary>The ASCII text of <paramref name="bytes"/>: a shared string when it is a common one (ordinal match).</summary>
+    private static string AsString(ReadOnlySpan<byte> bytes)
+    {
+        foreach (var common in s_common)
+        {
+            if (common.Length == bytes.Length && System.Text.Ascii.Equals(bytes, common)) return common;
+        }
+        return Encoding.ASCII.GetString(bytes);
     }
 
     // tchar (RFC 9110 §5.6.2)
