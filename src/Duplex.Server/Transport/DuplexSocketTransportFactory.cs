@@ -62,7 +62,9 @@ public sealed class DuplexSocketTransportFactory : IConnectionListenerFactory, I
     }
 }
 
-internal sealed class SocketListener(Socket socket, DuplexSocketTransportOptions options, ILogger logger) : IConnectionListener
+/// <summary>Accepts connections; <paramref name="accept"/> stands in for the socket's accept in tests (faults on demand).</summary>
+internal sealed class SocketListener(Socket socket, DuplexSocketTransportOptions options, ILogger logger,
+    Func<CancellationToken, ValueTask<Socket>>? accept = null) : IConnectionListener
 {
     public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
 
@@ -73,7 +75,7 @@ internal sealed class SocketListener(Socket socket, DuplexSocketTransportOptions
             Socket accepted;
             try
             {
-                accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                accepted = await (accept is null ? socket.AcceptAsync(cancellationToken) : accept(cancellationToken)).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
