@@ -183,20 +183,12 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     /// </summary>
     private void SendNow()
     {
+        var gather = t_gather ??= new List<ArraySegment<byte>>(MaxGather);
         while (true)
         {
-            int count;
-            lock (this)
-            {
-                if (_unsent == 0 || _failed is not null)
-                {
-                    FinishSendingLocked();
-                    return;
-                }
-            }
-            var gather = t_gather ??= new List<ArraySegment<byte>>(MaxGather);
             gather.Clear();
-            count = Gather(gather);
+            int count = GatherOrFinish(gather);
+            if (count == 0) return;
             SocketError status;
             int sent;
             try
@@ -209,35 +201,38 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
             {
                 // Aborted under us: like a failed send, every flush from now on reports completion.
                 gather.Clear();
-                Fail(new IOException(ex.Message, ex));
+                Fail(ex);
                 return;
             }
             gather.Clear();
-            if (status == SocketError.WouldBlock)
+            if (status is not (SocketError.Success or SocketError.WouldBlock))
             {
-                _ = SendLoopAsync();
+                Fail(new SocketException((int)status));
                 return;
             }
-            if (status != SocketError.Success)
+            if (status == SocketError.Success) Sent(sent);
+            if (status == SocketError.WouldBlock || sent < count)
             {
-                Fail(new IOException(new SocketException((int)status).Message));
-                return;
-            }
-            Sent(sent);
-            if (sent < count)
-            {
-                // The kernel took part of it: it is full; the loop waits for room.
+                // The kernel takes no more for now: the loop waits for room.
                 _ = SendLoopAsync();
                 return;
             }
         }
     }
 
-    /// <summary>Collects up to <see cref="MaxGather"/> flushed buffers from the head; returns their length.</summary>
-    private int Gather(List<ArraySegment<byte>> gather)
+    /// <summary>
+    /// Collects up to <see cref="MaxGather"/> flushed buffers from the head and returns their length; when
+    /// nothing is left to send (or sending failed), ends this sender's turn and returns 0.
+    /// </summary>
+    private int GatherOrFinish(List<ArraySegment<byte>> gather)
     {
         lock (this)
         {
+            if (_unsent == 0 || _failed is not null)
+            {
+                FinishSendingLocked();
+                return 0;
+            }
             long left = _unsent;
             int total = 0;
             for (var segment = _head; segment is not null && left > 0 && gather.Count < MaxGather; segment = segment.Next)
@@ -255,7 +250,6 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     /// <summary>Marks <paramref name="bytes"/> from the head as sent; sent segments other than the tail go back to the pool.</summary>
     private void Sent(int bytes)
     {
-        TaskCompletionSource? drained = null;
         bool wake = false;
         lock (this)
         {
@@ -274,14 +268,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
                 _waiting = false;
                 wake = true;
             }
-            if (_unsent == 0)
-            {
-                drained = _drained;
-                _drained = null;
-            }
         }
         if (wake) Wake(default);
-        drained?.TrySetResult();
     }
 
     private async Task SendLoopAsync()
@@ -291,23 +279,14 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         {
             while (true)
             {
-                lock (this)
-                {
-                    if (_unsent == 0 || _failed is not null)
-                    {
-                        FinishSendingLocked();
-                        return;
-                    }
-                }
                 gather.Clear();
-                Gather(gather);
-                int sent = await _socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
-                Sent(sent);
+                if (GatherOrFinish(gather) == 0) return;
+                Sent(await _socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false));
             }
         }
         catch (Exception ex)
         {
-            Fail(ex is SocketException or ObjectDisposedException ? new IOException(ex.Message, ex) : ex);
+            Fail(ex);
         }
     }
 
@@ -342,8 +321,10 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         _head = _tail = null;
     }
 
+    /// <summary>Sending failed (or the socket was aborted): every flush from now on reports completion.</summary>
     private void Fail(Exception error)
     {
+        if (error is SocketException or ObjectDisposedException) error = new IOException(error.Message, error);
         bool wake = false;
         TaskCompletionSource? drained;
         lock (this)
