@@ -177,9 +177,14 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
         return IsOwn(type) ? this : null;
     }
 
-    private static bool IsOwn(Type type) =>
-        type == typeof(IConnectionIdFeature) || type == typeof(IConnectionTransportFeature) || type == typeof(IConnectionItemsFeature)
-        || type == typeof(IConnectionLifetimeFeature) || type == typeof(IConnectionEndPointFeature) || type == typeof(IConnectionSocketFeature);
+    // The features this object is itself.
+    private static readonly Type[] s_own =
+    [
+        typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
+        typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature), typeof(IConnectionSocketFeature),
+    ];
+
+    private static bool IsOwn(Type type) => Array.IndexOf(s_own, type) >= 0;
 
     private void Set(Type type, object? instance)
     {
@@ -226,8 +231,7 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
                 if (features[i + 1] is { } instance) yield return new(type, instance);
             }
         }
-        foreach (var own in new[] { typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
-                     typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature), typeof(IConnectionSocketFeature) })
+        foreach (var own in s_own)
         {
             if (!shadowed.Contains(own)) yield return new(own, this);
         }
