@@ -248,21 +248,10 @@ internal sealed class WebSocketFastPath
             .Append("Retry-After: ").Append(plan.Upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
             .Append("Content-Length: ").Append(Encoding.UTF8.GetByteCount(body)).Append("\r\n")
             .Append("Connection: close\r\n\r\n");
-        WriteAscii(transport.Transport.Output, response);
+        WriteAscii(transport.Transport.Output, response.ToString()); // a refusal is rare: a string will do
         transport.Transport.Output.Write(Encoding.UTF8.GetBytes(body));
         await transport.Transport.Output.FlushAsync().ConfigureAwait(false);
         await transport.Transport.Output.CompleteAsync().ConfigureAwait(false);
-    }
-
-    private static void WriteAscii(PipeWriter output, StringBuilder text)
-    {
-        var span = output.GetSpan(text.Length);
-        foreach (var chunk in text.GetChunks())
-        {
-            int n = Encoding.ASCII.GetBytes(chunk.Span, span);
-            span = span[n..];
-        }
-        output.Advance(text.Length);
     }
 
     /// <summary>
