@@ -9,8 +9,8 @@ namespace Duplex;
 /// queue array until the first message, one reusable wait for the reader, and a wait for room made
 /// only when the application falls behind.
 /// <para>
-/// A waiting reader's continuation runs on the writer's thread when a message arrives (no hop to
-/// the thread pool), as with <c>AllowSynchronousContinuations</c>.
+/// A waiting reader is handed the message directly (the ring stays untouched) and its continuation
+/// runs on the writer's thread (no hop to the thread pool), as with <c>AllowSynchronousContinuations</c>.
 /// </para>
 /// </summary>
 internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
@@ -23,6 +23,8 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
 
     private ManualResetValueTaskSourceCore<bool> _readerWait; // continuations run inline
     private bool _readerWaiting;                             // under the lock
+    private WebSocketMessage _taken;                         // the message the reader holds (ReadAsync)
+    private bool _holding;
     private CancellationTokenRegistration _readerCancel;
     private TaskCompletionSource? _room;                      // the writer waits for room (rare)
 
@@ -35,12 +37,21 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
         lock (Gate)
         {
             if (_completed || _count == _capacity) return false;
-            var items = _items;
-            if (items is null || _count == items.Length) items = Grow();
-            items[(_head + _count) % items.Length] = message;
-            _count++;
             wake = _readerWaiting;
             _readerWaiting = false;
+            if (wake)
+            {
+                // The reader waits, so the ring is empty: the message goes straight to it.
+                _taken = message;
+                _holding = true;
+            }
+            else
+            {
+                var items = _items;
+                if (items is null || _count == items.Length) items = Grow();
+                items[(_head + _count) % items.Length] = message;
+                _count++;
+            }
         }
         if (wake) _readerWait.SetResult(true);
         return true;
@@ -58,7 +69,7 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
     public bool TryRead(out WebSocketMessage message)
     {
         // Empty: no lock. Only this reader takes messages out, so a stale count can only be low, and
-        // WaitToReadAsync looks again under the lock.
+        // ReadAsync looks again under the lock.
         if (Volatile.Read(ref _count) == 0)
         {
             message = default;
@@ -72,27 +83,47 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
                 message = default;
                 return false;
             }
-            var items = _items!;
-            message = items[_head];
-            items[_head] = default;
-            _head = (_head + 1) % items.Length;
-            _count--;
-            if (_room is not null)
-            {
-                room = _room;
-                _room = null;
-            }
+            message = Dequeue(out room);
         }
         room?.TrySetResult();
         return true;
     }
 
-    /// <summary>True when a message can be read; false once completed and empty. One reader at a time.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    /// <summary>Under the lock, with a message in the ring: the oldest, and the writer's wait for room to end.</summary>
+    private WebSocketMessage Dequeue(out TaskCompletionSource? room)
     {
+        var items = _items!;
+        var message = items[_head];
+        items[_head] = default;
+        _head = (_head + 1) % items.Length;
+        _count--;
+        room = _room;
+        _room = null;
+        return message;
+    }
+
+    /// <summary>
+    /// Takes the next message into <see cref="Taken"/> (true), or finds the inbox completed and empty
+    /// (false). One reader at a time; what it took is its own until <see cref="TryReleaseTaken"/>.
+    /// </summary>
+    public ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (TryRead(out var message))
+        {
+            _taken = message;
+            _holding = true;
+            return new ValueTask<bool>(true);
+        }
         lock (Gate)
         {
-            if (_count > 0) return new ValueTask<bool>(true);
+            if (_count > 0)
+            {
+                // A write came in between: take it under the lock.
+                _taken = Dequeue(out var room);
+                _holding = true;
+                room?.TrySetResult();
+                return new ValueTask<bool>(true);
+            }
             if (_completed) return new ValueTask<bool>(false);
             if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<bool>(cancellationToken);
             if (_readerWaiting) throw new InvalidOperationException("Messages are read by one reader at a time.");
@@ -102,6 +133,19 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
         if (cancellationToken.CanBeCanceled)
             _readerCancel = cancellationToken.UnsafeRegister(static (state, token) => ((MessageInbox)state!).CancelRead(token), this);
         return new ValueTask<bool>(this, _readerWait.Version);
+    }
+
+    /// <summary>The message the last successful <see cref="ReadAsync"/> took; default once released.</summary>
+    public WebSocketMessage Taken => _taken;
+
+    /// <summary>Gives up the taken message (false when none is held), for the caller to return its buffer.</summary>
+    public bool TryReleaseTaken(out WebSocketMessage message)
+    {
+        message = _taken;
+        if (!_holding) return false;
+        _holding = false;
+        _taken = default;
+        return true;
     }
 
     private void CancelRead(CancellationToken token)
@@ -132,20 +176,18 @@ internal sealed class MessageInbox(int capacity) : IValueTaskSource<bool>
     public void Complete()
     {
         bool wake;
-        bool any;
         TaskCompletionSource? room;
         lock (Gate)
         {
             if (_completed) return;
             _completed = true;
-            wake = _readerWaiting;
+            wake = _readerWaiting; // then the ring is empty: the reader is done
             _readerWaiting = false;
-            any = _count > 0;
             room = _room;
             _room = null;
         }
         room?.TrySetResult();
-        if (wake) _readerWait.SetResult(any);
+        if (wake) _readerWait.SetResult(false);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token)

@@ -203,35 +203,64 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// The messages the peer sends, in order, until the connection closes (then the sequence ends;
     /// see <see cref="CloseStatus"/>). Each message's buffer is reused once the next one is requested.
     /// </summary>
-    public async IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<WebSocketMessage> ReadMessagesAsync(CancellationToken cancellationToken = default) =>
+        new MessageReader(this, cancellationToken);
+
+    /// <summary>
+    /// The application's side of the inbox, written out instead of an async iterator: one small object
+    /// per reading application instead of the iterator and its box (which an idle connection keeps),
+    /// and a message goes from the read loop to a waiting application with no iterator step between.
+    /// </summary>
+    private sealed class MessageReader(WebSocketConnection connection, CancellationToken token)
+        : IAsyncEnumerable<WebSocketMessage>, IAsyncEnumerator<WebSocketMessage>
     {
-        _readerLeft = false;
-        try
+        private CancellationToken _token = token;
+        private CancellationTokenSource? _linked;
+        private int _state; // 0 not enumerated yet, 1 enumerating, 2 disposed
+
+        public IAsyncEnumerator<WebSocketMessage> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         {
-            while (true)
+            var reader = Interlocked.CompareExchange(ref _state, 1, 0) == 0 ? this : new MessageReader(connection, _token) { _state = 1 };
+            if (cancellationToken.CanBeCanceled && cancellationToken != reader._token)
             {
-                while (_inbox.TryRead(out var message))
+                if (!reader._token.CanBeCanceled) reader._token = cancellationToken;
+                else
                 {
-                    try
-                    {
-                        yield return message;
-                    }
-                    finally
-                    {
-                        message.Return();
-                        // The caller asked for the next message (or left): this one is handled.
-                        if (Interlocked.Decrement(ref _inHand) == 0) Volatile.Read(ref _consumerIdle)?.TrySetResult();
-                    }
+                    reader._linked = CancellationTokenSource.CreateLinkedTokenSource(reader._token, cancellationToken);
+                    reader._token = reader._linked.Token;
                 }
-                if (!await _inbox.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) yield break;
             }
+            connection._readerLeft = false;
+            return reader;
         }
-        finally
+
+        public WebSocketMessage Current => connection._inbox.Taken;
+
+        public ValueTask<bool> MoveNextAsync()
         {
-            // Nobody is reading any more: waiting for replies to queued messages would be in vain.
-            _readerLeft = true;
-            Volatile.Read(ref _consumerIdle)?.TrySetResult();
+            // Asking for the next message means the last one is handled: its buffer goes back.
+            connection.ReleaseTaken();
+            return _state == 2 ? new ValueTask<bool>(false) : connection._inbox.ReadAsync(_token);
         }
+
+        public ValueTask DisposeAsync()
+        {
+            if (_state == 2) return default;
+            _state = 2;
+            connection.ReleaseTaken();
+            _linked?.Dispose();
+            // Nobody is reading any more: waiting for replies to queued messages would be in vain.
+            connection._readerLeft = true;
+            Volatile.Read(ref connection._consumerIdle)?.TrySetResult();
+            return default;
+        }
+    }
+
+    private void ReleaseTaken()
+    {
+        if (!_inbox.TryReleaseTaken(out var message)) return;
+        message.Return();
+        if (Interlocked.Decrement(ref _inHand) == 0) Volatile.Read(ref _consumerIdle)?.TrySetResult();
     }
 
     /// <summary>

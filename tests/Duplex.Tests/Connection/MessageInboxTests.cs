@@ -10,6 +10,14 @@ public class MessageInboxTests
         return m.Data.Span[0];
     }
 
+    /// <summary>What the last ReadAsync took, released.</summary>
+    private static int Taken(MessageInbox inbox)
+    {
+        Assert.True(inbox.TryReleaseTaken(out var m));
+        Assert.False(inbox.TryReleaseTaken(out _));
+        return m.Data.Span[0];
+    }
+
     [Fact]
     public void Keeps_order_through_growth_and_wrap_around_and_refuses_past_capacity()
     {
@@ -30,25 +38,26 @@ public class MessageInboxTests
     public async Task A_waiting_reader_is_woken_by_a_write_on_the_writers_thread()
     {
         var inbox = new MessageInbox(4);
-        int writer = 0, continuedOn = -1;
-        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reading = Task.Run(async () =>
-        {
-            var wait = inbox.WaitToReadAsync(CancellationToken.None);
-            Assert.False(wait.IsCompleted);
-            waiting.SetResult();
-            Assert.True(await wait.ConfigureAwait(false));
-            continuedOn = Environment.CurrentManagedThreadId;
-            return Read(inbox);
-        });
-        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var woken = new TaskCompletionSource<(int Thread, bool Result, bool Queued)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The continuation is registered before the write (an await could find the write done already),
+        // off the test's synchronization context.
         await Task.Run(() =>
         {
-            writer = Environment.CurrentManagedThreadId;
-            Assert.True(inbox.TryWrite(Message(7)));
+            var wait = inbox.ReadAsync(CancellationToken.None);
+            Assert.False(wait.IsCompleted);
+            var awaiter = wait.ConfigureAwait(false).GetAwaiter();
+            awaiter.OnCompleted(() => woken.SetResult((Environment.CurrentManagedThreadId, awaiter.GetResult(), inbox.TryRead(out _))));
         });
-        Assert.Equal(7, await reading.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(writer, continuedOn);
+        int writer = await Task.Run(() =>
+        {
+            Assert.True(inbox.TryWrite(Message(7)));
+            return Environment.CurrentManagedThreadId;
+        });
+        var (thread, result, queued) = await woken.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(result);
+        Assert.False(queued); // handed over, not queued
+        Assert.Equal(writer, thread);
+        Assert.Equal(7, Taken(inbox));
     }
 
     [Fact]
@@ -58,12 +67,13 @@ public class MessageInboxTests
         Assert.True(inbox.TryWrite(Message(1)));
         inbox.Complete();
         Assert.False(inbox.TryWrite(Message(2)));
-        Assert.True(await inbox.WaitToReadAsync(CancellationToken.None));
-        Assert.Equal(1, Read(inbox));
-        Assert.False(await inbox.WaitToReadAsync(CancellationToken.None));
+        Assert.True(await inbox.ReadAsync(CancellationToken.None));
+        Assert.Equal(1, Taken(inbox));
+        Assert.False(await inbox.ReadAsync(CancellationToken.None));
+        Assert.False(inbox.TryReleaseTaken(out _));
 
         var empty = new MessageInbox(4);
-        var waiting = empty.WaitToReadAsync(CancellationToken.None).AsTask();
+        var waiting = empty.ReadAsync(CancellationToken.None).AsTask();
         empty.Complete();
         Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(5)));
     }
@@ -73,14 +83,17 @@ public class MessageInboxTests
     {
         var inbox = new MessageInbox(4);
         using var cts = new CancellationTokenSource();
-        var waiting = inbox.WaitToReadAsync(cts.Token).AsTask();
+        var waiting = inbox.ReadAsync(cts.Token).AsTask();
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(5)));
 
-        var again = inbox.WaitToReadAsync(CancellationToken.None).AsTask();
+        // The cancelled reader takes nothing: the next write is queued, or handed to the next reader.
+        Assert.True(inbox.TryWrite(Message(2)));
+        Assert.Equal(2, Read(inbox));
+        var again = inbox.ReadAsync(CancellationToken.None).AsTask();
         Assert.True(inbox.TryWrite(Message(3)));
         Assert.True(await again.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(3, Read(inbox));
+        Assert.Equal(3, Taken(inbox));
     }
 
     [Fact]
@@ -99,5 +112,24 @@ public class MessageInboxTests
         var stuck = inbox.WaitForRoomAsync(CancellationToken.None).AsTask();
         inbox.Complete();
         Assert.False(await stuck.WaitAsync(TimeSpan.FromSeconds(5)) && inbox.TryWrite(Message(4)));
+    }
+
+    [Fact]
+    public async Task A_reader_takes_queued_messages_in_order_before_waiting()
+    {
+        var inbox = new MessageInbox(4);
+        for (int i = 1; i <= 3; i++) Assert.True(inbox.TryWrite(Message(i)));
+        for (int i = 1; i <= 3; i++)
+        {
+            var read = inbox.ReadAsync(CancellationToken.None);
+            Assert.True(read.IsCompletedSuccessfully);
+            Assert.True(await read);
+            Assert.Equal(i, Taken(inbox));
+        }
+        var waiting = inbox.ReadAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.Throws<InvalidOperationException>(() => inbox.ReadAsync(CancellationToken.None));
+        inbox.Complete();
+        Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(5)));
     }
 }

@@ -542,4 +542,41 @@ public class WebSocketConnectionTests
         await using var h = new PipeHarness(WebSocketRole.Client);
         await Assert.ThrowsAsync<InvalidOperationException>(() => h.Connection.SendAsync(PreparedMessage.CreateText("x")).AsTask());
     }
+
+    [Fact]
+    public async Task Reading_can_stop_and_start_again_and_a_cancelled_wait_takes_nothing()
+    {
+        await using var h = new PipeHarness();
+        await h.SendAsync(Frames.Concat(Frames.Client(Opcode.Text, "one"), Frames.Client(Opcode.Text, "two")));
+
+        // A reader that leaves after one message; the next reader carries on with the next one.
+        await foreach (var m in h.Connection.ReadMessagesAsync()) { Assert.Equal("one", m.Text); break; }
+        var messages = h.Connection.ReadMessagesAsync();
+        await using (var reader = messages.GetAsyncEnumerator())
+        {
+            Assert.True(await reader.MoveNextAsync());
+            Assert.Equal("two", reader.Current.Text);
+        }
+        // Nothing more has come: a wait cancelled by either token (the call's, the enumeration's) throws,
+        // and takes nothing.
+        using (var outer = new CancellationTokenSource())
+        using (var cts = new CancellationTokenSource())
+        {
+            var reader = h.Connection.ReadMessagesAsync(outer.Token).GetAsyncEnumerator(cts.Token);
+            var next = reader.MoveNextAsync().AsTask();
+            Assert.False(next.IsCompleted);
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next.WaitAsync(Timeout));
+            await reader.DisposeAsync();
+        }
+        await h.SendAsync(Frames.Client(Opcode.Binary, [3]));
+        await foreach (var m in h.Connection.ReadMessagesAsync()) { Assert.Equal([3], m.ToArray()); break; }
+
+        // The close ends the sequence; asking again after the end still says so.
+        await h.SendAsync(Frames.ClientClose(1000));
+        await using var last = h.Connection.ReadMessagesAsync().GetAsyncEnumerator();
+        Assert.False(await last.MoveNextAsync().AsTask().WaitAsync(Timeout));
+        Assert.False(await last.MoveNextAsync());
+        Assert.Equal(1000, (await h.ReadFrameAsync(Timeout))!.CloseCode);
+    }
 }
