@@ -75,7 +75,11 @@ internal sealed class WebSocketFastPath
 
     private async Task AwaitUpgradeAsync(ValueTask<Upgraded?> upgrade)
     {
-        if (await upgrade.ConfigureAwait(false) is { } upgraded) await Run(upgraded).ConfigureAwait(false);
+        var upgraded = await upgrade.ConfigureAwait(false);
+        // The parameter lives in this frame for the connection's whole life, and with it the finished
+        // handshake's state machine (344 B per connection whose request came after the accept).
+        upgrade = default;
+        if (upgraded is { } running) await Run(running).ConfigureAwait(false);
     }
 
     private Task Run(Upgraded upgraded) =>
