@@ -120,13 +120,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         RemoteEndPoint = remoteEndPoint;
         _closeTransport = closeTransport;
         Id = Interlocked.Increment(ref s_nextId);
-        _frameReader = new FrameReader(new FrameReaderOptions
-        {
-            Role = role,
-            MaxMessageSize = _options.MaxMessageSize,
-            MaxFragments = _options.MaxFragments,
-            AllowedRsv = compression is null ? (byte)0 : FrameHeader.Rsv1,
-        });
+        _frameReader = new FrameReader(_options.ReaderOptions(role, compression is null ? (byte)0 : FrameHeader.Rsv1));
         if (compression is not null)
         {
             Compression = compression;

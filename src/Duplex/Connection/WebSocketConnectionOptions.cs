@@ -1,3 +1,5 @@
+using Duplex.Protocol;
+
 namespace Duplex;
 
 /// <summary>Limits and timeouts of one connection. Every one is bounded with a default.</summary>
@@ -77,5 +79,27 @@ public sealed class WebSocketConnectionOptions
     /// <summary>What a broadcast does with a connection over <see cref="MaxBufferedBytes"/>. Default: drop the message for it.</summary>
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.DropMessage;
 
-    internal WebSocketConnectionOptions Clone() => (WebSocketConnectionOptions)MemberwiseClone();
+    internal WebSocketConnectionOptions Clone()
+    {
+        var copy = (WebSocketConnectionOptions)MemberwiseClone();
+        copy._readerOptions = null;
+        return copy;
+    }
+
+    // Frame reader settings, one per role and RSV set, shared by the connections of these options
+    // (an endpoint's frozen copy) instead of 40 B each. Rebuilt if the limits were changed since.
+    private FrameReaderOptions?[]? _readerOptions;
+
+    internal FrameReaderOptions ReaderOptions(WebSocketRole role, byte allowedRsv)
+    {
+        var cache = _readerOptions ??= new FrameReaderOptions?[4];
+        int slot = (role == WebSocketRole.Server ? 0 : 2) + (allowedRsv == 0 ? 0 : 1);
+        var cached = Volatile.Read(ref cache[slot]);
+        if (cached is null || cached.AllowedRsv != allowedRsv || cached.MaxMessageSize != MaxMessageSize || cached.MaxFragments != MaxFragments)
+        {
+            cached = new FrameReaderOptions { Role = role, MaxMessageSize = MaxMessageSize, MaxFragments = MaxFragments, AllowedRsv = allowedRsv };
+            Volatile.Write(ref cache[slot], cached);
+        }
+        return cached;
+    }
 }
