@@ -15,6 +15,7 @@ const serverNames = {
   'duplex-pool': 'Duplex, --io pool',
   aspnet: 'ASP.NET Core',
   'aspnet-inline': 'ASP.NET Core, inline I/O',
+  'aspnet-wks': 'ASP.NET Core, workstation GC',
   node: 'Node ws',
 };
 

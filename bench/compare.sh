@@ -12,7 +12,8 @@
 #   servers: duplex (`duplex serve`, event-loop I/O), aspnet (bench/AspNetCoreEcho, ASP.NET Core's
 #            defaults), node (ws); and, to see what scheduling alone does: duplex-pool (`serve --io
 #            pool`), duplex-kestrel (`duplex serve --transport kestrel`: Kestrel's socket transport
-#            instead of Duplex's) and aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
+#            instead of Duplex's), aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
+#            and aspnet-wks (AspNetCoreEcho on workstation GC, as `duplex serve` runs)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --repeats) repeats=$2; shift ;;
     --servers) servers=$2; shift ;;
     --cases) only=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 1 ;;
   esac
   shift
@@ -105,6 +106,8 @@ start_server() { # server, port, compression(0/1)
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" --io pool $flag >"$out/$1-server.log" 2>&1 & ;;
     aspnet) [ "$3" = 1 ] && flag="--compression"
             dotnet "$aspnet" --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
+    aspnet-wks) [ "$3" = 1 ] && flag="--compression"
+            DOTNET_gcServer=0 dotnet "$aspnet" --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
     aspnet-inline) [ "$3" = 1 ] && flag="--compression"
             dotnet "$aspnet" --port "$2" --inline $flag >"$out/$1-server.log" 2>&1 & ;;
     node)   [ "$3" = 1 ] && flag="--compression"
