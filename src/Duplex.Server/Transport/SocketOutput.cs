@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
 namespace Duplex.Server.Transport;
@@ -18,20 +19,24 @@ namespace Duplex.Server.Transport;
 /// one of them sends at a time (<see cref="_sending"/>), and only the writer gives back the tail segment.
 /// </para>
 /// </summary>
-internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, IReferenceWriter
 {
     private sealed class Segment
     {
         public byte[] Array = [];
         public int Sent;     // bytes before this are on the wire
         public int Written;  // bytes before this were written
+        public bool Borrowed; // the array is someone else's (WriteByReference): never written into, never pooled
         public Segment? Next;
 
-        // A few spare segment objects per thread, so a flush cycle allocates nothing.
+        // Spare segment objects per thread, so a flush cycle allocates nothing; a broadcast to thousands
+        // takes one per recipient before the batch's flushes give them back.
+        private const int MaxSpare = 256;
+
         [ThreadStatic] private static Segment? t_spare;
         [ThreadStatic] private static int t_spareCount;
 
-        public static Segment Rent(int size)
+        private static Segment Take()
         {
             var segment = t_spare;
             if (segment is not null)
@@ -41,7 +46,23 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
                 segment.Next = null;
             }
             else segment = new Segment();
+            return segment;
+        }
+
+        public static Segment Rent(int size)
+        {
+            var segment = Take();
             segment.Array = ArrayPool<byte>.Shared.Rent(size);
+            return segment;
+        }
+
+        public static Segment Borrow(ArraySegment<byte> bytes)
+        {
+            var segment = Take();
+            segment.Array = bytes.Array!;
+            segment.Sent = bytes.Offset;
+            segment.Written = bytes.Offset + bytes.Count;
+            segment.Borrowed = true;
             return segment;
         }
 
@@ -49,11 +70,12 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         public static Segment? Return(Segment segment)
         {
             var next = segment.Next;
-            ArrayPool<byte>.Shared.Return(segment.Array);
+            if (!segment.Borrowed) ArrayPool<byte>.Shared.Return(segment.Array);
             segment.Array = [];
+            segment.Borrowed = false;
             segment.Sent = segment.Written = 0;
             segment.Next = null;
-            if (t_spareCount < 16)
+            if (t_spareCount < MaxSpare)
             {
                 segment.Next = t_spare;
                 t_spare = segment;
@@ -118,10 +140,16 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         if (sizeHint < 0) throw new ArgumentOutOfRangeException(nameof(sizeHint));
         int wanted = Math.Max(sizeHint, 1);
         var tail = _tail;
-        if (tail is not null && tail.Array.Length - tail.Written >= wanted) return tail;
+        if (tail is not null && !tail.Borrowed && tail.Array.Length - tail.Written >= wanted) return tail;
         // Sizes grow within one batch, so a large message takes a few segments rather than hundreds.
-        int size = Math.Max(wanted, tail is null ? MinSegmentSize : Math.Min(tail.Array.Length * 2, 64 * 1024));
+        int size = Math.Max(wanted, tail is null || tail.Borrowed ? MinSegmentSize : Math.Min(tail.Array.Length * 2, 64 * 1024));
         var segment = Segment.Rent(size);
+        Append(segment);
+        return segment;
+    }
+
+    private void Append(Segment segment)
+    {
         lock (this)
         {
             if (_tail is null) _head = _tail = segment;
@@ -131,13 +159,25 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
                 _tail = segment;
             }
         }
-        return segment;
+    }
+
+    public void WriteByReference(ReadOnlyMemory<byte> bytes)
+    {
+        if (_writerDone) throw new InvalidOperationException("Writing is not allowed after the writer was completed.");
+        if (bytes.IsEmpty) return;
+        if (!MemoryMarshal.TryGetArray(bytes, out var array))
+        {
+            this.Write(bytes.Span);
+            return;
+        }
+        Append(Segment.Borrow(array));
+        _unflushed += array.Count;
     }
 
     public override void Advance(int bytes)
     {
         var tail = _tail;
-        if (bytes < 0 || (bytes > 0 && (tail is null || tail.Written + bytes > tail.Array.Length)))
+        if (bytes < 0 || (bytes > 0 && (tail is null || tail.Borrowed || tail.Written + bytes > tail.Array.Length)))
             throw new ArgumentOutOfRangeException(nameof(bytes));
         if (bytes == 0) return;
         tail!.Written += bytes;

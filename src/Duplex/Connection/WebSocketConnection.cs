@@ -1009,7 +1009,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
             try
             {
                 ThrowIfCannotSend();
-                _transport.Output.Write(frame.Span);
+                // The frame is immutable and shared by every recipient: a transport that can sends it from there.
+                if (_transport.Output is IReferenceWriter byReference) byReference.WriteByReference(frame);
+                else _transport.Output.Write(frame.Span);
                 await FlushOrDeferAsync(size, cancellationToken).ConfigureAwait(false);
                 DuplexMetrics.MessagesSent.Add(1);
             }

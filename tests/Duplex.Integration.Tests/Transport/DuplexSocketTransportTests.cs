@@ -503,6 +503,42 @@ public class DuplexSocketTransportTests
         Assert.True(data.AsSpan().SequenceEqual(received));
     }
 
+    [Fact]
+    public async Task Bytes_written_by_reference_go_out_in_order_with_copied_ones_also_while_the_peer_lags()
+    {
+        // A broadcast hands the transport its shared frame by reference. Mixed with copied writes, at odd
+        // offsets of one array, several per flush, and with a peer that starts reading late (so borrowed
+        // segments wait in the send loop), the peer must get exactly the bytes in the order written.
+        await using var pair = await StartAsync(clientReceiveBufferSize: 4096);
+        var byReference = Assert.IsAssignableFrom<IReferenceWriter>(pair.Output);
+        var shared = RandomBytes(64 * 1024, seed: 11);
+        var rng = new Random(12);
+        var plan = new List<(int Offset, int Count, bool Reference)>();
+        for (int i = 0; i < 1500; i++)
+        {
+            int offset = rng.Next(shared.Length - 1);
+            plan.Add((offset, rng.Next(1, Math.Min(3000, shared.Length - offset) + 1), rng.Next(3) != 0));
+        }
+        var expected = plan.SelectMany(p => shared.Skip(p.Offset).Take(p.Count)).ToArray();
+        Assert.True(expected.Length > 1024 * 1024, "enough to back up past the kernel's buffers");
+
+        var receiving = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            return await ReceiveExactlyAsync(pair.Client, expected.Length, TimeSpan.FromSeconds(20));
+        });
+        for (int i = 0; i < plan.Count; i++)
+        {
+            var (offset, count, reference) = plan[i];
+            if (reference) byReference.WriteByReference(shared.AsMemory(offset, count));
+            else pair.Output.Write(shared.AsSpan(offset, count));
+            if (i % 5 == 4) Assert.False((await pair.Output.FlushAsync().AsTask().WaitAsync(Timeout)).IsCanceled);
+        }
+        await pair.Output.FlushAsync().AsTask().WaitAsync(Timeout);
+        var received = await receiving;
+        Assert.True(expected.AsSpan().SequenceEqual(received));
+    }
+
     /// <summary>Writes patterned 256 KiB chunks until a flush has not completed for a second; returns it and the bytes written.</summary>
     private static async Task<(Task<FlushResult> Blocked, long Written)> WriteUntilFlushBlocksAsync(PipeWriter output)
     {
