@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --repeats) repeats=$2; shift ;;
     --servers) servers=$2; shift ;;
     --cases) only=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 1 ;;
   esac
   shift
