@@ -107,6 +107,9 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private bool _shutdownDone;
     private bool _cancelNext;
     private Exception? _failed; // the socket failed: every flush from now on is completed
+    // Marks a released connection's output. Only ever compared with null, never thrown, so one serves all
+    // (a new one per closed connection was a formatted message and an exception object each).
+    private static readonly Exception s_released = new ObjectDisposedException(nameof(SocketConnection));
     private bool _waiting;
     private ManualResetValueTaskSourceCore<FlushResult> _wait;
     private CancellationTokenRegistration _waitCancellation;
@@ -470,7 +473,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
         lock (this)
         {
             _writerDone = true;
-            _failed ??= new ObjectDisposedException(nameof(SocketConnection));
+            _failed ??= s_released;
             if (!_sending) ReleaseSegmentsLocked();
         }
     }
