@@ -67,6 +67,58 @@ public class WebSocketServerTests
         Assert.Equal(4, await lobby.BroadcastTextAsync("after"));
         foreach (var c in clients.Take(4)) Assert.Equal("after", await ReceiveTextAsync(c));
     }
+
+    [Fact]
+    public async Task Broadcasts_of_many_sizes_in_a_burst_reach_every_member_intact_and_in_order_also_one_that_reads_late()
+    {
+        // WebSocketServer serves upgrades on the fast path over Duplex's socket transport, where a broadcast
+        // frame goes to each socket by reference: a burst of broadcasts lands in one read batch, so each
+        // recipient gets several shared frames in one write, and a member that reads late keeps them
+        // waiting in the transport's send loop.
+        await using var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
+        var room = server.Connections["room"];
+        server.Map("/room", async c => // a literal path: the fast path serves it
+        {
+            room.Add(c);
+            await foreach (var m in c.ReadMessagesAsync()) await room.BroadcastAsync(m.Data, m.Type);
+        });
+        await server.StartAsync();
+        var members = new List<WebSocketConnection>();
+        for (int i = 0; i < 4; i++) members.Add(await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/room")));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (room.Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(4, room.Count);
+
+        var rng = new Random(21);
+        var sent = new List<byte[]>();
+        for (int i = 0; i < 300; i++)
+        {
+            var payload = new byte[rng.Next(1, 16 * 1024)];
+            rng.NextBytes(payload);
+            BitConverter.TryWriteBytes(payload, i); // the first bytes number the message (when it has room)
+            sent.Add(payload);
+        }
+        async Task<List<byte[]>> ReceiveAllAsync(WebSocketConnection member, TimeSpan lateBy)
+        {
+            await Task.Delay(lateBy);
+            var got = new List<byte[]>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await foreach (var m in member.ReadMessagesAsync(cts.Token))
+            {
+                got.Add(m.ToArray());
+                if (got.Count == sent.Count) break;
+            }
+            return got;
+        }
+        var receiving = members.Select((m, i) => ReceiveAllAsync(m, TimeSpan.FromMilliseconds(i == 3 ? 500 : 0))).ToArray();
+        foreach (var payload in sent) await members[0].SendBinaryAsync(payload);
+
+        foreach (var got in await Task.WhenAll(receiving).WaitAsync(TimeSpan.FromSeconds(40)))
+        {
+            Assert.Equal(sent.Count, got.Count);
+            for (int i = 0; i < sent.Count; i++) Assert.True(sent[i].AsSpan().SequenceEqual(got[i]), $"message {i} differs");
+        }
+    }
 }
 
 public class HandshakeTimeoutTests
