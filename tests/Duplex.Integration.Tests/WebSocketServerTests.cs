@@ -39,28 +39,41 @@ public class WebSocketServerTests
         Assert.Equal(CloseStatus.GoingAway, other.CloseStatus);
     }
 
+    /// <summary>
+    /// A server where every connection (on <paramref name="path"/>, or on any path when null) joins the group
+    /// "room" and broadcasts to it what it sends, with that many members connected and in the group.
+    /// </summary>
+    private static async Task<(WebSocketServer Server, ConnectionGroup Room, List<WebSocketConnection> Members)> StartRoomAsync(string? path, int members)
+    {
+        var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
+        var room = server.Connections["room"];
+        async Task Join(WebSocketConnection c)
+        {
+            room.Add(c);
+            await foreach (var m in c.ReadMessagesAsync()) await room.BroadcastAsync(m.Data, m.Type);
+        }
+        if (path is null) server.OnConnection(Join);
+        else server.Map(path, Join);
+        await server.StartAsync();
+        var connected = new List<WebSocketConnection>();
+        for (int i = 0; i < members; i++) connected.Add(await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}{path ?? "/"}")));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (room.Count < members && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(members, room.Count);
+        return (server, room, connected);
+    }
+
     [Fact]
     public async Task Group_broadcast_reaches_every_member_and_members_leave_when_they_close()
     {
-        await using var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
-        var lobby = server.Connections["lobby"];
-        server.OnConnection(async c =>
-        {
-            lobby.Add(c);
-            await foreach (var m in c.ReadMessagesAsync()) await lobby.BroadcastAsync(m.Data, m.Type);
-        });
-        await server.StartAsync();
-        var clients = new List<WebSocketConnection>();
-        for (int i = 0; i < 5; i++) clients.Add(await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/")));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (lobby.Count < 5 && DateTime.UtcNow < deadline) await Task.Delay(10);
-        Assert.Equal(5, lobby.Count);
+        var (server, lobby, clients) = await StartRoomAsync(path: null, members: 5);
+        await using var stopping = server;
 
         await clients[0].SendTextAsync("to all");
         foreach (var c in clients) Assert.Equal("to all", await ReceiveTextAsync(c));
 
         await clients[4].CloseAsync();
-        deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
         while (lobby.Count > 4 && DateTime.UtcNow < deadline) await Task.Delay(10);
         Assert.Equal(4, lobby.Count);
         Assert.Equal(4, server.Connections.Count); // it left the registry too
@@ -75,19 +88,9 @@ public class WebSocketServerTests
         // frame goes to each socket by reference: a burst of broadcasts lands in one read batch, so each
         // recipient gets several shared frames in one write, and a member that reads late keeps them
         // waiting in the transport's send loop.
-        await using var server = new WebSocketServer(new WebSocketServerOptions { Host = "127.0.0.1", Port = 0 });
-        var room = server.Connections["room"];
-        server.Map("/room", async c => // a literal path: the fast path serves it
-        {
-            room.Add(c);
-            await foreach (var m in c.ReadMessagesAsync()) await room.BroadcastAsync(m.Data, m.Type);
-        });
-        await server.StartAsync();
-        var members = new List<WebSocketConnection>();
-        for (int i = 0; i < 4; i++) members.Add(await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/room")));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (room.Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(10);
-        Assert.Equal(4, room.Count);
+        // A literal path: the fast path serves it.
+        var (server, _, members) = await StartRoomAsync(path: "/room", members: 4);
+        await using var stopping = server;
 
         var rng = new Random(21);
         var sent = new List<byte[]>();
@@ -95,7 +98,6 @@ public class WebSocketServerTests
         {
             var payload = new byte[rng.Next(1, 16 * 1024)];
             rng.NextBytes(payload);
-            BitConverter.TryWriteBytes(payload, i); // the first bytes number the message (when it has room)
             sent.Add(payload);
         }
         async Task<List<byte[]>> ReceiveAllAsync(WebSocketConnection member, TimeSpan lateBy)
