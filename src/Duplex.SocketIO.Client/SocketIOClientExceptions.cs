@@ -4,7 +4,7 @@ namespace Duplex.SocketIO.Client;
 
 /// <summary>
 /// A connection attempt failed: the namespace refused it (a CONNECT_ERROR, with the server's
-/// <see cref="Exception.Message"/> and <see cref="Data"/>), or the transport or handshake failed
+/// <see cref="Exception.Message"/> and <see cref="ErrorData"/>), or the transport or handshake failed
 /// (then <see cref="Exception.InnerException"/> says why). The npm client's <c>connect_error</c>.
 /// </summary>
 public sealed class SocketIOConnectException : Exception

@@ -9,6 +9,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Duplex.SocketIO;
 
+/// <summary>
+/// Hosts Socket.IO, or bare Engine.IO, in ASP.NET Core: <c>builder.Services.AddSocketIO(…)</c> registers the
+/// server, <c>app.MapSocketIO(…)</c> serves it.
+/// </summary>
 public static class SocketIOEndpointRouteBuilderExtensions
 {
     /// <summary>Registers a <see cref="SocketIOServer"/> singleton with these options.</summary>
@@ -33,6 +37,11 @@ public static class SocketIOEndpointRouteBuilderExtensions
         return endpoints.MapSocketIO(server, path);
     }
 
+    /// <summary>
+    /// Serves <paramref name="server"/> at <paramref name="path"/> (default "/socket.io"), for a server made
+    /// by hand or several servers on different paths. When the application stops, its connections are
+    /// closed ("server shutting down").
+    /// </summary>
     public static IEndpointConventionBuilder MapSocketIO(this IEndpointRouteBuilder endpoints, SocketIOServer server, string path = "/socket.io")
     {
         endpoints.ServiceProvider.GetService<IHostApplicationLifetime>()?.ApplicationStopping.Register(server.Close);

@@ -18,6 +18,7 @@ public sealed class EnginePacket
         Binary = binary;
     }
 
+    /// <summary>The packet type, sent as its digit ahead of <see cref="Text"/>; always <see cref="EnginePacketType.Message"/> for binary data.</summary>
     public EnginePacketType Type { get; }
 
     /// <summary>The text after the type digit (may be empty); null for a binary message.</summary>
@@ -26,6 +27,10 @@ public sealed class EnginePacket
     /// <summary>The payload of a binary message; null otherwise.</summary>
     public byte[]? Binary { get; }
 
+    /// <summary>
+    /// True for a binary message (<see cref="Binary"/> is set): a binary frame over WebSocket, <c>b</c> + base64
+    /// in a polling payload.
+    /// </summary>
     public bool IsBinary => Binary is not null;
 
     /// <summary>
@@ -38,10 +43,19 @@ public sealed class EnginePacket
 
     internal static EnginePacket MessageWrittenAlone(string text) => new(EnginePacketType.Message, text, null) { WriteAlone = true };
 
+    /// <summary>
+    /// A text packet of <paramref name="type"/> with <paramref name="text"/> after the type digit (null is
+    /// the same as empty): <c>Create(EnginePacketType.Ping, "probe")</c> is <c>2probe</c>.
+    /// </summary>
     public static EnginePacket Create(EnginePacketType type, string? text = null) => new(type, text ?? "", null);
 
+    /// <summary>A text message, <c>4</c> + <paramref name="text"/>: for Socket.IO, the text part of one of its packets.</summary>
     public static EnginePacket Message(string text) => new(EnginePacketType.Message, text, null);
 
+    /// <summary>
+    /// A binary message carrying <paramref name="data"/> (for Socket.IO, one attachment). The array is kept,
+    /// not copied: do not change it once the packet may be sent.
+    /// </summary>
     public static EnginePacket Message(byte[] data) => new(EnginePacketType.Message, null, data);
 
     internal static readonly EnginePacket PingPacket = Create(EnginePacketType.Ping);
@@ -80,5 +94,6 @@ public sealed class EnginePacket
         return true;
     }
 
+    /// <summary>The packet for logs: its type and text, or the size of a binary message.</summary>
     public override string ToString() => Binary is not null ? $"message <{Binary.Length} bytes>" : $"{Type} {Text}";
 }

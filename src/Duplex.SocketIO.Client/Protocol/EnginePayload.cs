@@ -8,8 +8,13 @@ namespace Duplex.SocketIO.EngineIO;
 /// </summary>
 public static class EnginePayload
 {
+    /// <summary>The record separator (U+001E) between the packets of a payload.</summary>
     public const char Separator = '\x1e';
 
+    /// <summary>
+    /// Joins <paramref name="packets"/> into one polling body: each as <see cref="EnginePacket.ToPollingText"/>,
+    /// separated by <see cref="Separator"/>. No packets give an empty string, which is not a valid payload.
+    /// </summary>
     public static string Encode(IReadOnlyList<EnginePacket> packets)
     {
         if (packets.Count == 1) return packets[0].ToPollingText();

@@ -25,8 +25,14 @@ public sealed class SocketIOArgs : IReadOnlyList<JsonElement>
         return new SocketIOArgs(a.EnumerateArray().Skip(skip).ToArray(), attachments, options);
     }
 
+    /// <summary>How many arguments there are (an event's name is not one of them).</summary>
     public int Count => _items.Length;
 
+    /// <summary>
+    /// Argument <paramref name="index"/> as JSON, a binary part still as its <c>{"_placeholder":true,"num":N}</c>
+    /// (read it with <see cref="GetBytes"/> or <see cref="Get{T}"/>). Throws <see cref="IndexOutOfRangeException"/>
+    /// unless 0 &lt;= <paramref name="index"/> &lt; <see cref="Count"/>.
+    /// </summary>
     public JsonElement this[int index] => _items[index];
 
     /// <summary>The binary parts the packet carried, in placeholder order.</summary>
@@ -43,9 +49,11 @@ public sealed class SocketIOArgs : IReadOnlyList<JsonElement>
     /// <summary>Argument <paramref name="index"/> as bytes (an attachment, or base64 text).</summary>
     public byte[]? GetBytes(int index = 0) => Get<byte[]>(index);
 
+    /// <summary>The arguments as JSON, in order (binary parts as placeholders, as the indexer gives them).</summary>
     public IEnumerator<JsonElement> GetEnumerator() => ((IEnumerable<JsonElement>)_items).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>The arguments as a JSON array, for logs (binary parts as placeholders).</summary>
     public override string ToString() => "[" + string.Join(",", _items.Select(i => i.GetRawText())) + "]";
 }

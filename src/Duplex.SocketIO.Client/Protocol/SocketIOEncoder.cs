@@ -12,6 +12,13 @@ namespace Duplex.SocketIO;
 /// </summary>
 public static class SocketIOEncoder
 {
+    /// <summary>
+    /// Encodes an EVENT <c>[eventName, ...args]</c> for namespace <paramref name="nsp"/>, asking for an
+    /// acknowledgement numbered <paramref name="id"/> when it is set. Arguments are serialized with
+    /// <paramref name="options"/>: with the options Duplex's server and client prepare, <c>byte[]</c> parts become
+    /// attachments (a BINARY_EVENT, then one binary message each); other options write them as base64 strings.
+    /// Reserved event names are not checked here.
+    /// </summary>
     public static EnginePacket[] Event(string nsp, string eventName, IReadOnlyList<object?> args, long? id, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.Event, nsp, id, writer =>
         {
@@ -21,6 +28,10 @@ public static class SocketIOEncoder
             writer.WriteEndArray();
         });
 
+    /// <summary>
+    /// Encodes an ACK <c>[...args]</c> answering the event numbered <paramref name="id"/> in
+    /// <paramref name="nsp"/>; binary parts as in <see cref="Event"/> (then a BINARY_ACK).
+    /// </summary>
     public static EnginePacket[] Ack(string nsp, long id, IReadOnlyList<object?> args, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.Ack, nsp, id, writer =>
         {
@@ -29,6 +40,11 @@ public static class SocketIOEncoder
             writer.WriteEndArray();
         });
 
+    /// <summary>
+    /// Encodes the server's CONNECT answer <c>{"sid":…}</c>, admitting a client to <paramref name="nsp"/> as
+    /// socket <paramref name="sid"/>. As from the reference server, what is queued after it goes out over
+    /// WebSocket in a later write.
+    /// </summary>
     public static EnginePacket[] Connect(string nsp, string sid)
     {
         var text = Encode(SocketIOPacketType.Connect, nsp, null, writer =>
@@ -40,6 +56,11 @@ public static class SocketIOEncoder
         return [EnginePacket.MessageWrittenAlone(text)];
     }
 
+    /// <summary>
+    /// Encodes a CONNECT_ERROR refusing a client's join of <paramref name="nsp"/>:
+    /// <c>{"message":…,"data":…}</c>, the npm client's <c>err.message</c> and <c>err.data</c>; <c>data</c> is
+    /// left out when <paramref name="data"/> is null.
+    /// </summary>
     public static EnginePacket[] ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.ConnectError, nsp, null, writer =>
         {
@@ -53,6 +74,10 @@ public static class SocketIOEncoder
             writer.WriteEndObject();
         });
 
+    /// <summary>
+    /// Encodes a DISCONNECT for <paramref name="nsp"/>: from a client it leaves the namespace; from the server
+    /// it puts the client out (the npm client's "io server disconnect").
+    /// </summary>
     public static EnginePacket[] Disconnect(string nsp) => Encode(SocketIOPacketType.Disconnect, nsp, null, null);
 
     private static void WriteValue(Utf8JsonWriter writer, object? value, JsonSerializerOptions options)

@@ -12,6 +12,12 @@ public static class SocketIOPacketParser
     /// <summary>More attachments than this is treated as a malformed packet.</summary>
     public const int MaxAttachments = 1000;
 
+    /// <summary>
+    /// Parses the text part of a packet; false when it is malformed: an unknown type digit, a bad attachment
+    /// count (or more than <see cref="MaxAttachments"/>), an ack id of more than 15 digits, invalid JSON, or
+    /// data of the wrong shape for the type (an event's must be an array that starts with its name). A binary
+    /// packet comes back with no <see cref="SocketIOPacket.Attachments"/> yet.
+    /// </summary>
     public static bool TryParse(string text, out SocketIOPacket packet)
     {
         packet = null!;

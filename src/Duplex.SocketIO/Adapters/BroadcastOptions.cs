@@ -9,8 +9,10 @@ public sealed record BroadcastOptions
 {
     private static readonly IReadOnlySet<string> None = new HashSet<string>();
 
+    /// <summary>The rooms whose sockets are selected (a socket in any of them); empty selects every socket of the namespace.</summary>
     public IReadOnlySet<string> Rooms { get; init; } = None;
 
+    /// <summary>The rooms whose sockets are left out, even when they are in <see cref="Rooms"/>.</summary>
     public IReadOnlySet<string> Except { get; init; } = None;
 
     /// <summary>Skip recipients that cannot take the packet right now instead of queueing it.</summary>
@@ -25,5 +27,6 @@ public sealed record BroadcastOptions
     /// <summary>How long an operation that gathers answers (acks, fetches) waits; null for the adapter's default.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Every socket of the namespace, with the default flags.</summary>
     public static BroadcastOptions All { get; } = new();
 }

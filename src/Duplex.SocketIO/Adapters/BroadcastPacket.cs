@@ -29,8 +29,16 @@ public sealed class BroadcastPacket
     /// <summary>From a decoded packet, e.g. one received from another node.</summary>
     public static BroadcastPacket FromPacket(SocketIOPacket packet) => new(null, packet);
 
+    /// <summary>
+    /// The Engine.IO messages local sockets are handed, shared by all of them: the text part, then one binary
+    /// message per attachment. Encoded from <see cref="Packet"/> on first use when made from a decoded packet.
+    /// </summary>
     public EnginePacket[] Encoded => _encoded ??= PacketEncoding.Encode(Packet.Type, Packet.Namespace, Packet.Id, Packet.Data, Packet.Attachments);
 
+    /// <summary>
+    /// The decoded Socket.IO packet (JSON data with placeholders, and its attachments), as an adapter ships it
+    /// to other nodes; parsed from <see cref="Encoded"/> on first use. Shared: treat it as read-only.
+    /// </summary>
     public SocketIOPacket Packet => _packet ??= Decode(_encoded!);
 
     private static SocketIOPacket Decode(EnginePacket[] encoded)

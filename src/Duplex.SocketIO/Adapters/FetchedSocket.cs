@@ -12,6 +12,10 @@ public sealed class FetchedSocket
 {
     private readonly SocketIONamespace _namespace;
 
+    /// <summary>
+    /// Describes a socket of <paramref name="ns"/>: adapters make one for each socket another node reports,
+    /// with what it sent; <see cref="Describe"/> makes those of this node, with <paramref name="local"/> the socket itself.
+    /// </summary>
     public FetchedSocket(SocketIONamespace ns, string id, JsonElement handshake, IReadOnlySet<string> rooms, JsonElement data, SocketIOSocket? local = null)
     {
         _namespace = ns;
@@ -22,11 +26,13 @@ public sealed class FetchedSocket
         Local = local;
     }
 
+    /// <summary>The socket's id (<c>socket.id</c>), also the name of its own room.</summary>
     public string Id { get; }
 
     /// <summary>The handshake as the reference server describes it: headers, time, address, xdomain, secure, issued, url, query, auth.</summary>
     public JsonElement Handshake { get; }
 
+    /// <summary>The rooms the socket was in when it was fetched, its own included.</summary>
     public IReadOnlySet<string> Rooms { get; }
 
     /// <summary>The socket's application data, as JSON.</summary>
@@ -35,14 +41,25 @@ public sealed class FetchedSocket
     /// <summary>The socket itself when it is connected to this node; null for a socket on another node.</summary>
     public SocketIOSocket? Local { get; }
 
+    /// <summary>True when the socket is connected to this node (<see cref="Local"/> is set).</summary>
     public bool IsLocal => Local is not null;
 
+    /// <summary>
+    /// Emits to the socket wherever it lives (<c>remoteSocket.emit(…)</c>). Returns 1 when it is on this node
+    /// and was handed the packet, else 0.
+    /// </summary>
     public ValueTask<int> EmitAsync(string eventName, params object?[] args) => _namespace.To(Id).EmitAsync(eventName, args);
 
+    /// <summary>Makes the socket join <paramref name="rooms"/>, wherever it lives (<c>remoteSocket.join(…)</c>).</summary>
     public ValueTask JoinAsync(params string[] rooms) => _namespace.In(Id).SocketsJoinAsync(rooms);
 
+    /// <summary>Makes the socket leave <paramref name="rooms"/>, wherever it lives (<c>remoteSocket.leave(…)</c>).</summary>
     public ValueTask LeaveAsync(params string[] rooms) => _namespace.In(Id).SocketsLeaveAsync(rooms);
 
+    /// <summary>
+    /// Disconnects the socket wherever it lives (<c>remoteSocket.disconnect(close)</c>); with
+    /// <paramref name="close"/>, its whole connection.
+    /// </summary>
     public ValueTask DisconnectAsync(bool close = false) => _namespace.In(Id).DisconnectSocketsAsync(close);
 
     /// <summary>Describes a socket of this node the way remote nodes receive it.</summary>

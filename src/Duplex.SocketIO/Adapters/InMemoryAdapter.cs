@@ -23,6 +23,11 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : SocketIOAdapter(ns)
 
     private ConnectionStateRecoveryOptions? Recovery => Namespace.Server.ConnectionStateRecovery;
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// With connection state recovery on, an event without an ack id that is not volatile is first numbered
+    /// with an offset, appended as its last argument, and kept for clients that come back.
+    /// </remarks>
     public override ValueTask<int> BroadcastAsync(BroadcastPacket packet, BroadcastOptions options, CancellationToken cancellationToken = default)
     {
         // Events without an ack id, not volatile, are numbered and kept: acks cannot be replayed, and
@@ -70,6 +75,11 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : SocketIOAdapter(ns)
                 if (entry.DisconnectedAt < threshold) _sessions.Remove(pid);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Kept for <see cref="ConnectionStateRecoveryOptions.MaxDisconnectionDuration"/>; nothing is kept while
+    /// recovery is off.
+    /// </remarks>
     public override void PersistSession(SocketSession session)
     {
         if (Recovery is not { } recovery) return;
@@ -80,6 +90,13 @@ public sealed class InMemoryAdapter(SocketIONamespace ns) : SocketIOAdapter(ns)
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Null also when the session expired or <paramref name="offset"/> is no longer kept (older than
+    /// <see cref="ConnectionStateRecoveryOptions.MaxDisconnectionDuration"/>, or past
+    /// <see cref="ConnectionStateRecoveryOptions.MaxStoredPackets"/>). A session is handed out once: it is
+    /// forgotten on that call, whether or not it could be restored.
+    /// </remarks>
     public override ValueTask<RestoredSession?> RestoreSessionAsync(string pid, string offset)
     {
         if (Recovery is not { } recovery) return ValueTask.FromResult<RestoredSession?>(null);

@@ -17,12 +17,16 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     private readonly Dictionary<string, HashSet<string>> _rooms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _socketRooms = new(StringComparer.Ordinal);
 
+    /// <summary>Makes the adapter of <paramref name="ns"/>; the factory given to <see cref="SocketIOServer.UseAdapter"/> calls it, once per namespace.</summary>
     protected SocketIOAdapter(SocketIONamespace ns) => Namespace = ns;
 
+    /// <summary>The namespace whose rooms and operations this adapter keeps.</summary>
     public SocketIONamespace Namespace { get; }
 
+    /// <summary>The server's logger (category "Duplex.SocketIO"), for the adapter's own messages.</summary>
     protected ILogger Logger => Namespace.Server.Logger;
 
+    /// <summary>The server's JSON options, Duplex's binary converter included: those event arguments are (de)serialized with.</summary>
     protected JsonSerializerOptions JsonOptions => Namespace.Server.JsonOptions;
 
     /// <summary>Completes when the adapter can reach the other nodes (subscriptions made). Done at once here.</summary>
@@ -33,6 +37,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
 
     // ───────────────────────────── rooms of this process ─────────────────────────────
 
+    /// <summary>Adds socket <paramref name="socketId"/> to <paramref name="rooms"/> in this process (<c>adapter.addAll</c>); <see cref="SocketIOSocket.Join"/> calls it.</summary>
     public virtual void AddAll(string socketId, IEnumerable<string> rooms)
     {
         lock (_gate)
@@ -47,6 +52,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         }
     }
 
+    /// <summary>Removes socket <paramref name="socketId"/> from <paramref name="room"/> in this process (<c>adapter.del</c>); a room left empty is gone.</summary>
     public virtual void Delete(string socketId, string room)
     {
         lock (_gate)
@@ -56,6 +62,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         }
     }
 
+    /// <summary>Removes socket <paramref name="socketId"/> from all its rooms in this process (<c>adapter.delAll</c>), as it disconnects.</summary>
     public virtual void DeleteAll(string socketId)
     {
         lock (_gate)
@@ -70,6 +77,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         if (_rooms.TryGetValue(room, out var members) && members.Remove(socketId) && members.Count == 0) _rooms.Remove(room);
     }
 
+    /// <summary>The rooms <paramref name="socketId"/> is in, in this process: a copy, empty for a socket this process does not know.</summary>
     public IReadOnlySet<string> RoomsOf(string socketId)
     {
         lock (_gate) return _socketRooms.TryGetValue(socketId, out var mine) ? new HashSet<string>(mine, StringComparer.Ordinal) : new HashSet<string>();
@@ -84,6 +92,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         }
     }
 
+    /// <summary>True when <paramref name="room"/> has members in this process.</summary>
     public bool HasRoom(string room)
     {
         lock (_gate) return _rooms.ContainsKey(room);
@@ -108,6 +117,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         return sockets;
     }
 
+    /// <summary>The sockets of this process that <paramref name="options"/> selects (its <see cref="BroadcastOptions.Rooms"/> and <see cref="BroadcastOptions.Except"/>).</summary>
     public List<SocketIOSocket> Select(BroadcastOptions options) => Select(options.Rooms, options.Except);
 
     // ───────────────────────────── operations (cluster-wide when overridden) ─────────────────────────────
@@ -178,6 +188,10 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     /// <summary>How many servers share this namespace's broadcasts, this one included.</summary>
     public virtual ValueTask<int> ServerCountAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(1);
 
+    /// <summary>
+    /// Releases the adapter: a cluster adapter its subscriptions and connections; nothing here. Called by
+    /// <see cref="SocketIOServer.CloseAsync"/>, and when <see cref="SocketIOServer.UseAdapter"/> replaces it.
+    /// </summary>
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
@@ -227,19 +241,23 @@ public abstract class SocketIOAdapter : IAsyncDisposable
             });
     }
 
+    /// <summary>This node's part of <see cref="FetchSocketsAsync"/>: its selected sockets, described with <see cref="FetchedSocket.Describe"/>.</summary>
     protected List<FetchedSocket> FetchLocal(BroadcastOptions options) => Select(options).Select(FetchedSocket.Describe).ToList();
 
+    /// <summary>This node's part of <see cref="AddSocketsAsync"/>: its selected sockets join <paramref name="rooms"/>.</summary>
     protected void AddSocketsLocal(BroadcastOptions options, IReadOnlyCollection<string> rooms)
     {
         foreach (var socket in Select(options)) socket.Join([.. rooms]);
     }
 
+    /// <summary>This node's part of <see cref="DelSocketsAsync"/>: its selected sockets leave <paramref name="rooms"/>.</summary>
     protected void DelSocketsLocal(BroadcastOptions options, IReadOnlyCollection<string> rooms)
     {
         foreach (var socket in Select(options))
             foreach (var room in rooms) socket.Leave(room);
     }
 
+    /// <summary>This node's part of <see cref="DisconnectSocketsAsync"/>: its selected sockets disconnect, with <paramref name="close"/> their whole connections.</summary>
     protected void DisconnectSocketsLocal(BroadcastOptions options, bool close)
     {
         foreach (var socket in Select(options)) socket.Disconnect(close);
@@ -261,6 +279,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
 public sealed class SocketIOServerSideEmitTimeoutException(int expected, IReadOnlyList<JsonElement> responses)
     : TimeoutException($"timeout reached: only {responses.Count} responses received out of {expected}")
 {
+    /// <summary>How many other servers were expected to answer.</summary>
     public int Expected { get; } = expected;
 
     /// <summary>The answers that did come.</summary>

@@ -10,6 +10,10 @@ public sealed class SocketIOServerEvent
     private readonly Func<object?, ValueTask>? _ack;
     private int _acked;
 
+    /// <summary>
+    /// The event for handlers; an adapter makes it for what another server sent, with <paramref name="ack"/>
+    /// sending the answer back (null when the sender waits for none).
+    /// </summary>
     public SocketIOServerEvent(string name, SocketIOArgs args, Func<object?, ValueTask>? ack)
     {
         Name = name;
@@ -17,12 +21,16 @@ public sealed class SocketIOServerEvent
         _ack = ack;
     }
 
+    /// <summary>The event name.</summary>
     public string Name { get; }
 
+    /// <summary>The arguments after the name.</summary>
     public SocketIOArgs Args { get; }
 
+    /// <summary>True when the sending server waits for an answer through <see cref="AckAsync"/>.</summary>
     public bool WantsAck => _ack is not null;
 
+    /// <summary>Answers the sending server with <paramref name="value"/>, once; later calls, and calls when it waits for none, do nothing.</summary>
     public ValueTask AckAsync(object? value)
     {
         if (_ack is null || Interlocked.Exchange(ref _acked, 1) != 0) return ValueTask.CompletedTask;

@@ -54,6 +54,7 @@ public sealed class EngineIOCorsOptions
     /// <summary>Sends Access-Control-Allow-Credentials (the origin is then echoed instead of "*").</summary>
     public bool Credentials { get; set; }
 
+    /// <summary>The Access-Control-Allow-Methods of preflight answers. Default "GET,HEAD,PUT,PATCH,POST,DELETE", the <c>cors</c> package's.</summary>
     public string Methods { get; set; } = "GET,HEAD,PUT,PATCH,POST,DELETE";
 
     /// <summary>Allowed request headers; null echoes what the preflight asks for.</summary>

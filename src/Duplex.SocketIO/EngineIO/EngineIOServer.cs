@@ -17,12 +17,18 @@ public sealed class EngineIOServer
     internal const string SessionItemKey = "Duplex.SocketIO.EngineIOSession";
     private readonly ConcurrentDictionary<string, EngineIOSession> _sessions = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// A server with <paramref name="options"/> (the instance is kept, not copied). <paramref name="logger"/>
+    /// gets refused requests and closed sessions at Debug level and failing handlers as errors; null logs
+    /// nothing. Serve it with <c>MapEngineIO</c>; a <see cref="SocketIOServer"/> makes its own.
+    /// </summary>
     public EngineIOServer(EngineIOOptions options, ILogger? logger = null)
     {
         Options = options;
         Logger = logger ?? NullLogger.Instance;
     }
 
+    /// <summary>The options this server judges requests and runs sessions with.</summary>
     public EngineIOOptions Options { get; }
 
     internal ILogger Logger { get; }
@@ -30,8 +36,13 @@ public sealed class EngineIOServer
     /// <summary>Raised for each new session, before any of its packets is read.</summary>
     public event Action<EngineIOSession>? Connection;
 
+    /// <summary>
+    /// How many sessions the server holds (the reference's <c>clientsCount</c>), counting closed polling
+    /// sessions still waiting for their last poll.
+    /// </summary>
     public int ClientsCount => _sessions.Count;
 
+    /// <summary>Finds the session whose id is <paramref name="sid"/>; false when there is none (never opened, or closed and removed).</summary>
     public bool TryGetSession(string sid, out EngineIOSession session) => _sessions.TryGetValue(sid, out session!);
 
     internal void Remove(EngineIOSession session) => _sessions.TryRemove(new KeyValuePair<string, EngineIOSession>(session.Id, session));

@@ -60,6 +60,7 @@ public sealed class EngineIOSession
         _pongTimer = new Timer(static s => ((EngineIOSession)s!).Close(EngineCloseReason.PingTimeout, graceful: false), this, Timeout.Infinite, Timeout.Infinite);
     }
 
+    /// <summary>The session id, the <c>sid</c> of the open packet and of the client's later requests: 20 random base64url characters.</summary>
     public string Id { get; }
 
     /// <summary>"polling" or "websocket": the transport packets go over now.</summary>
@@ -68,14 +69,25 @@ public sealed class EngineIOSession
     /// <summary>True once the session moved from polling to WebSocket.</summary>
     public bool Upgraded { get; private set; }
 
+    /// <summary>The handshake request's headers: names lower-case (looked up case-insensitively), repeated values joined by commas.</summary>
     public IReadOnlyDictionary<string, string> RequestHeaders { get; }
+    /// <summary>The handshake request's query parameters, <c>EIO</c> and <c>transport</c> included: names case-sensitive, repeated values joined by commas.</summary>
     public IReadOnlyDictionary<string, string> Query { get; }
+    /// <summary>
+    /// The client's IP address as ASP.NET Core saw the handshake (behind a proxy, the proxy's, unless the
+    /// forwarded-headers middleware runs first); null when unknown.
+    /// </summary>
     public IPAddress? RemoteAddress { get; }
+    /// <summary>The handshake request's path and query string, e.g. <c>/socket.io/?EIO=4&amp;transport=polling</c>.</summary>
     public string Url { get; }
+    /// <summary>True when the handshake came over HTTPS (or WSS).</summary>
     public bool IsSecure { get; }
+    /// <summary>The user ASP.NET Core's authentication set on the handshake request (its <c>HttpContext.User</c>).</summary>
     public ClaimsPrincipal? User { get; }
+    /// <summary>When the session was made, at its handshake (UTC).</summary>
     public DateTimeOffset CreatedAt { get; }
 
+    /// <summary>True until the session closes (<see cref="Closed"/>); after that <see cref="Send(EnginePacket)"/> queues nothing.</summary>
     public bool IsOpen => _state == SessionState.Open;
 
     /// <summary>True when a packet sent now would go out at once (a poll is waiting, or the WebSocket is the transport).</summary>

@@ -140,7 +140,7 @@ public sealed class BroadcastOperator
     /// <summary>As <see cref="DisconnectSocketsAsync"/>, without waiting.</summary>
     public void DisconnectSockets(bool close = false) => Observe(DisconnectSocketsAsync(close), "disconnectSockets");
 
-    /// <summary>Sends an event to the other servers' <see cref="SocketIONamespace.OnServerSideEmit"/> handlers.</summary>
+    /// <summary>Sends an event to the other servers' <see cref="SocketIONamespace.OnServerSideEmit(string, Func{SocketIOServerEvent, ValueTask})"/> handlers.</summary>
     public ValueTask ServerSideEmitAsync(string eventName, params object?[] args)
     {
         SocketIOSocket.CheckReserved(eventName);

@@ -14,8 +14,11 @@ public sealed class SocketIOEvent
         _ackId = ackId;
     }
 
+    /// <summary>The socket the client emitted on (one namespace's).</summary>
     public SocketIOSocket Socket { get; }
+    /// <summary>The event name (a numeric one, which some clients send, as its digits).</summary>
     public string Name { get; }
+    /// <summary>The arguments after the name; <c>byte[]</c> parts read back from the packet's attachments.</summary>
     public SocketIOArgs Args { get; }
 
     /// <summary>True when the client passed a callback and waits for <see cref="AckAsync"/>.</summary>

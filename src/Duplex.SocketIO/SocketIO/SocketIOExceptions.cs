@@ -6,5 +6,6 @@ namespace Duplex.SocketIO;
 /// </summary>
 public sealed class SocketIOConnectRefusedException(string message, object? data = null) : Exception(message)
 {
+    /// <summary>What the client gets as <c>err.data</c>, serialized with the server's JSON options; null sends none.</summary>
     public object? ErrorData { get; } = data;
 }

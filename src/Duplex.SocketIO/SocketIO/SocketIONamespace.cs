@@ -28,8 +28,10 @@ public sealed class SocketIONamespace
         _connectionHandlers = parent?._connectionHandlers ?? new();
     }
 
+    /// <summary>The namespace's name, such as "/" or "/admin" (<c>nsp.name</c>); "(dynamic)" for the parent a dynamic pattern returns.</summary>
     public string Name { get; }
 
+    /// <summary>The server the namespace belongs to (<c>nsp.server</c>).</summary>
     public SocketIOServer Server { get; }
 
     /// <summary>This namespace's rooms and the operations across servers (see <see cref="SocketIOServer.UseAdapter"/>).</summary>
@@ -61,6 +63,7 @@ public sealed class SocketIONamespace
         return this;
     }
 
+    /// <inheritdoc cref="Use(Func{SocketIOSocket, ValueTask})"/>
     public SocketIONamespace Use(Action<SocketIOSocket> middleware) => Use(s => { middleware(s); return ValueTask.CompletedTask; });
 
     /// <summary>Called for each socket once it is connected (after the client got its CONNECT answer).</summary>
@@ -70,6 +73,7 @@ public sealed class SocketIONamespace
         return this;
     }
 
+    /// <inheritdoc cref="OnConnection(Func{SocketIOSocket, ValueTask})"/>
     public SocketIONamespace OnConnection(Action<SocketIOSocket> handler) => OnConnection(s => { handler(s); return ValueTask.CompletedTask; });
 
     internal Func<SocketIOSocket, ValueTask>[] Middleware
@@ -106,6 +110,7 @@ public sealed class SocketIONamespace
         return this;
     }
 
+    /// <inheritdoc cref="OnServerSideEmit(string, Func{SocketIOServerEvent, ValueTask})"/>
     public SocketIONamespace OnServerSideEmit(string eventName, Action<SocketIOServerEvent> handler) =>
         OnServerSideEmit(eventName, e => { handler(e); return ValueTask.CompletedTask; });
 
@@ -131,23 +136,51 @@ public sealed class SocketIONamespace
     }
 
     // Broadcasts from the namespace: every socket, or those the operator selects.
+    /// <summary>Targets this namespace's sockets in <paramref name="rooms"/>, on every server (<c>nsp.to(room)</c>).</summary>
     public BroadcastOperator To(params string[] rooms) => new BroadcastOperator(this).To(rooms);
+    /// <inheritdoc cref="To"/>
     public BroadcastOperator In(params string[] rooms) => To(rooms);
+    /// <summary>Targets this namespace's sockets except those in <paramref name="rooms"/> (<c>nsp.except(room)</c>).</summary>
     public BroadcastOperator Except(params string[] rooms) => new BroadcastOperator(this).Except(rooms);
+    /// <summary>This namespace's sockets, skipping those that cannot take a packet right away (<c>nsp.volatile</c>).</summary>
     public BroadcastOperator Volatile => new BroadcastOperator(this).Volatile;
+    /// <summary>
+    /// This namespace's sockets, with <paramref name="timeout"/> for the acknowledgements of
+    /// <see cref="BroadcastOperator.EmitWithAckAsync"/> and <see cref="BroadcastOperator.ServerSideEmitWithAckAsync"/> (<c>nsp.timeout(ms)</c>).
+    /// </summary>
     public BroadcastOperator Timeout(TimeSpan timeout) => new BroadcastOperator(this).Timeout(timeout);
+    /// <summary>
+    /// Emits to every socket of this namespace, on every server (<c>nsp.emit(…)</c>). Returns how many
+    /// sockets of this server it was handed to; a reserved name ("connect", "disconnect" …) throws
+    /// <see cref="ArgumentException"/>.
+    /// </summary>
     public ValueTask<int> EmitAsync(string eventName, params object?[] args) => new BroadcastOperator(this).EmitAsync(eventName, args);
+    /// <summary>
+    /// Emits to every socket of this namespace and returns their acknowledgements once all have come
+    /// (<c>nsp.emitWithAck(…)</c>); see <see cref="BroadcastOperator.EmitWithAckAsync"/> for the deadline.
+    /// </summary>
     public Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args) => new BroadcastOperator(this).EmitWithAckAsync(eventName, args);
+    /// <summary>This namespace's sockets on every server (<c>nsp.fetchSockets()</c>); see <see cref="BroadcastOperator.FetchSocketsAsync"/>.</summary>
     public ValueTask<IReadOnlyList<FetchedSocket>> FetchSocketsAsync(CancellationToken cancellationToken = default) => new BroadcastOperator(this).FetchSocketsAsync(cancellationToken);
+    /// <summary>Makes every socket of this namespace join <paramref name="rooms"/>, without waiting (<c>nsp.socketsJoin(…)</c>).</summary>
     public void SocketsJoin(params string[] rooms) => new BroadcastOperator(this).SocketsJoin(rooms);
+    /// <summary>Makes every socket of this namespace leave <paramref name="room"/>, without waiting (<c>nsp.socketsLeave(…)</c>).</summary>
     public void SocketsLeave(string room) => new BroadcastOperator(this).SocketsLeave(room);
+    /// <summary>
+    /// Disconnects every socket of this namespace, without waiting (<c>nsp.disconnectSockets(close)</c>);
+    /// with <paramref name="close"/>, their whole connections.
+    /// </summary>
     public void DisconnectSockets(bool close = false) => new BroadcastOperator(this).DisconnectSockets(close);
+    /// <summary>As <see cref="SocketsJoin"/>, completing once it is done on every server.</summary>
     public ValueTask SocketsJoinAsync(params string[] rooms) => new BroadcastOperator(this).SocketsJoinAsync(rooms);
+    /// <summary>Makes every socket of this namespace leave <paramref name="rooms"/>, completing once it is done on every server.</summary>
     public ValueTask SocketsLeaveAsync(params string[] rooms) => new BroadcastOperator(this).SocketsLeaveAsync(rooms);
+    /// <summary>As <see cref="DisconnectSockets"/>, completing once it is done on every server.</summary>
     public ValueTask DisconnectSocketsAsync(bool close = false) => new BroadcastOperator(this).DisconnectSocketsAsync(close);
+    /// <summary>This namespace's sockets of this server only: nothing goes to other servers (<c>nsp.local</c>).</summary>
     public BroadcastOperator Local => new BroadcastOperator(this).Local;
 
-    /// <summary>Sends an event to the other servers of the cluster (their <see cref="OnServerSideEmit"/> handlers).</summary>
+    /// <summary>Sends an event to the other servers of the cluster (their <see cref="OnServerSideEmit(string, Func{SocketIOServerEvent, ValueTask})"/> handlers).</summary>
     public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) => new BroadcastOperator(this).ServerSideEmitAsync(eventName, args);
 
     /// <summary>As <see cref="ServerSideEmitAsync"/>, and returns one answer from every other server (see <see cref="Timeout"/>).</summary>

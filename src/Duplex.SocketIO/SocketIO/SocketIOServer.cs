@@ -16,6 +16,11 @@ public sealed class SocketIOServer
     private readonly List<(Func<string, bool> Matches, SocketIONamespace Parent)> _dynamic = new();
     private Func<SocketIONamespace, Adapters.SocketIOAdapter> _adapterFactory = ns => new Adapters.InMemoryAdapter(ns);
 
+    /// <summary>
+    /// A server with <paramref name="options"/> (null: the defaults), its Engine.IO server and the main
+    /// namespace. Logs go to the "Duplex.SocketIO" and "Duplex.SocketIO.EngineIO" categories of
+    /// <paramref name="loggerFactory"/>; null logs nothing. <c>AddSocketIO</c> registers one for <c>MapSocketIO</c>.
+    /// </summary>
     public SocketIOServer(SocketIOOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         Options = options ?? new SocketIOOptions();
@@ -26,8 +31,10 @@ public sealed class SocketIOServer
         Of("/");
     }
 
+    /// <summary>The options the server was made with, Engine.IO's included.</summary>
     public SocketIOOptions Options { get; }
 
+    /// <summary>The Engine.IO server under it (the reference's <c>io.engine</c>): sessions, transports, <see cref="EngineIOServer.ClientsCount"/>.</summary>
     public EngineIOServer Engine { get; }
 
     internal ILogger Logger { get; }
@@ -90,27 +97,65 @@ public sealed class SocketIOServer
     public Task AdaptersReady => Task.WhenAll(_namespaces.Values.Select(ns => ns.Adapter.Ready));
 
     // The main namespace's API, as on the reference server object.
+    /// <summary>Adds a middleware to the main namespace (<c>io.use(…)</c>): see <see cref="SocketIONamespace.Use(Func{SocketIOSocket, ValueTask})"/>.</summary>
     public SocketIOServer Use(Func<SocketIOSocket, ValueTask> middleware) { Sockets.Use(middleware); return this; }
+    /// <inheritdoc cref="Use(Func{SocketIOSocket, ValueTask})"/>
     public SocketIOServer Use(Action<SocketIOSocket> middleware) { Sockets.Use(middleware); return this; }
+    /// <summary>Called for each socket connected to the main namespace (<c>io.on("connection", …)</c>), after the client got its CONNECT answer.</summary>
     public SocketIOServer OnConnection(Func<SocketIOSocket, ValueTask> handler) { Sockets.OnConnection(handler); return this; }
+    /// <inheritdoc cref="OnConnection(Func{SocketIOSocket, ValueTask})"/>
     public SocketIOServer OnConnection(Action<SocketIOSocket> handler) { Sockets.OnConnection(handler); return this; }
+    /// <summary>Targets the main namespace's sockets in <paramref name="rooms"/>, on every server (<c>io.to(room)</c>).</summary>
     public BroadcastOperator To(params string[] rooms) => Sockets.To(rooms);
+    /// <inheritdoc cref="To"/>
     public BroadcastOperator In(params string[] rooms) => Sockets.In(rooms);
+    /// <summary>Targets the main namespace's sockets except those in <paramref name="rooms"/> (<c>io.except(room)</c>).</summary>
     public BroadcastOperator Except(params string[] rooms) => Sockets.Except(rooms);
+    /// <summary>
+    /// Emits to every socket of the main namespace, on every server (<c>io.emit(…)</c>). Returns how many
+    /// sockets of this server it was handed to; a reserved name ("connect", "disconnect" …) throws
+    /// <see cref="ArgumentException"/>.
+    /// </summary>
     public ValueTask<int> EmitAsync(string eventName, params object?[] args) => Sockets.EmitAsync(eventName, args);
+    /// <summary>The main namespace's sockets on every server (<c>io.fetchSockets()</c>); see <see cref="BroadcastOperator.FetchSocketsAsync"/>.</summary>
     public ValueTask<IReadOnlyList<Adapters.FetchedSocket>> FetchSocketsAsync(CancellationToken cancellationToken = default) => Sockets.FetchSocketsAsync(cancellationToken);
+    /// <summary>Makes every socket of the main namespace join <paramref name="rooms"/>, without waiting (<c>io.socketsJoin(…)</c>).</summary>
     public void SocketsJoin(params string[] rooms) => Sockets.SocketsJoin(rooms);
+    /// <summary>Makes every socket of the main namespace leave <paramref name="room"/>, without waiting (<c>io.socketsLeave(…)</c>).</summary>
     public void SocketsLeave(string room) => Sockets.SocketsLeave(room);
+    /// <summary>
+    /// Disconnects every socket of the main namespace, without waiting (<c>io.disconnectSockets(close)</c>);
+    /// with <paramref name="close"/>, their whole connections.
+    /// </summary>
     public void DisconnectSockets(bool close = false) => Sockets.DisconnectSockets(close);
+    /// <summary>As <see cref="SocketsJoin"/>, completing once it is done on every server.</summary>
     public ValueTask SocketsJoinAsync(params string[] rooms) => Sockets.SocketsJoinAsync(rooms);
+    /// <summary>Makes every socket of the main namespace leave <paramref name="rooms"/>, completing once it is done on every server.</summary>
     public ValueTask SocketsLeaveAsync(params string[] rooms) => Sockets.SocketsLeaveAsync(rooms);
+    /// <summary>As <see cref="DisconnectSockets"/>, completing once it is done on every server.</summary>
     public ValueTask DisconnectSocketsAsync(bool close = false) => Sockets.DisconnectSocketsAsync(close);
+    /// <summary>The main namespace's sockets of this server only: nothing goes to other servers (<c>io.local</c>).</summary>
     public BroadcastOperator Local => Sockets.Local;
+    /// <summary>
+    /// The main namespace's sockets, with <paramref name="timeout"/> for the acknowledgements of
+    /// <see cref="BroadcastOperator.EmitWithAckAsync"/> and <see cref="BroadcastOperator.ServerSideEmitWithAckAsync"/> (<c>io.timeout(ms)</c>).
+    /// </summary>
     public BroadcastOperator Timeout(TimeSpan timeout) => Sockets.Timeout(timeout);
+    /// <summary>
+    /// Handles <paramref name="eventName"/> when another server of the cluster sends it with
+    /// <see cref="ServerSideEmitAsync"/> (the reference's <c>io.on(event, …)</c> for server-side emits).
+    /// </summary>
     public SocketIOServer OnServerSideEmit(string eventName, Func<Adapters.SocketIOServerEvent, ValueTask> handler) { Sockets.OnServerSideEmit(eventName, handler); return this; }
+    /// <inheritdoc cref="OnServerSideEmit(string, Func{Adapters.SocketIOServerEvent, ValueTask})"/>
     public SocketIOServer OnServerSideEmit(string eventName, Action<Adapters.SocketIOServerEvent> handler) { Sockets.OnServerSideEmit(eventName, handler); return this; }
+    /// <summary>Sends an event to the other servers of the cluster, not to this one (<c>io.serverSideEmit(…)</c>).</summary>
     public ValueTask ServerSideEmitAsync(string eventName, params object?[] args) => Sockets.ServerSideEmitAsync(eventName, args);
+    /// <summary>
+    /// As <see cref="ServerSideEmitAsync"/>, and returns one answer from every other server
+    /// (<c>io.serverSideEmitWithAck(…)</c>); see <see cref="BroadcastOperator.ServerSideEmitWithAckAsync"/>.
+    /// </summary>
     public Task<IReadOnlyList<System.Text.Json.JsonElement>> ServerSideEmitWithAckAsync(string eventName, params object?[] args) => Sockets.ServerSideEmitWithAckAsync(eventName, args);
+    /// <summary>How many servers share the main namespace, this one included (<c>io.serverCount()</c>).</summary>
     public ValueTask<int> ServerCountAsync(CancellationToken cancellationToken = default) => Sockets.ServerCountAsync(cancellationToken);
 
     /// <summary>Closes every connection ("server shutting down").</summary>

@@ -55,8 +55,10 @@ public sealed class SocketIOSocket
     /// <summary>This socket's id (not the Engine.IO session id); also the name of its own room.</summary>
     public string Id { get; }
 
+    /// <summary>The namespace this socket is in (<c>socket.nsp</c>).</summary>
     public SocketIONamespace Namespace { get; }
 
+    /// <summary>What the client sent when it connected (<c>socket.handshake</c>).</summary>
     public SocketIOHandshake Handshake { get; }
 
     internal SocketIOConnection Connection { get; }
@@ -67,6 +69,7 @@ public sealed class SocketIOSocket
     /// <summary>The application's own state for this socket.</summary>
     public ConcurrentDictionary<string, object?> Data { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>True from the moment the socket is admitted (its CONNECT answer) until it disconnects (<c>socket.connected</c>).</summary>
     public bool Connected => Volatile.Read(ref _connected) == 1;
 
     /// <summary>The rooms this socket is in, its own included.</summary>
@@ -88,12 +91,14 @@ public sealed class SocketIOSocket
         return this;
     }
 
+    /// <inheritdoc cref="On(string, Func{SocketIOEvent, ValueTask})"/>
     public SocketIOSocket On(string eventName, Action<SocketIOEvent> handler) =>
         On(eventName, e => { handler(e); return ValueTask.CompletedTask; });
 
     /// <summary>Handles the event with its first argument read as <typeparamref name="T"/>.</summary>
     public SocketIOSocket On<T>(string eventName, Func<T?, ValueTask> handler) => On(eventName, e => handler(e.Args.Get<T>(0)));
 
+    /// <inheritdoc cref="On{T}(string, Func{T, ValueTask})"/>
     public SocketIOSocket On<T>(string eventName, Action<T?> handler) =>
         On(eventName, e => { handler(e.Args.Get<T>(0)); return ValueTask.CompletedTask; });
 
@@ -105,6 +110,7 @@ public sealed class SocketIOSocket
             await e.AckAsync(result).ConfigureAwait(false);
         });
 
+    /// <inheritdoc cref="On{T, TResult}(string, Func{T, ValueTask{TResult}})"/>
     public SocketIOSocket On<T, TResult>(string eventName, Func<T?, TResult> handler) =>
         On(eventName, e => e.AckAsync(handler(e.Args.Get<T>(0))));
 
@@ -127,6 +133,7 @@ public sealed class SocketIOSocket
         return this;
     }
 
+    /// <inheritdoc cref="OnAny(Func{SocketIOEvent, ValueTask})"/>
     public SocketIOSocket OnAny(Action<SocketIOEvent> handler) => OnAny(e => { handler(e); return ValueTask.CompletedTask; });
 
     /// <summary>Called when the socket is about to leave, while it is still in its rooms.</summary>
@@ -143,6 +150,7 @@ public sealed class SocketIOSocket
         return this;
     }
 
+    /// <inheritdoc cref="OnDisconnect(Func{string, ValueTask})"/>
     public SocketIOSocket OnDisconnect(Action<string> handler) => OnDisconnect(r => { handler(r); return ValueTask.CompletedTask; });
 
     // ───────────────────────────── emitting ─────────────────────────────
@@ -216,8 +224,10 @@ public sealed class SocketIOSocket
 
     // ───────────────────────────── rooms and broadcast ─────────────────────────────
 
+    /// <summary>Puts this socket in <paramref name="rooms"/> (<c>socket.join(room)</c>); a room it is in already stays as it is.</summary>
     public void Join(params string[] rooms) => Namespace.Adapter.AddAll(Id, rooms);
 
+    /// <summary>Takes this socket out of <paramref name="room"/> (<c>socket.leave(room)</c>); nothing happens when it is not in it.</summary>
     public void Leave(string room) => Namespace.Adapter.Delete(Id, room);
 
     /// <summary>Targets the sockets in <paramref name="rooms"/>, this one excluded.</summary>
@@ -340,9 +350,14 @@ public readonly struct SocketIOAckEmitter
         _timeout = timeout;
     }
 
+    /// <summary>
+    /// Emits to the socket and waits for the client's acknowledgement: <see cref="TimeoutException"/> when it
+    /// does not come in time, <see cref="SocketIODisconnectedException"/> when the socket disconnects first.
+    /// </summary>
     public Task<SocketIOArgs> EmitWithAckAsync(string eventName, params object?[] args) =>
         _socket.EmitWithAckCoreAsync(eventName, args, _timeout);
 
+    /// <summary>As <see cref="EmitWithAckAsync(string, object?[])"/>, with the first answer read as <typeparamref name="T"/>.</summary>
     public async Task<T?> EmitWithAckAsync<T>(string eventName, params object?[] args) =>
         (await _socket.EmitWithAckCoreAsync(eventName, args, _timeout).ConfigureAwait(false)).Get<T>(0);
 }
