@@ -1178,6 +1178,24 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         _writerGate.Release();
     }
 
+    /// <summary>
+    /// A fragmented message that will never be finished (a fragment failed, or the writer was disposed
+    /// with text that cannot end). RFC 6455 §5.4: once a non-final fragment is out, no other data frame
+    /// may follow until its message ends, so a connection left mid-message can carry nothing more and is
+    /// aborted. Senders waiting for the message then find the connection closed instead of waiting (or,
+    /// as they once did, spinning) for a message that never ends. No fragment on the wire yet, or our
+    /// close frame already out: nothing is aborted.
+    /// </summary>
+    internal void AbandonMessage(WebSocketMessageWriter writer)
+    {
+        // Outside the send lock, but only this writer ever sets _openWriter to itself, and it is not
+        // writing; readers of the field hold the send lock and see either value safely.
+        // Once our close frame is out no data frame follows anyway: the close handshake goes on.
+        bool midMessage = Interlocked.CompareExchange(ref _openWriter, null, writer) == writer;
+        if (midMessage && !(_closeSent || _outputDone || _state >= (int)WebSocketState.Closed)) Abort();
+        _writerGate.Release();
+    }
+
     private void ThrowIfCannotSend()
     {
         if (_closeSent || _outputDone || _state >= (int)WebSocketState.Closed)

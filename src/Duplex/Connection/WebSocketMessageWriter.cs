@@ -5,7 +5,9 @@ namespace Duplex;
 /// <summary>
 /// A message being sent in fragments; from <see cref="WebSocketConnection.BeginMessageAsync"/>. Each
 /// <see cref="WriteAsync"/> sends one frame; <see cref="CompleteAsync"/> sends the final one. Disposing
-/// an unfinished message completes it (so the connection is never left mid-message).
+/// an unfinished message completes it (so the connection is never left mid-message). A message that
+/// cannot be finished — a fragment failed or was cancelled after the first went out, or text disposed
+/// in the middle of a character — aborts the connection (RFC 6455 §5.4 lets nothing else follow it).
 /// </summary>
 public sealed class WebSocketMessageWriter : IAsyncDisposable
 {
@@ -51,11 +53,11 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
         }
         catch
         {
-            // The connection is failing; free the gate so other senders see the closed state.
+            // The message cannot go on: free the gate so other senders see the closed state.
             if (!_completed)
             {
                 _completed = true;
-                _connection.EndMessage();
+                _connection.AbandonMessage(this);
             }
             throw;
         }
@@ -77,8 +79,14 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
         {
             await CompleteAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException or ArgumentException)
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
         {
+        }
+        catch (ArgumentException)
+        {
+            // The text so far ends inside a character: no final fragment can make it valid UTF-8.
+            _completed = true;
+            _connection.AbandonMessage(this);
         }
     }
 }

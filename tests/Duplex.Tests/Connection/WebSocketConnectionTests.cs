@@ -579,4 +579,53 @@ public class WebSocketConnectionTests
         Assert.False(await last.MoveNextAsync());
         Assert.Equal(1000, (await h.ReadFrameAsync(Timeout))!.CloseCode);
     }
+
+    // RFC 6455 §5.4: after a non-final fragment only its continuation may carry data. A message that
+    // can no longer be finished must end the connection, not leave later senders waiting for it.
+
+    [Fact]
+    public async Task A_fragment_cancelled_mid_flush_aborts_the_connection_and_later_sends_fail()
+    {
+        await using var h = new PipeHarness(outputPauseBytes: 1024);
+        var writer = await h.Connection.BeginMessageAsync(WebSocketMessageType.Binary);
+        using var cts = new CancellationTokenSource();
+        var fragment = writer.WriteAsync(new byte[64 * 1024], cts.Token).AsTask();
+        Assert.False(fragment.IsCompleted);     // the peer reads nothing, so the flush waits
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<Exception>(() => fragment.WaitAsync(Timeout));
+
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => h.Connection.SendTextAsync("after").AsTask().WaitAsync(Timeout));
+        Assert.Equal(WebSocketState.Aborted, h.Connection.State);
+    }
+
+    [Fact]
+    public async Task Disposing_text_cut_inside_a_character_aborts_instead_of_blocking_later_sends()
+    {
+        await using var h = new PipeHarness();
+        var writer = await h.Connection.BeginMessageAsync(WebSocketMessageType.Text);
+        await writer.WriteAsync("☃"u8.ToArray().AsMemory(0, 1));   // valid so far: a character begun
+        var first = (await h.ReadFrameAsync(Timeout))!;
+        Assert.False(first.Fin);
+        Assert.Equal(Opcode.Text, first.Opcode);
+
+        await writer.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => h.Connection.SendTextAsync("after").AsTask().WaitAsync(Timeout));
+        Assert.Equal(WebSocketState.Aborted, h.Connection.State);
+        Assert.Null(await h.ReadFrameAsync(Timeout));    // no continuation, no other message: the output ends
+    }
+
+    [Fact]
+    public async Task A_fragmented_message_begun_but_never_written_leaves_the_connection_open()
+    {
+        await using var h = new PipeHarness();
+        var writer = await h.Connection.BeginMessageAsync(WebSocketMessageType.Text);
+        await Assert.ThrowsAsync<ArgumentException>(() => writer.WriteAsync(new byte[] { 0xFF }).AsTask());  // refused before sending
+        await writer.DisposeAsync();             // an empty final fragment ends the (empty) message
+        await h.Connection.SendTextAsync("after").AsTask().WaitAsync(Timeout);
+        Assert.Equal(WebSocketState.Open, h.Connection.State);
+        var frames = new[] { (await h.ReadFrameAsync(Timeout))!, (await h.ReadFrameAsync(Timeout))! };
+        Assert.True(frames[0].Fin);
+        Assert.Equal("", frames[0].Text);
+        Assert.Equal("after", frames[1].Text);
+    }
 }
