@@ -22,8 +22,8 @@ internal static class Program
           --exclude SPEC   cases to skip, same syntax
           --out DIR        where report.json and summary.md go (default artifacts/conformance)
           --full-size      chapters 9, 12 and 13 with Autobahn's sizes and message counts instead of scaled ones
-          --testdata DIR   Autobahn's payload files for chapters 12/13 (default: shared/autobahn-testdata
-                           found by walking up from the working directory or the harness binary)
+          --testdata DIR   Autobahn's payload files for chapters 12/13 (default: tests/conformance/testdata
+                           of the repository, found by walking up from the working directory or the harness binary)
           --verbose        print every case as it finishes, not only those that are not OK
           --patience N     multiply the time a case waits for the peer before giving up (default 1);
                            for clients started cold once per case, whose first frames pay for JIT

@@ -1,13 +1,13 @@
 namespace Duplex.Conformance.Cases;
 
 /// <summary>
-/// The payload files of Autobahn's compression chapters, read at run time (never copied into the
-/// repository): by default from <c>shared/autobahn-testdata</c> found by walking up from the working
-/// directory and from the harness binary, or from the folder given with <c>--testdata</c>.
+/// The payload files of Autobahn's compression chapters, read at run time: by default from the
+/// repository's <c>tests/conformance/testdata</c>, found by walking up from the working directory and
+/// from the harness binary, or from the folder given with <c>--testdata</c>.
 /// </summary>
 internal static class TestData
 {
-    public const string FolderName = "shared/autobahn-testdata";
+    public const string FolderName = "tests/conformance/testdata";
 
     private static readonly Dictionary<string, byte[]> Loaded = [];
 
