@@ -71,7 +71,7 @@ internal static class ServeCommand
         using var metrics = parsed.Flag("metrics") ? new MetricsReporter(log, TimeSpan.FromSeconds(5)) : null;
 
         var page = ReadPage();
-        app.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
+        app.MapGet("/", context => Results.Content(page, "text/html; charset=utf-8").ExecuteAsync(context));
         SocketIOChat.Map(app, log, parsed.Get("redis"));
 
         app.MapWebSocket("/echo", async connection =>

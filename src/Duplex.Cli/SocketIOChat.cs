@@ -50,15 +50,16 @@ internal static class SocketIOChat
         app.MapSocketIO(io, "/socket.io");
 
         var page = ReadResource("chat.html")!;
-        app.MapGet("/chat", () => Results.Content(page, "text/html; charset=utf-8"));
+        app.MapGet("/chat", context => Results.Content(page, "text/html; charset=utf-8").ExecuteAsync(context));
 
         var client = ReadResource("socket.io.min.js");
         if (client is null)
             log.LogWarning("socket.io-client is not in this build: /chat cannot connect. Run `npm ci` in src/Duplex.Cli/chat-client (needs npm and network) and rebuild.");
-        IResult ClientScript() => client is null
+        // RequestDelegates, not minimal-API delegates: those bind by reflection, which Native AOT lacks.
+        Task ClientScript(HttpContext context) => (client is null
             ? Results.Text("// socket.io-client is not in this build of duplex: run `npm ci` in src/Duplex.Cli/chat-client and rebuild.\n",
                 "text/javascript; charset=utf-8", statusCode: StatusCodes.Status404NotFound)
-            : Results.Text(client, "text/javascript; charset=utf-8");
+            : Results.Text(client, "text/javascript; charset=utf-8")).ExecuteAsync(context);
         app.MapGet("/socket.io/socket.io.js", ClientScript);
         app.MapGet("/socket.io/socket.io.min.js", ClientScript);
     }

@@ -6,6 +6,7 @@ using StackExchange.Redis;
 
 namespace Duplex.Server.Redis;
 
+/// <summary>Where <see cref="RedisGroupBackplane"/> finds Redis, and which channels its cluster shares.</summary>
 public sealed class RedisBackplaneOptions
 {
     /// <summary>A StackExchange.Redis configuration string, e.g. "localhost:6379".</summary>
@@ -33,6 +34,12 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
     private readonly Lazy<Task<ConnectionMultiplexer>> _redis;
 
+    /// <summary>
+    /// A backplane that connects to Redis on first use (the first publish or <see cref="StartAsync"/>),
+    /// without waiting for Redis to be reachable.
+    /// </summary>
+    /// <param name="options">The Redis configuration and channel prefix, read when connecting.</param>
+    /// <param name="logger">Receives connection losses and restorations, and lost publishes; null logs nothing.</param>
     public RedisGroupBackplane(RedisBackplaneOptions options, ILogger<RedisGroupBackplane>? logger = null)
     {
         _options = options;
@@ -60,6 +67,12 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
 
     private RedisChannel Channel(string group) => RedisChannel.Literal(_options.ChannelPrefix + "group:" + group);
 
+    /// <summary>
+    /// Publishes a copy of <paramref name="payload"/> to the group's channel, for its members on the other
+    /// nodes; completes once the publish is issued, without waiting for Redis's answer. While Redis is
+    /// unreachable the broadcast is dropped, logged and counted (<c>duplex.backplane.errors</c>), not thrown.
+    /// <paramref name="cancellationToken"/> is not used.
+    /// </summary>
     public async Task PublishAsync(string group, ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default)
     {
         var message = new byte[1 + 16 + payload.Length];
@@ -148,6 +161,7 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         });
     }
 
+    /// <summary>Closes the Redis connection, if one was made; the subscription ends with it.</summary>
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
@@ -155,9 +169,11 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
     }
 }
 
+/// <summary>Registers the Redis backplane with Duplex.Server's services.</summary>
 public static class RedisBackplaneServiceCollectionExtensions
 {
     /// <summary>Makes every group broadcast of this server span all servers on the same Redis.</summary>
+    /// <remarks>The registry that uses it comes from <c>AddDuplex()</c>, which is needed as well.</remarks>
     public static IServiceCollection AddDuplexRedisBackplane(this IServiceCollection services, Action<RedisBackplaneOptions> configure)
     {
         var options = new RedisBackplaneOptions();

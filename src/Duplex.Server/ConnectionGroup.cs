@@ -15,12 +15,20 @@ public sealed class ConnectionGroup
         _backplane = backplane;
     }
 
+    /// <summary>The group's name, as given to the registry's indexer (compared ordinally).</summary>
     public string Name { get; }
 
+    /// <summary>How many members the group has on this node.</summary>
     public int Count => _members.Count;
 
+    /// <summary>A snapshot of the group's members on this node.</summary>
     public ICollection<WebSocketConnection> Members => _members.Values;
 
+    /// <summary>
+    /// Adds <paramref name="connection"/> to the group on this node; adding a member again does nothing, and
+    /// a connection already closed is not added. A member leaves by itself when it ends, through the
+    /// registry of the server that accepted it.
+    /// </summary>
     public void Add(WebSocketConnection connection)
     {
         if (connection.State >= WebSocketState.Closed) return;
@@ -29,6 +37,7 @@ public sealed class ConnectionGroup
         if (connection.State >= WebSocketState.Closed) _members.TryRemove(connection.Id, out _);
     }
 
+    /// <summary>Takes <paramref name="connection"/> out of the group; returns whether it was a member.</summary>
     public bool Remove(WebSocketConnection connection) => _members.TryRemove(connection.Id, out _);
 
     /// <summary>
@@ -42,6 +51,10 @@ public sealed class ConnectionGroup
         return local;
     }
 
+    /// <summary>
+    /// Sends <paramref name="text"/> (UTF-8; lone surrogates become U+FFFD) as <see cref="BroadcastAsync"/>
+    /// does: to every member here and, with a backplane, on the other nodes. Returns how many local members it was handed to.
+    /// </summary>
     public Task<int> BroadcastTextAsync(string text, CancellationToken cancellationToken = default) =>
         BroadcastAsync(System.Text.Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, cancellationToken);
 

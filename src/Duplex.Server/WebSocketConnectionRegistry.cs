@@ -12,6 +12,7 @@ public sealed class WebSocketConnectionRegistry
     private readonly ConcurrentDictionary<long, WebSocketConnection> _all = new();
     private readonly ConcurrentDictionary<string, ConnectionGroup> _groups = new(StringComparer.Ordinal);
 
+    /// <summary>A registry without a backplane: group broadcasts stay in this process.</summary>
     public WebSocketConnectionRegistry() { }
 
     /// <summary>A registry whose group broadcasts also go to the other nodes through <paramref name="backplane"/>.</summary>
@@ -20,8 +21,10 @@ public sealed class WebSocketConnectionRegistry
     /// <summary>Where group broadcasts go beyond this process; null when this server stands alone.</summary>
     public IGroupBackplane? Backplane { get; }
 
+    /// <summary>How many connections are open on this node.</summary>
     public int Count => _all.Count;
 
+    /// <summary>A snapshot of the open connections on this node.</summary>
     public ICollection<WebSocketConnection> Connections => _all.Values;
 
     /// <summary>The group of this name, created on first use.</summary>
@@ -40,6 +43,10 @@ public sealed class WebSocketConnectionRegistry
     public Task<int> BroadcastAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default) =>
         Broadcast.SendAsync(_all.Values, PreparedMessage.Create(payload.Span, type), cancellationToken);
 
+    /// <summary>
+    /// Sends <paramref name="text"/> (UTF-8; lone surrogates become U+FFFD) to every open connection on this
+    /// node, framed once; the backplane carries group broadcasts only. Returns how many it was handed to.
+    /// </summary>
     public Task<int> BroadcastTextAsync(string text, CancellationToken cancellationToken = default) =>
         Broadcast.SendAsync(_all.Values, PreparedMessage.CreateText(text), cancellationToken);
 

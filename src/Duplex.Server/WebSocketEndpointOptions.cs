@@ -5,6 +5,10 @@ namespace Duplex.Server;
 /// <summary>Handshake policy and connection limits for one WebSocket endpoint.</summary>
 public sealed class WebSocketEndpointOptions
 {
+    /// <summary>
+    /// Limits and timeouts of the endpoint's connections, and whether they accept permessage-deflate
+    /// (off by default). Read as connections are made: configure it before the endpoint takes its first one.
+    /// </summary>
     public WebSocketConnectionOptions Connection { get; set; } = new();
 
     /// <summary>

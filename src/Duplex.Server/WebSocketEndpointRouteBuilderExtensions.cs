@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Duplex.Server;
 
+/// <summary>Maps WebSocket endpoints with ASP.NET Core routing, and registers Duplex's server services.</summary>
 public static class WebSocketEndpointRouteBuilderExtensions
 {
     /// <summary>

@@ -24,6 +24,7 @@ internal sealed class WebSocketEndpointMetadata(WebSocketUpgrade upgrade)
     public WebSocketUpgrade Upgrade { get; } = upgrade;
 }
 
+/// <summary>Kestrel listen options for Duplex's connection-level fast path.</summary>
 public static class DuplexListenOptionsExtensions
 {
     /// <summary>

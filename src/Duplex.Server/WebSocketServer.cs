@@ -10,9 +10,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Duplex.Server;
 
+/// <summary>
+/// Settings of a standalone <see cref="WebSocketServer"/>: where it listens, TLS, the handshake timeout,
+/// the policy of every path, a backplane, the transport and logging.
+/// </summary>
 public sealed class WebSocketServerOptions
 {
-    /// <summary>Address to listen on: "localhost" (IPv4 and IPv6 loopback), "*" for every interface, or an IP.</summary>
+    /// <summary>
+    /// Address to listen on: "localhost" (IPv4 and IPv6 loopback; IPv4 only when <see cref="Port"/> is 0),
+    /// "*" for every interface, or an IP address literal (other host names fail <see cref="WebSocketServer.StartAsync"/>).
+    /// </summary>
     public string Host { get; set; } = "localhost";
 
     /// <summary>TCP port; 0 picks a free one (read it back from <see cref="WebSocketServer.Port"/>).</summary>
@@ -60,6 +67,10 @@ public sealed class WebSocketServer : IAsyncDisposable
     private readonly Dictionary<string, Func<WebSocketConnection, Task>> _paths = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
+    /// <summary>
+    /// A server with <paramref name="options"/> (null for the defaults: localhost:8080, no TLS). Nothing
+    /// listens until <see cref="StartAsync"/>; the backplane is taken from the options here.
+    /// </summary>
     public WebSocketServer(WebSocketServerOptions? options = null)
     {
         _options = options ?? new WebSocketServerOptions();
@@ -83,6 +94,11 @@ public sealed class WebSocketServer : IAsyncDisposable
     /// <summary>Runs <paramref name="handler"/> for connections to any path not mapped otherwise.</summary>
     public WebSocketServer OnConnection(Func<WebSocketConnection, Task> handler) => Map("/{**path}", handler);
 
+    /// <summary>
+    /// Starts listening with the paths mapped so far; completes once listening, with <see cref="Port"/>
+    /// set. Throws <see cref="InvalidOperationException"/> if already started, and Kestrel's exception
+    /// when it cannot listen (e.g. the port is in use).
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_app is not null) throw new InvalidOperationException("The server is already started.");
@@ -145,5 +161,6 @@ public sealed class WebSocketServer : IAsyncDisposable
         _app = null;
     }
 
+    /// <summary>Stops the server as <see cref="StopAsync"/> does.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 }

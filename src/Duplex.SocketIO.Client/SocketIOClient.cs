@@ -44,11 +44,9 @@ public sealed class SocketIOClient : IAsyncDisposable
             _ => throw new ArgumentException($"Unsupported scheme '{uri.Scheme}': use http(s):// or ws(s)://.", nameof(uri)),
         };
         Options = options ?? new SocketIOClientOptions();
-        JsonOptions = new JsonSerializerOptions(Options.JsonSerializerOptions);
         var bytes = new BinaryPlaceholderConverter();
-        JsonOptions.Converters.Insert(0, bytes);
-        JsonOptions.Converters.Insert(1, new ReadOnlyMemoryPlaceholderConverter(bytes));
-        JsonOptions.Converters.Insert(2, new MemoryPlaceholderConverter(bytes));
+        JsonOptions = SocketIOJson.CreateOptions(Options.JsonSerializerOptions,
+            bytes, new ReadOnlyMemoryPlaceholderConverter(bytes), new MemoryPlaceholderConverter(bytes));
         // A long poll is held by the server up to pingInterval; the heartbeat, not an HTTP timeout, bounds it.
         var handler = new SocketsHttpHandler { ConnectTimeout = Options.ConnectTimeout, UseCookies = true };
         Options.ConfigureHttpHandler?.Invoke(handler);

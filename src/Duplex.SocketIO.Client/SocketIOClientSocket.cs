@@ -238,7 +238,7 @@ public sealed class SocketIOClientSocket
         JsonObject? data = null;
         if (auth is not null)
         {
-            data = JsonSerializer.SerializeToNode(auth, auth.GetType(), JsonOptions) as JsonObject
+            data = SocketIOJson.ToNode(auth, JsonOptions) as JsonObject
                 ?? throw new ArgumentException("the auth payload must serialize to a JSON object");
         }
         if (pid is not null)

@@ -15,6 +15,7 @@ namespace Duplex.SocketIO.Redis;
 /// </summary>
 public static class MsgPack
 {
+    /// <summary>The deepest nesting of maps and arrays encoded or decoded (the top level is 0); deeper throws <see cref="FormatException"/>.</summary>
     public const int MaxDepth = 64;
 
     // ───────────────────────────── JSON → MessagePack ─────────────────────────────
@@ -35,8 +36,14 @@ public static class MsgPack
         return writer.ToArray();
     }
 
+    /// <summary>
+    /// Appends MessagePack values to a buffer: integers, lengths and counts in their shortest form, floats
+    /// as float 64, as notepack.io writes them. A map or array is its header followed by its items.
+    /// </summary>
+    /// <param name="output">Where the bytes go.</param>
     public readonly struct Writer(ArrayBufferWriter<byte> output)
     {
+        /// <summary>A copy of everything written so far.</summary>
         public byte[] ToArray() => output.WrittenSpan.ToArray();
 
         private void Byte(byte b) => output.Write<byte>([b]);
@@ -65,10 +72,13 @@ public static class MsgPack
             output.Advance(9);
         }
 
+        /// <summary>Writes nil (0xc0).</summary>
         public void Nil() => Byte(0xc0);
 
+        /// <summary>Writes true (0xc3) or false (0xc2).</summary>
         public void Bool(bool value) => Byte(value ? (byte)0xc3 : (byte)0xc2);
 
+        /// <summary>Writes an integer: a non-negative one as <see cref="UInt"/> does, a negative one as negative fixint or int 8–64.</summary>
         public void Int(long value)
         {
             if (value >= 0) UInt((ulong)value);
@@ -79,6 +89,7 @@ public static class MsgPack
             else Be64(0xd3, (ulong)value);
         }
 
+        /// <summary>Writes a non-negative integer as positive fixint or uint 8–64.</summary>
         public void UInt(ulong value)
         {
             if (value < 0x80) Byte((byte)value);
@@ -88,8 +99,10 @@ public static class MsgPack
             else Be64(0xcf, value);
         }
 
+        /// <summary>Writes a float 64 (0xcb), whatever the value.</summary>
         public void Double(double value) => Be64(0xcb, BitConverter.DoubleToUInt64Bits(value));
 
+        /// <summary>Writes a string as UTF-8 (fixstr or str 8–32 by its byte length; lone surrogates become U+FFFD).</summary>
         public void String(string value)
         {
             int length = Encoding.UTF8.GetByteCount(value);
@@ -101,6 +114,7 @@ public static class MsgPack
             output.Advance(written);
         }
 
+        /// <summary>Writes bytes as bin 8–32.</summary>
         public void Binary(ReadOnlySpan<byte> value)
         {
             if (value.Length <= byte.MaxValue) output.Write<byte>([0xc4, (byte)value.Length]);
@@ -109,6 +123,7 @@ public static class MsgPack
             output.Write(value);
         }
 
+        /// <summary>Starts an array of <paramref name="count"/> items, which the caller writes next (fixarray, array 16 or 32).</summary>
         public void ArrayHeader(int count)
         {
             if (count < 16) Byte((byte)(0x90 | count));
@@ -116,6 +131,7 @@ public static class MsgPack
             else Be32(0xdd, (uint)count);
         }
 
+        /// <summary>Starts a map of <paramref name="count"/> entries, each a key then its value, which the caller writes next (fixmap, map 16 or 32).</summary>
         public void MapHeader(int count)
         {
             if (count < 16) Byte((byte)(0x80 | count));
@@ -123,6 +139,7 @@ public static class MsgPack
             else Be32(0xdf, (uint)count);
         }
 
+        /// <summary>Writes an array of strings (a room list, say).</summary>
         public void StringArray(IEnumerable<string> values)
         {
             var all = values as IReadOnlyCollection<string> ?? values.ToArray();
@@ -130,6 +147,15 @@ public static class MsgPack
             foreach (var v in all) String(v);
         }
 
+        /// <summary>
+        /// Writes <paramref name="value"/>: objects as maps, arrays, strings, numbers (integers when they are
+        /// whole and in range, else float 64), booleans, and null. Throws <see cref="FormatException"/>
+        /// past <see cref="MaxDepth"/>.
+        /// </summary>
+        /// <param name="value">The JSON to encode.</param>
+        /// <param name="attachments">When given, an object <c>{"_placeholder":true,"num":N}</c> with N an index into
+        /// them is written as bin of that attachment; other objects, and all of them when null, stay maps.</param>
+        /// <param name="depth">How deep <paramref name="value"/> already is; 0 at the top.</param>
         public void WriteJson(JsonElement value, IReadOnlyList<byte[]>? attachments, int depth = 0)
         {
             if (depth > MaxDepth) throw new FormatException("nesting too deep");

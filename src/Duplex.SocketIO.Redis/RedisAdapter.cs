@@ -67,6 +67,14 @@ public sealed class RedisAdapter : SocketIOAdapter
     private readonly List<ChannelMessageQueue> _queues = new();
     private readonly Task _ready;
 
+    /// <summary>
+    /// The adapter of <paramref name="ns"/> in the cluster on <paramref name="redis"/>. It subscribes at
+    /// once, in the background (<see cref="Ready"/>), and serves this server's sockets meanwhile.
+    /// </summary>
+    /// <param name="ns">The namespace whose rooms it keeps; its name is part of every channel.</param>
+    /// <param name="redis">This server's own connection (servers are counted by their subscriptions). It
+    /// is the caller's: disposing the adapter leaves it open.</param>
+    /// <param name="options">The channel key, request timeout and response channel; null for the reference's defaults.</param>
     public RedisAdapter(SocketIONamespace ns, IConnectionMultiplexer redis, RedisAdapterOptions? options = null) : base(ns)
     {
         _redis = redis;
@@ -83,8 +91,13 @@ public sealed class RedisAdapter : SocketIOAdapter
     /// <summary>This server's id in the cluster (the reference's <c>uid</c>): its own messages carry it.</summary>
     public string Uid { get; }
 
+    /// <summary>
+    /// Completes once the adapter's channels (broadcasts, requests, responses) are subscribed. While Redis
+    /// is unreachable the subscriptions are retried with backoff, so this waits as long as the outage.
+    /// </summary>
     public override Task Ready => _ready;
 
+    /// <summary>How long a cluster request waits when the caller gave no timeout: <see cref="RedisAdapterOptions.RequestsTimeout"/>.</summary>
     public override TimeSpan RequestsTimeout => _options.RequestsTimeout;
 
     private static string NewId()
@@ -244,6 +257,11 @@ public sealed class RedisAdapter : SocketIOAdapter
 
     // ───────────────────────────── operations ─────────────────────────────
 
+    /// <summary>
+    /// Sends the packet to the selected sockets of this server, then, unless <see cref="BroadcastOptions.Local"/>,
+    /// publishes it for the others (on the room's own channel when exactly one room is selected) without
+    /// waiting for Redis. Returns how many sockets of this server it was handed to.
+    /// </summary>
     public override ValueTask<int> BroadcastAsync(BroadcastPacket packet, BroadcastOptions options, CancellationToken cancellationToken = default)
     {
         int local = BroadcastLocal(packet, options);
@@ -262,6 +280,12 @@ public sealed class RedisAdapter : SocketIOAdapter
         return ValueTask.FromResult(local);
     }
 
+    /// <summary>
+    /// As <see cref="SocketIOAdapter.BroadcastWithAckAsync"/>; unless <see cref="BroadcastOptions.Local"/>,
+    /// the other servers get it as a request, and their client counts and their clients' answers come
+    /// back through Redis until the timeout (<see cref="BroadcastOptions.Timeout"/>, else
+    /// <see cref="RequestsTimeout"/>); later answers are ignored.
+    /// </summary>
     public override ValueTask BroadcastWithAckAsync(BroadcastPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs?> ack, CancellationToken cancellationToken = default)
     {
         if (!options.Local)
@@ -286,6 +310,11 @@ public sealed class RedisAdapter : SocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// The selected sockets of this server and, unless <see cref="BroadcastOptions.Local"/>, of the others,
+    /// which must all answer within <see cref="BroadcastOptions.Timeout"/> (else <see cref="RequestsTimeout"/>);
+    /// otherwise throws <see cref="TimeoutException"/>. Alone in the cluster, or while Redis is away, only this server's.
+    /// </summary>
     public override async ValueTask<IReadOnlyList<FetchedSocket>> FetchSocketsAsync(BroadcastOptions options, CancellationToken cancellationToken = default)
     {
         var local = FetchLocal(options);
@@ -338,6 +367,10 @@ public sealed class RedisAdapter : SocketIOAdapter
     private static async Task WaitAsync(PendingRequest pending, TimeSpan timeout, CancellationToken cancellationToken) =>
         await pending.Done.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Makes the selected sockets of this server join <paramref name="rooms"/> and, unless
+    /// <see cref="BroadcastOptions.Local"/>, asks the others to; completes without waiting for them.
+    /// </summary>
     public override ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         AddSocketsLocal(options, rooms);
@@ -345,6 +378,10 @@ public sealed class RedisAdapter : SocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Makes the selected sockets of this server leave <paramref name="rooms"/> and, unless
+    /// <see cref="BroadcastOptions.Local"/>, asks the others to; completes without waiting for them.
+    /// </summary>
     public override ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         DelSocketsLocal(options, rooms);
@@ -352,6 +389,10 @@ public sealed class RedisAdapter : SocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Disconnects the selected sockets of this server (with <paramref name="close"/>, their whole
+    /// connections) and, unless <see cref="BroadcastOptions.Local"/>, asks the others to; completes without waiting for them.
+    /// </summary>
     public override ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close, CancellationToken cancellationToken = default)
     {
         DisconnectSocketsLocal(options, close);
@@ -375,6 +416,10 @@ public sealed class RedisAdapter : SocketIOAdapter
             more(w);
         }));
 
+    /// <summary>
+    /// Publishes <paramref name="data"/> (<c>[event, ...args]</c>) to the other servers' <c>OnServerSideEmit</c>
+    /// handlers; completes without waiting for Redis.
+    /// </summary>
     public override ValueTask ServerSideEmitAsync(JsonElement data, CancellationToken cancellationToken = default)
     {
         Publish(_requestChannel, Json(w =>
@@ -387,6 +432,11 @@ public sealed class RedisAdapter : SocketIOAdapter
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// As <see cref="ServerSideEmitAsync"/>, waiting up to <paramref name="timeout"/> for one answer from each
+    /// other server (as many as <see cref="ServerCountAsync"/> counts). Returns none at once when this server
+    /// is alone; throws <see cref="SocketIOServerSideEmitTimeoutException"/>, with the answers that came, when the timeout passes.
+    /// </summary>
     public override async Task<IReadOnlyList<JsonElement>> ServerSideEmitWithAckAsync(JsonElement data, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         int others = await ServerCountAsync(cancellationToken).ConfigureAwait(false) - 1;
@@ -710,6 +760,10 @@ public sealed class RedisAdapter : SocketIOAdapter
         return document.RootElement.Clone();
     }
 
+    /// <summary>
+    /// Unsubscribes from the adapter's channels and cancels the cluster requests still waiting; the Redis
+    /// connection stays open, as it belongs to the caller.
+    /// </summary>
     public override async ValueTask DisposeAsync()
     {
         _disposed = true;

@@ -5,6 +5,7 @@ using StackExchange.Redis;
 
 namespace Duplex.SocketIO.Redis;
 
+/// <summary>Joins a <see cref="SocketIOServer"/> to a Redis cluster of Socket.IO servers.</summary>
 public static class RedisAdapterExtensions
 {
     /// <summary>

@@ -19,14 +19,23 @@ public sealed class DuplexSocketTransportFactory : IConnectionListenerFactory, I
     private readonly DuplexSocketTransportOptions _options;
     private readonly ILogger _logger;
 
+    /// <summary>Made by dependency injection; <see cref="DuplexSocketTransportExtensions.UseDuplexSockets"/> registers it.</summary>
+    /// <param name="options">Read sizes, buffer limits, TCP_NODELAY and backlog, read once here.</param>
+    /// <param name="loggerFactory">For the category <c>Duplex.Server.Transport</c> (accept failures).</param>
     public DuplexSocketTransportFactory(IOptions<DuplexSocketTransportOptions> options, ILoggerFactory loggerFactory)
     {
         _options = options.Value;
         _logger = loggerFactory.CreateLogger("Duplex.Server.Transport");
     }
 
+    /// <summary>True for <see cref="IPEndPoint"/> and <see cref="UnixDomainSocketEndPoint"/>; Kestrel gives other endpoints to another transport.</summary>
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint;
 
+    /// <summary>
+    /// Binds <paramref name="endpoint"/> and listens with <see cref="DuplexSocketTransportOptions.Backlog"/>
+    /// (<c>[::]</c> also takes IPv4). Throws <see cref="AddressInUseException"/> when the address is taken,
+    /// as Kestrel expects, and <see cref="NotSupportedException"/> for an endpoint <see cref="CanBind"/> refuses.
+    /// </summary>
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         Socket socket;
@@ -127,6 +136,7 @@ internal sealed class SocketListener(Socket socket, DuplexSocketTransportOptions
     }
 }
 
+/// <summary>Puts Kestrel on Duplex's socket transport.</summary>
 public static class DuplexSocketTransportExtensions
 {
     /// <summary>

@@ -37,7 +37,7 @@ public sealed class SocketIOArgs : IReadOnlyList<JsonElement>
     {
         if (index < 0 || index >= _items.Length) return default;
         using var resolving = BinaryPlaceholderConverter.Resolve(Attachments);
-        return _items[index].Deserialize<T>(_options);
+        return SocketIOJson.Read<T>(_items[index], _options);
     }
 
     /// <summary>Argument <paramref name="index"/> as bytes (an attachment, or base64 text).</summary>

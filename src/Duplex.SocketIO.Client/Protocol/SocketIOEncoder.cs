@@ -57,8 +57,7 @@ public static class SocketIOEncoder
 
     private static void WriteValue(Utf8JsonWriter writer, object? value, JsonSerializerOptions options)
     {
-        if (value is null) writer.WriteNullValue();
-        else JsonSerializer.Serialize(writer, value, value.GetType(), options);
+        SocketIOJson.Write(writer, value, options);
     }
 
     private static EnginePacket[] Encode(SocketIOPacketType type, string nsp, long? id, Action<Utf8JsonWriter>? writeData)

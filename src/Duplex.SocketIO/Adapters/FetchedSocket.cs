@@ -49,7 +49,7 @@ public sealed class FetchedSocket
     public static FetchedSocket Describe(SocketIOSocket socket)
     {
         var options = socket.Namespace.Server.JsonOptions;
-        var data = JsonSerializer.SerializeToElement(socket.Data, options);
+        var data = SocketIOJson.ToElement(socket.Data, options);
         return new FetchedSocket(socket.Namespace, socket.Id, DescribeHandshake(socket.Handshake), socket.Rooms, data, socket);
     }
 

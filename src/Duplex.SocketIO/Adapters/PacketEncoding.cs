@@ -34,7 +34,7 @@ internal static class PacketEncoding
     /// <summary>The CONNECT answer with the private session id a client hands back to recover its session.</summary>
     public static EnginePacket[] Connect(string nsp, string sid, string pid)
     {
-        var data = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["sid"] = sid, ["pid"] = pid });
+        var data = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["sid"] = sid, ["pid"] = pid }, SocketIOJsonContext.Default.DictionaryStringString);
         return Encode(SocketIOPacketType.Connect, nsp, null, data, []);
     }
 }

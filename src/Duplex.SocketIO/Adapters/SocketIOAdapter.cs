@@ -254,7 +254,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         SocketIOArgs.From(array, skip, attachments, JsonOptions);
 
     /// <summary>A value as JSON, the way this server serializes event arguments (byte[] as base64).</summary>
-    protected JsonElement ToJson(object? value) => JsonSerializer.SerializeToElement(value, value?.GetType() ?? typeof(object), JsonOptions);
+    protected JsonElement ToJson(object? value) => SocketIOJson.ToElement(value, JsonOptions);
 }
 
 /// <summary>A server-side emit with acknowledgements that not every server answered in time.</summary>

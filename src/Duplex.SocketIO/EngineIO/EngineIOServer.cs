@@ -164,7 +164,7 @@ public sealed class EngineIOServer
         response.StatusCode = code == EngineIOError.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
         response.ContentType = "application/json";
         var body = new StringBuilder("{\"code\":").Append((int)code).Append(",\"message\":");
-        body.Append(System.Text.Json.JsonSerializer.Serialize(message)).Append('}');
+        body.Append(System.Text.Json.JsonSerializer.Serialize(message, SocketIOJsonContext.Default.String)).Append('}');
         return response.WriteAsync(body.ToString());
     }
 

@@ -164,7 +164,7 @@ public sealed class BroadcastOperator
         var all = new object?[args.Length + 1];
         all[0] = eventName;
         args.CopyTo(all, 1);
-        return JsonSerializer.SerializeToElement(all, _namespace.Server.JsonOptions);
+        return SocketIOJson.ToElement(all, _namespace.Server.JsonOptions);
     }
 
     private void Observe(ValueTask pending, string what)

@@ -40,5 +40,5 @@ public sealed class SocketIOHandshake
     /// <summary>The <c>auth</c> object of the CONNECT packet (null when the client sent none).</summary>
     public JsonElement? Auth { get; }
 
-    public T? GetAuth<T>() => Auth is { } auth ? auth.Deserialize<T>(_options) : default;
+    public T? GetAuth<T>() => Auth is { } auth ? SocketIOJson.Read<T>(auth, _options) : default;
 }

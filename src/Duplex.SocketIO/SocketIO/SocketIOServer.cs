@@ -20,8 +20,7 @@ public sealed class SocketIOServer
     {
         Options = options ?? new SocketIOOptions();
         Logger = loggerFactory?.CreateLogger("Duplex.SocketIO") ?? NullLogger.Instance;
-        JsonOptions = new JsonSerializerOptions(Options.JsonSerializerOptions);
-        JsonOptions.Converters.Insert(0, new BinaryPlaceholderConverter());
+        JsonOptions = SocketIOJson.CreateOptions(Options.JsonSerializerOptions, new BinaryPlaceholderConverter());
         Engine = new EngineIOServer(Options, loggerFactory?.CreateLogger("Duplex.SocketIO.EngineIO"));
         Engine.Connection += session => _ = new SocketIOConnection(this, session);
         Of("/");

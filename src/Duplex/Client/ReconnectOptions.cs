@@ -37,6 +37,10 @@ public sealed class ReconnectOptions
     /// </summary>
     public Func<int, CancellationToken, ValueTask<WebSocketClientOptions>>? ConfigureAttempt { get; set; }
 
+    /// <summary>
+    /// Client options for every attempt when <see cref="ConfigureAttempt"/> is null. Default: new
+    /// <see cref="WebSocketClientOptions"/> (permessage-deflate offered, 10 s connect timeout).
+    /// </summary>
     public WebSocketClientOptions Client { get; set; } = new();
 
     /// <summary>
@@ -55,6 +59,11 @@ public sealed class ReconnectOptions
     /// <summary>Most payload bytes held while disconnected. Default 4 MiB.</summary>
     public long MaxQueuedBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// What a send does when the queue already holds <see cref="MaxQueuedMessages"/> messages or
+    /// <see cref="MaxQueuedBytes"/> bytes: fail, or drop the oldest queued messages to make room.
+    /// Default <see cref="Duplex.QueueFullPolicy.Fail"/>.
+    /// </summary>
     public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.Fail;
 
     /// <summary>A queued message older than this is dropped (its send fails). Null keeps them. Default null.</summary>

@@ -9,11 +9,23 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Duplex;
 
+/// <summary>Where a <see cref="ReconnectingWebSocket"/> is in its life (<see cref="ReconnectingWebSocket.State"/>).</summary>
 public enum ReconnectState
 {
+    /// <summary>The first connection is being attempted, with no delay before it.</summary>
     Connecting,
+    /// <summary>A connection is open (<see cref="ReconnectingWebSocket.Current"/>); queued sends go out on it.</summary>
     Connected,
+    /// <summary>
+    /// Waiting out the backoff delay before another attempt, or making it: after a failed attempt, or
+    /// after a connection ended with a code <see cref="ReconnectOptions.ShouldReconnect"/> accepts.
+    /// </summary>
     Reconnecting,
+    /// <summary>
+    /// Not connected and not trying: before <see cref="ReconnectingWebSocket.StartAsync"/>, and for good
+    /// after <see cref="ReconnectingWebSocket.CloseAsync"/>, when <see cref="ReconnectOptions.MaxAttempts"/>
+    /// ran out, or when <see cref="ReconnectOptions.ShouldReconnect"/> declined the close code.
+    /// </summary>
     Disconnected,
 }
 
@@ -45,6 +57,11 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
     private Task? _sender;
     private volatile int _state = (int)ReconnectState.Disconnected;
 
+    /// <summary>A client for <paramref name="uri"/>; nothing connects until <see cref="StartAsync"/>.</summary>
+    /// <param name="uri">The server, <c>ws://</c> or <c>wss://</c>.</param>
+    /// <param name="options">Backoff, attempts and send queue; null for the defaults.</param>
+    /// <param name="logger">Receives failed attempts and reconnects (Information) and handler failures
+    /// (Warning); null logs nothing. Each connection logs to <see cref="WebSocketClientOptions.Logger"/>.</param>
     public ReconnectingWebSocket(Uri uri, ReconnectOptions? options = null, ILogger? logger = null)
     {
         _uri = uri;
@@ -52,6 +69,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
     }
 
+    /// <summary>Where the client is now; <see cref="ReconnectState.Disconnected"/> until started.</summary>
     public ReconnectState State => (ReconnectState)_state;
 
     /// <summary>Raised on every change of <see cref="State"/>, on the connecting loop's thread.</summary>
@@ -227,6 +245,13 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>
+    /// Queues <paramref name="text"/> as a text message (UTF-8; lone surrogates become U+FFFD). The task
+    /// completes when it has been written to a socket, or faults with
+    /// <see cref="SendQueueFullException"/> (queue full), <see cref="MessageExpiredException"/> (past
+    /// <see cref="ReconnectOptions.MessageTimeToLive"/>), <see cref="WebSocketClosedException"/> (the
+    /// client stopped or gave up) or <see cref="OperationCanceledException"/> (<see cref="ClearQueue"/>).
+    /// </summary>
     public Task SendTextAsync(string text) => EnqueueAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
 
     /// <summary>Queues a copy of <paramref name="data"/>; completes when it has been written to a socket.</summary>
@@ -388,6 +413,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         SetState(ReconnectState.Disconnected, 0, null, "closed by the application");
     }
 
+    /// <summary>Closes as <see cref="CloseAsync"/> does, with 1000, unless already closed.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_stop.IsCancellationRequested) await CloseAsync().ConfigureAwait(false);

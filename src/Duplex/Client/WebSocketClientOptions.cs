@@ -4,6 +4,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Duplex;
 
+/// <summary>
+/// How <see cref="WebSocketClient.ConnectAsync"/> opens a connection: request headers, subprotocols,
+/// the connect timeout, TLS, and the options of the connection once open.
+/// </summary>
 public sealed class WebSocketClientOptions
 {
     /// <summary>Extra request headers (Authorization, Cookie, Origin …).</summary>
@@ -24,8 +28,13 @@ public sealed class WebSocketClientOptions
     /// <summary>Limits of the connection once open. The client offers permessage-deflate by default.</summary>
     public WebSocketConnectionOptions Connection { get; set; } = new() { Compression = { Enabled = true } };
 
+    /// <summary>Where the connection logs (protocol and transport errors, keep-alive timeouts); null logs nothing.</summary>
     public ILogger? Logger { get; set; }
 
+    /// <summary>
+    /// Adds a request header to <see cref="Headers"/> and returns these options, for chaining. A name
+    /// with CR, LF or ':', or a value with CR or LF, makes the connect fail with <see cref="ArgumentException"/>.
+    /// </summary>
     public WebSocketClientOptions AddHeader(string name, string value)
     {
         Headers.Add(new(name, value));

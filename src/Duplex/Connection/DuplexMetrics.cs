@@ -5,6 +5,7 @@ namespace Duplex;
 /// <summary>Counters under the meter "Duplex", readable by dotnet-counters and OpenTelemetry.</summary>
 public static class DuplexMetrics
 {
+    /// <summary>The meter's name, <c>"Duplex"</c>: what to enable in dotnet-counters or an OpenTelemetry meter provider.</summary>
     public const string MeterName = "Duplex";
     /// <summary>The meter itself, for Duplex packages that add instruments of their own.</summary>
     public static Meter Meter { get; } = new(MeterName);

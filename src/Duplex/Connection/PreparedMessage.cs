@@ -56,10 +56,16 @@ public sealed class PreparedMessage
     /// <summary>The whole frame: header and payload.</summary>
     public ReadOnlyMemory<byte> Frame { get; }
 
+    /// <summary>Whether the message is text or binary.</summary>
     public WebSocketMessageType Type { get; }
 
+    /// <summary>The payload's length in bytes, before any compression.</summary>
     public int PayloadLength { get; }
 
+    /// <summary>
+    /// Frames <paramref name="payload"/> (copied) as one unmasked, final frame of <paramref name="type"/>.
+    /// Throws <see cref="ArgumentException"/> when a text payload is not valid UTF-8 (RFC 6455 §5.6).
+    /// </summary>
     public static PreparedMessage Create(ReadOnlySpan<byte> payload, WebSocketMessageType type)
     {
         if (type == WebSocketMessageType.Text && !System.Text.Unicode.Utf8.IsValid(payload))
@@ -69,5 +75,6 @@ public sealed class PreparedMessage
         return new PreparedMessage(writer.WrittenMemory, type, payload.Length);
     }
 
+    /// <summary>Frames <paramref name="text"/> as a text message, encoded as UTF-8 (lone surrogates become U+FFFD).</summary>
     public static PreparedMessage CreateText(string text) => Create(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
 }

@@ -23,6 +23,7 @@ public sealed class ReceiveRateLimit
     /// <summary>Payload bytes per second; null for no byte limit.</summary>
     public int? BytesPerSecond { get; set; }
 
+    /// <summary>What happens to a message over either limit. Default <see cref="RateLimitPolicy.Close"/> (1008).</summary>
     public RateLimitPolicy Policy { get; set; } = RateLimitPolicy.Close;
 
     internal bool IsSet => MessagesPerSecond is not null || BytesPerSecond is not null;

@@ -84,6 +84,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// <summary>
     /// Starts a connection over <paramref name="transport"/>, after a completed opening handshake.
     /// </summary>
+    /// <param name="transport">The bytes after the handshake: <see cref="IDuplexPipe.Input"/> from the peer,
+    /// <see cref="IDuplexPipe.Output"/> to it. The connection reads from it at once and completes both
+    /// pipes when it ends.</param>
+    /// <param name="role">Which end this is: decides masking (RFC 6455 §5.1) and who closes TCP first (§7.1.1).</param>
+    /// <param name="options">Limits and timeouts, copied for this connection; null for the defaults.</param>
+    /// <param name="subprotocol">The subprotocol agreed in the handshake, or null (<see cref="Subprotocol"/>).</param>
+    /// <param name="remoteEndPoint">The peer's address, or null when unknown (<see cref="RemoteEndPoint"/>).</param>
+    /// <param name="logger">Where the connection logs (<see cref="DuplexLogEvents"/>); null logs nothing.</param>
+    /// <param name="compression">The permessage-deflate parameters agreed in the handshake (RFC 7692), or
+    /// null when none were: RSV1 then stays reserved and a frame with it set fails the connection.</param>
     /// <param name="closeTransport">Called once when the connection is over and the pipes are completed,
     /// to release what lies beneath them (a socket, a stream).</param>
     public WebSocketConnection(
@@ -159,8 +169,10 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// <summary>A process-wide number for logs.</summary>
     public long Id { get; }
 
+    /// <summary>Which end of the connection this is; server frames are unmasked, client frames masked (RFC 6455 §5.1).</summary>
     public WebSocketRole Role { get; }
 
+    /// <summary>Where the connection is in its life; <see cref="WebSocketState.Closed"/> or <see cref="WebSocketState.Aborted"/> once over.</summary>
     public WebSocketState State => (WebSocketState)_state;
 
     /// <summary>
@@ -169,11 +181,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     public CloseStatus? CloseStatus => _closeStatus;
 
+    /// <summary>
+    /// The reason that came with <see cref="CloseStatus"/>: the one in the peer's close frame (empty if it
+    /// had none), or the one this side failed the connection with. Null while open and when the
+    /// connection ended without one.
+    /// </summary>
     public string? CloseStatusDescription => _closeDescription;
 
     /// <summary>The subprotocol both sides agreed on in the handshake, or null.</summary>
     public string? Subprotocol { get; }
 
+    /// <summary>The peer's address as the transport reported it, or null when unknown.</summary>
     public EndPoint? RemoteEndPoint { get; }
 
     /// <summary>The permessage-deflate parameters agreed in the handshake, or null when not compressing.</summary>
@@ -974,6 +992,11 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         return SendFrameAsync(Opcode.Text, utf8, cancellationToken);
     }
 
+    /// <summary>
+    /// Sends a binary message, compressed when permessage-deflate was agreed and it has at least
+    /// <see cref="Protocol.Deflate.PerMessageDeflateOptions.MinMessageSizeToCompress"/> bytes. Throws
+    /// <see cref="WebSocketClosedException"/> once this side's close frame has gone out or the connection is over.
+    /// </summary>
     public ValueTask SendBinaryAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
         SendFrameAsync(Opcode.Binary, data, cancellationToken);
 

@@ -27,18 +27,22 @@ public readonly struct WebSocketMessage
     /// </summary>
     public bool EndOfMessage { get; }
 
+    /// <summary>Whether the message is text or binary (the opcode of its first frame).</summary>
     public WebSocketMessageType Type { get; }
 
+    /// <summary>Whether <see cref="Type"/> is <see cref="WebSocketMessageType.Text"/>.</summary>
     public bool IsText => Type == WebSocketMessageType.Text;
 
     /// <summary>The payload: UTF-8 (already validated) for text, raw bytes for binary.</summary>
     public ReadOnlyMemory<byte> Data => _buffer is null ? ReadOnlyMemory<byte>.Empty : new(_buffer, 0, _length);
 
+    /// <summary>The payload's length in bytes (of this part, for a message delivered in parts).</summary>
     public int Length => _length;
 
     /// <summary>The payload decoded as a string (allocates). A part of a chunked message may end mid-character.</summary>
     public string Text => _buffer is null ? "" : Encoding.UTF8.GetString(_buffer, 0, _length);
 
+    /// <summary>A copy of the payload that stays valid after the next message is requested.</summary>
     public byte[] ToArray() => Data.ToArray();
 
     internal void Return()
@@ -46,5 +50,6 @@ public readonly struct WebSocketMessage
         if (_buffer is not null) ArrayPool<byte>.Shared.Return(_buffer);
     }
 
+    /// <summary>The <see cref="Text"/> of a text message; <c>&lt;binary N bytes&gt;</c> for a binary one.</summary>
     public override string ToString() => IsText ? Text : $"<binary {_length} bytes>";
 }

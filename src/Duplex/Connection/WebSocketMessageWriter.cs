@@ -21,6 +21,7 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
         _type = type;
     }
 
+    /// <summary>The type given to <see cref="WebSocketConnection.BeginMessageAsync"/>: the opcode of the first frame.</summary>
     public WebSocketMessageType Type => _type;
 
     /// <summary>Sends the next fragment. Text must be UTF-8; a character may be split between fragments.</summary>
@@ -65,6 +66,10 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes the message with an empty final fragment if it is still open; errors from a connection
+    /// that has ended are swallowed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_completed) return;

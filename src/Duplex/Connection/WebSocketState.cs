@@ -1,5 +1,6 @@
 namespace Duplex;
 
+/// <summary>Where a connection is in its life (RFC 6455 §7). States only move forward.</summary>
 public enum WebSocketState
 {
     /// <summary>Messages flow both ways.</summary>
@@ -14,9 +15,12 @@ public enum WebSocketState
     Aborted,
 }
 
+/// <summary>The kind of a data message (RFC 6455 §5.6).</summary>
 public enum WebSocketMessageType
 {
+    /// <summary>UTF-8 text (opcode 0x1); always valid UTF-8, checked on receipt and before sending.</summary>
     Text,
+    /// <summary>Arbitrary bytes (opcode 0x2).</summary>
     Binary,
 }
 

@@ -9,6 +9,7 @@ public sealed class ClientHandshake
     private readonly IReadOnlyList<string> _extensionNames;
 
     /// <param name="key">A fresh key per attempt (<see cref="HandshakeKeys.CreateKey"/>).</param>
+    /// <param name="subprotocols">Subprotocols to offer, in order of preference; the response may only choose one of them.</param>
     /// <param name="extensionNames">Names of the extensions offered, so a response may only accept those.</param>
     public ClientHandshake(string key, IReadOnlyList<string> subprotocols, IReadOnlyList<string> extensionNames)
     {
@@ -17,6 +18,7 @@ public sealed class ClientHandshake
         _extensionNames = extensionNames;
     }
 
+    /// <summary>The Sec-WebSocket-Key sent, against which the response's Sec-WebSocket-Accept is checked.</summary>
     public string Key { get; }
 
     /// <summary>The request head: GET with the Upgrade headers and whatever the caller adds.</summary>

@@ -10,8 +10,11 @@ public readonly record struct FrameHeader(
     long PayloadLength,
     int HeaderLength)
 {
+    /// <summary>RSV1 as a bit of <see cref="Rsv"/>: permessage-deflate's "compressed" flag (RFC 7692 §6).</summary>
     public const byte Rsv1 = 0x4;
+    /// <summary>RSV2 as a bit of <see cref="Rsv"/>; no extension Duplex negotiates uses it.</summary>
     public const byte Rsv2 = 0x2;
+    /// <summary>RSV3 as a bit of <see cref="Rsv"/>; no extension Duplex negotiates uses it.</summary>
     public const byte Rsv3 = 0x1;
 
     /// <summary>The largest header: 2 bytes + 8-byte length + 4-byte mask key.</summary>

@@ -1,5 +1,6 @@
 namespace Duplex.Protocol;
 
+/// <summary>The outcome of <see cref="FrameReader.TryReadHeader"/>.</summary>
 public enum FrameReadStatus
 {
     /// <summary>More bytes are needed before anything can be decided.</summary>
@@ -13,6 +14,7 @@ public enum FrameReadStatus
 /// <summary>Limits and negotiated parameters the reader enforces.</summary>
 public sealed class FrameReaderOptions
 {
+    /// <summary>Which end reads: a server requires masked frames, a client unmasked ones (RFC 6455 §5.1).</summary>
     public WebSocketRole Role { get; init; }
 
     /// <summary>RSV bits an extension negotiated for data messages (permessage-deflate: RSV1).</summary>
@@ -44,8 +46,10 @@ public sealed class FrameReader
     private int _fragments;
     private Utf8Validator _utf8;
 
+    /// <summary>A reader that enforces <paramref name="options"/>, at the start of a connection's input.</summary>
     public FrameReader(FrameReaderOptions options) => _options = options;
 
+    /// <summary>The limits and negotiated parameters this reader enforces.</summary>
     public FrameReaderOptions Options => _options;
 
     /// <summary>The header of the frame being read.</summary>

@@ -26,6 +26,11 @@ public static class HandshakeKeys
         return Convert.TryFromBase64String(key, bytes, out int written) && written == 16;
     }
 
+    /// <summary>
+    /// The Sec-WebSocket-Accept for <paramref name="key"/> (RFC 6455 §4.2.2): base64 of the SHA-1 of the
+    /// trimmed key followed by the protocol's GUID. Meant for keys <see cref="IsValidKey"/> accepts; a key
+    /// over 60 characters throws <see cref="ArgumentException"/>.
+    /// </summary>
     public static string ComputeAccept(string key)
     {
         // key (24 ASCII bytes) + GUID (36) fits on the stack.

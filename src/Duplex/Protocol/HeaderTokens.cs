@@ -19,6 +19,7 @@ public static class HeaderTokens
         return tokens;
     }
 
+    /// <summary>Whether any token of <paramref name="values"/> equals <paramref name="token"/>, ignoring ASCII case.</summary>
     public static bool Contains(IEnumerable<string?> values, string token)
     {
         foreach (var t in Split(values))

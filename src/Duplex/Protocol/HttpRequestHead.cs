@@ -44,6 +44,7 @@ public sealed class HttpRequestHead
     // The list itself, so lookups enumerate without allocating an enumerator each (they run ~10 times a handshake).
     private readonly List<KeyValuePair<string, string>> _headers;
 
+    /// <summary>The request method as sent, e.g. <c>GET</c> (case-sensitive, RFC 9110 §9.1).</summary>
     public string Method { get; }
 
     /// <summary>The target's path, as sent (no percent-decoding).</summary>

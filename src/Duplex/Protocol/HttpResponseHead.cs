@@ -5,8 +5,11 @@ namespace Duplex.Protocol;
 /// <summary>The status line and headers of an HTTP/1.1 response, parsed sans-I/O.</summary>
 public sealed class HttpResponseHead
 {
+    /// <summary>The three-digit status code, e.g. 101.</summary>
     public int StatusCode { get; private init; }
+    /// <summary>The reason phrase after the code, as sent; may be empty.</summary>
     public string ReasonPhrase { get; private init; } = "";
+    /// <summary>The header fields by name, case-insensitive; a repeated header's values are joined with ", " in order.</summary>
     public Dictionary<string, string> Headers { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Most bytes a response head may take before it is judged malformed.</summary>

@@ -14,7 +14,9 @@ public static class Masking
     /// XORs <paramref name="data"/> with the 4-byte key, starting at key byte <paramref name="keyOffset"/>
     /// (0–3) so a payload can be processed in chunks. Returns the key offset for the next chunk.
     /// </summary>
+    /// <param name="data">The bytes to mask or unmask, in place.</param>
     /// <param name="maskKey">The key as it appears on the wire, read little-endian (byte 0 is the low byte).</param>
+    /// <param name="keyOffset">The key byte that applies to <c>data[0]</c>: the chunk's offset in the payload, modulo 4.</param>
     public static int Apply(Span<byte> data, uint maskKey, int keyOffset)
     {
         if (data.IsEmpty) return keyOffset;
@@ -51,5 +53,6 @@ public static class Masking
         return Apply(destination.Slice(0, source.Length), maskKey, keyOffset);
     }
 
+    /// <summary>The masking key in its 4 wire bytes (the first 4 of <paramref name="fourBytes"/>), as <see cref="Apply"/> takes it.</summary>
     public static uint ReadKey(ReadOnlySpan<byte> fourBytes) => BinaryPrimitives.ReadUInt32LittleEndian(fourBytes);
 }

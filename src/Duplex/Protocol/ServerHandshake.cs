@@ -10,21 +10,30 @@ public readonly record struct HandshakeRejection(int StatusCode, string Reason)
 /// <summary>The parts of an opening handshake request the server judges (RFC 6455 §4.2.1).</summary>
 public sealed class HandshakeRequest
 {
+    /// <summary>The request method; <see cref="ServerHandshake.Validate"/> requires <c>GET</c> (RFC 6455 §4.2.1 item 1).</summary>
     public required string Method { get; init; }
     /// <summary>The HTTP version as on the request line, e.g. "HTTP/1.1".</summary>
     public required string Protocol { get; init; }
+    /// <summary>The value of each Host line; exactly one, not blank, is required (item 2).</summary>
     public IReadOnlyList<string?> Host { get; init; } = [];
+    /// <summary>The value of each Upgrade line; one must list <c>websocket</c> (item 3).</summary>
     public IReadOnlyList<string?> Upgrade { get; init; } = [];
+    /// <summary>The value of each Connection line; one must list <c>Upgrade</c> (item 4).</summary>
     public IReadOnlyList<string?> Connection { get; init; } = [];
+    /// <summary>The value of each Sec-WebSocket-Key line; exactly one, the base64 of 16 bytes, is required (item 5).</summary>
     public IReadOnlyList<string?> Key { get; init; } = [];
+    /// <summary>The value of each Sec-WebSocket-Version line; exactly one, <c>13</c>, is required (item 6).</summary>
     public IReadOnlyList<string?> Version { get; init; } = [];
+    /// <summary>The value of each Sec-WebSocket-Protocol line: the subprotocols offered, comma-separated (item 8).</summary>
     public IReadOnlyList<string?> Protocols { get; init; } = [];
+    /// <summary>The Origin header, or null when absent (item 7); for the server's own policy, not judged by <see cref="ServerHandshake.Validate"/>.</summary>
     public string? Origin { get; init; }
 }
 
 /// <summary>The server side of the opening handshake, sans-I/O.</summary>
 public static class ServerHandshake
 {
+    /// <summary>The one protocol version spoken, <c>13</c> (RFC 6455 §4.1): the expected Sec-WebSocket-Version, and what a 426 names.</summary>
     public const string SupportedVersion = "13";
 
     /// <summary>

@@ -15,6 +15,7 @@ public struct Utf8Validator
     /// <summary>True when the bytes so far end on a character boundary.</summary>
     public readonly bool IsComplete => _needed == 0;
 
+    /// <summary>Forgets any sequence in progress, for a new message.</summary>
     public void Reset() => this = default;
 
     /// <summary>Feeds the next bytes; returns false as soon as the stream can no longer be valid UTF-8.</summary>

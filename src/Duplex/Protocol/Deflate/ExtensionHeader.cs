@@ -9,6 +9,7 @@ public readonly record struct ExtensionParameter(string Name, string? Value);
 /// </summary>
 public sealed record ExtensionElement(string Name, IReadOnlyList<ExtensionParameter> Parameters, string? SyntaxError)
 {
+    /// <summary>Whether the element was read without a syntax error (<see cref="SyntaxError"/> is null).</summary>
     public bool IsWellFormed => SyntaxError is null;
 }
 
@@ -20,6 +21,10 @@ public sealed record ExtensionElement(string Name, IReadOnlyList<ExtensionParame
 /// </summary>
 public static class ExtensionHeader
 {
+    /// <summary>
+    /// The elements of every value, in order (a header may come as several lines); null values are
+    /// skipped. Malformed elements are returned with <see cref="ExtensionElement.SyntaxError"/> set.
+    /// </summary>
     public static List<ExtensionElement> Parse(IEnumerable<string?> values)
     {
         var elements = new List<ExtensionElement>();
@@ -28,6 +33,7 @@ public static class ExtensionHeader
         return elements;
     }
 
+    /// <summary>The elements of one header value; null gives an empty list.</summary>
     public static List<ExtensionElement> Parse(string? value) => Parse([value]);
 
     private static void ParseValue(string s, List<ExtensionElement> elements)

@@ -163,5 +163,6 @@ public sealed unsafe class MessageDeflater : IDisposable
         }
     }
 
+    /// <summary>Frees the native zlib state; later calls throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _zlib.Dispose();
 }

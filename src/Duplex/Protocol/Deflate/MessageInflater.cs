@@ -213,5 +213,6 @@ public sealed unsafe class MessageInflater : IDisposable
         MessageBytesWritten = 0;
     }
 
+    /// <summary>Frees the native zlib state; later calls throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _zlib.Dispose();
 }

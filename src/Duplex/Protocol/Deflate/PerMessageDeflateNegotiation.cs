@@ -8,6 +8,7 @@ namespace Duplex.Protocol.Deflate;
 /// </summary>
 public static class PerMessageDeflateNegotiation
 {
+    /// <summary>The extension's name in Sec-WebSocket-Extensions (RFC 7692 §7), matched case-insensitively.</summary>
     public const string ExtensionName = "permessage-deflate";
 
     private const string ServerNoContextTakeover = "server_no_context_takeover";
@@ -22,6 +23,10 @@ public static class PerMessageDeflateNegotiation
     /// server decline them. Returns false when none is accepted; then the response carries no
     /// permessage-deflate and RSV1 stays reserved.
     /// </summary>
+    /// <param name="requestHeaderValues">The request's Sec-WebSocket-Extensions values, one per header line.</param>
+    /// <param name="options">What the server accepts; nothing when <see cref="PerMessageDeflateOptions.Enabled"/>
+    /// is false. Checked with <see cref="PerMessageDeflateOptions.Validate"/>, which throws on a value out of range.</param>
+    /// <param name="agreed">The parameters in force once the response is sent, or null when none is accepted.</param>
     /// <param name="responseHeaderValue">The element for the response's Sec-WebSocket-Extensions.</param>
     public static bool TryAcceptOffer(IEnumerable<string?> requestHeaderValues, PerMessageDeflateOptions options,
         out PerMessageDeflateParameters? agreed, out string? responseHeaderValue)

@@ -11,7 +11,9 @@ public sealed record PerMessageDeflateParameters(
     int ServerMaxWindowBits,
     int ClientMaxWindowBits)
 {
+    /// <summary>The smallest LZ77 window RFC 7692 §7.1.2 allows: 2^8 = 256 bytes.</summary>
     public const int MinWindowBits = 8;
+    /// <summary>The largest LZ77 window, 2^15 = 32 KiB; also what an absent window parameter means.</summary>
     public const int MaxWindowBits = 15;
 
     /// <summary>Whether the endpoint in <paramref name="role"/> resets its compressor after each message.</summary>

@@ -14,6 +14,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     private byte[] _buffer;
     private int _written;
 
+    /// <summary>Rents an array of at least <paramref name="initialCapacity"/> bytes, which must be positive.</summary>
     public PooledBufferWriter(int initialCapacity = 256)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialCapacity);
@@ -23,14 +24,22 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Growth stops doubling here; the default is no cap beyond what .NET arrays allow.</summary>
     public int MaxCapacity { get; set; } = Array.MaxLength;
 
+    /// <summary>Bytes written so far.</summary>
     public int WrittenCount => _written;
 
+    /// <summary>The bytes written so far; stale once the writer grows, detaches its array or is disposed.</summary>
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
 
+    /// <summary>The bytes written so far; stale once the writer grows, detaches its array or is disposed.</summary>
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
 
+    /// <summary>The length of the current array, written or not (the pool may round a request up).</summary>
     public int Capacity => _buffer.Length;
 
+    /// <summary>
+    /// Counts <paramref name="count"/> more bytes as written. Throws <see cref="InvalidOperationException"/>
+    /// past the end of the array.
+    /// </summary>
     public void Advance(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -38,12 +47,17 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         _written += count;
     }
 
+    /// <summary>
+    /// Room for at least <paramref name="sizeHint"/> bytes (1 when 0) after what was written, growing the
+    /// array if needed. Throws <see cref="OutOfMemoryException"/> past <see cref="Array.MaxLength"/>.
+    /// </summary>
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         Ensure(sizeHint);
         return _buffer.AsMemory(_written);
     }
 
+    /// <inheritdoc cref="GetMemory"/>
     public Span<byte> GetSpan(int sizeHint = 0)
     {
         Ensure(sizeHint);
@@ -81,6 +95,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         _buffer = bigger;
     }
 
+    /// <summary>Returns the array to the pool and forgets what was written; a second call does nothing.</summary>
     public void Dispose()
     {
         if (_buffer.Length == 0) return;

@@ -90,6 +90,7 @@ internal sealed unsafe class ZStreamHandle : SafeHandle
 
     public ZlibNative.ZStream* Stream => (ZlibNative.ZStream*)handle;
 
+    /// <param name="level">zlib compression level, 0 (store) to 9 (smallest).</param>
     /// <param name="windowBits">8–15; passed negated, which asks zlib for raw DEFLATE (RFC 1951) as RFC 7692 §7.2 uses.</param>
     public static ZStreamHandle CreateDeflater(int level, int windowBits)
     {
