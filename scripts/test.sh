@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine, then runs every suite:
 # unit tests, integration + interop tests (Node ws, python websockets, headless Chromium, redis-server),
-# and the conformance suite (Autobahn-numbered) against the Duplex server and client.
+# the conformance suite (Autobahn-numbered) against the Duplex server and client, the consumer test
+# (the packages from a local feed in fresh apps, the tool installed from it) and the Native AOT
+# smoke checks of `duplex serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -14,6 +16,11 @@ need_apt=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
+command -v npm >/dev/null || need_apt+=(nodejs npm)
+command -v curl >/dev/null || need_apt+=(curl)
+# Native AOT (scripts/aot-smoke.sh): clang links the native binary, zlib1g-dev for its zlib.
+command -v clang >/dev/null || need_apt+=(clang)
+[ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -50,5 +57,11 @@ step "conformance (Autobahn case numbers): ws as control, then the Duplex server
 DUPLEX_CLI="dotnet $ROOT/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll" \
 CONFORMANCE_OUT="$ROOT/artifacts/conformance" \
   tests/conformance/run.sh
+
+step "consumer test: packages from a local feed"
+scripts/consumer-test.sh
+
+step "Native AOT duplex serve: smoke checks"
+scripts/aot-smoke.sh
 
 step "all suites passed"
