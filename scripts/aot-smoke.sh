@@ -23,16 +23,12 @@ BIN=$OUT/Duplex.Cli
 CLIENT=${CONSUMER_CLIENT:-$ROOT/artifacts/consumer/client/ConsumerClient.dll}
 
 WORK=$(mktemp -d /tmp/duplex-aot.XXXXXX)
+# shellcheck source=scripts/smoke-lib.sh
+source "$ROOT/scripts/smoke-lib.sh"
 pids=()
 cleanup() {
   local status=$?
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_all
   rm -rf "$WORK"
   [ $status -eq 0 ] || echo "AOT smoke FAILED (exit $status) after $(( $(date +%s) - started )) s" >&2
 }
@@ -80,14 +76,7 @@ t0=$(date +%s%N)
 timeout 300 "$BIN" serve --host 127.0.0.1 --port 0 >"$serve_log" 2>&1 &
 pid=$!
 pids+=("$pid")
-PORT=""
-for _ in $(seq 300); do
-  PORT=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$serve_log" | head -1 | sed 's/.*://' || true)
-  [ -n "$PORT" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$serve_log" >&2; fail "the native server exited before it listened"; }
-  sleep 0.01
-done
-[ -n "$PORT" ] || { cat "$serve_log" >&2; fail "the native server did not listen within 3 s"; }
+wait_for_port "$serve_log" "$pid" "the native server" 1000 0.01
 listened_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 server_pid=$(cat /proc/"$pid"/task/*/children 2>/dev/null | awk '{ print $1 }')   # under `timeout`
 [ -n "$server_pid" ] || fail "cannot find the server process under timeout ($pid)"

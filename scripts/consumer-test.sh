@@ -25,16 +25,12 @@ PACKAGES=(Duplex Duplex.Server Duplex.Server.Redis Duplex.SocketIO Duplex.Socket
 SUFFIX="consumer.$(date +%s)"
 
 WORK=$(mktemp -d /tmp/duplex-consumer.XXXXXX)
+# shellcheck source=scripts/smoke-lib.sh
+source "$ROOT/scripts/smoke-lib.sh"
 pids=()
 cleanup() {
   local status=$?
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_all
   rm -rf "$WORK"
   # This run's packages, unpacked into the machine's NuGet cache by the restores, are of no use again.
   if [ -n "${VERSION:-}" ] && [ -n "${GLOBAL_PACKAGES:-}" ]; then
@@ -57,14 +53,7 @@ start_server() {
   local pid=$!
   pids+=("$pid")
   SERVER_PID=$pid
-  PORT=""
-  for _ in $(seq 300); do
-    PORT=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | sed 's/.*://' || true)
-    [ -n "$PORT" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$name exited before it listened"; }
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || { cat "$log" >&2; fail "$name did not listen within 30 s"; }
+  wait_for_port "$log" "$pid" "$name" 300 0.1
   # It answers HTTP (bounded): GET / must give a status line.
   local answered=""
   for _ in $(seq 50); do
