@@ -23,6 +23,9 @@ internal sealed class SendLock
         }
     }
 
+    /// <summary>For Debug.Assert: somebody holds the lock (not necessarily the caller; the lock has no owner).</summary>
+    public bool IsHeld => Volatile.Read(ref _state) != Free;
+
     public Task WaitAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.CompareExchange(ref _state, Held, Free) == Free) return Task.CompletedTask;
