@@ -15,8 +15,9 @@ public static class SocketIOPacketParser
     /// <summary>
     /// Parses the text part of a packet; false when it is malformed: an unknown type digit, a bad attachment
     /// count (or more than <see cref="MaxAttachments"/>), an ack id of more than 15 digits, invalid JSON, or
-    /// data of the wrong shape for the type (an event's must be an array that starts with its name). A binary
-    /// packet comes back with no <see cref="SocketIOPacket.Attachments"/> yet.
+    /// data of the wrong shape for the type (an event's must be an array that starts with its name, which may
+    /// not be a reserved one such as <c>connect</c> or <c>disconnect</c>). A binary packet comes back with no
+    /// <see cref="SocketIOPacket.Attachments"/> yet.
     /// </summary>
     public static bool TryParse(string text, out SocketIOPacket packet)
     {
@@ -82,8 +83,17 @@ public static class SocketIOPacketParser
         SocketIOPacketType.ConnectError => data is { ValueKind: JsonValueKind.Object or JsonValueKind.String },
         SocketIOPacketType.Event or SocketIOPacketType.BinaryEvent =>
             data is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() > 0 &&
-            array[0].ValueKind is JsonValueKind.String or JsonValueKind.Number,
+            (array[0].ValueKind == JsonValueKind.Number ||
+             array[0].ValueKind == JsonValueKind.String && !IsReservedEventName(array[0])),
         SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck => data is { ValueKind: JsonValueKind.Array },
         _ => false,
     };
+
+    // socket.io-parser refuses these names in an incoming event (RESERVED_EVENTS, "invalid payload"), so the
+    // connection is closed as for any malformed packet. They name the socket's own lifecycle events and Node's
+    // EventEmitter's: accepted, a peer's "disconnect" would reach the On("disconnect") and OnAny handlers of an
+    // application written as for Node. Names are case-sensitive, as in Node.
+    private static bool IsReservedEventName(JsonElement name) =>
+        name.ValueEquals("connect") || name.ValueEquals("connect_error") || name.ValueEquals("disconnect") ||
+        name.ValueEquals("disconnecting") || name.ValueEquals("newListener") || name.ValueEquals("removeListener");
 }
