@@ -59,7 +59,8 @@ public static class SocketIOEncoder
     /// <summary>
     /// Encodes a CONNECT_ERROR refusing a client's join of <paramref name="nsp"/>:
     /// <c>{"message":…,"data":…}</c>, the npm client's <c>err.message</c> and <c>err.data</c>; <c>data</c> is
-    /// left out when <paramref name="data"/> is null.
+    /// left out when <paramref name="data"/> is null. Always one text packet: CONNECT_ERROR has no binary
+    /// form, so <c>byte[]</c> parts of <paramref name="data"/> are written as base64 strings.
     /// </summary>
     public static EnginePacket[] ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.ConnectError, nsp, null, writer =>
@@ -91,7 +92,12 @@ public static class SocketIOEncoder
         var json = new ArrayBufferWriter<byte>(256);
         if (writeData is not null)
         {
-            using var collecting = BinaryPlaceholderConverter.Collect(attachments);
+            // Only EVENT and ACK have a binary form (socket.io-parser's Encoder); every other packet is
+            // JSON.stringify'd whole, so its binary stays in the JSON (here: base64, System.Text.Json's
+            // form of byte[]) rather than becoming attachments of a packet no client could parse.
+            using var collecting = type is SocketIOPacketType.Event or SocketIOPacketType.Ack
+                ? BinaryPlaceholderConverter.Collect(attachments)
+                : BinaryPlaceholderConverter.Inline();
             using var writer = new Utf8JsonWriter(json);
             writeData(writer);
         }
