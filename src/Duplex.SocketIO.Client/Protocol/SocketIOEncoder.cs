@@ -45,12 +45,19 @@ public static class SocketIOEncoder
     /// socket <paramref name="sid"/>. As from the reference server, what is queued after it goes out over
     /// WebSocket in a later write.
     /// </summary>
-    public static EnginePacket[] Connect(string nsp, string sid)
+    public static EnginePacket[] Connect(string nsp, string sid) => Connect(nsp, sid, pid: null);
+
+    /// <summary>
+    /// The CONNECT answer, with connection state recovery's private session id <paramref name="pid"/> when
+    /// set (<c>{"sid":…,"pid":…}</c>); written alone either way, as <see cref="Connect(string, string)"/> says.
+    /// </summary>
+    internal static EnginePacket[] Connect(string nsp, string sid, string? pid)
     {
         var text = Encode(SocketIOPacketType.Connect, nsp, null, writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("sid", sid);
+            if (pid is not null) writer.WriteString("pid", pid);
             writer.WriteEndObject();
         })[0].Text!;
         return [EnginePacket.MessageWrittenAlone(text)];

@@ -115,7 +115,7 @@ internal sealed class SocketIOConnection
             ns.Add(socket);
             if (restored is not null) socket.Join([.. restored.Session.Rooms]);
             socket.MarkConnected();
-            Engine.Send(socket.Pid is { } pid ? Adapters.PacketEncoding.Connect(name, socket.Id, pid) : SocketIOEncoder.Connect(name, socket.Id));
+            Engine.Send(ConnectAnswer(name, socket.Id, socket.Pid));
             if (restored is not null)
                 foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.Encoded);
             foreach (var handler in ns.ConnectionHandlers)
@@ -135,6 +135,9 @@ internal sealed class SocketIOConnection
             lock (_sockets) _connecting.Remove(name);
         }
     }
+
+    /// <summary>The CONNECT answer admitting socket <paramref name="sid"/>, with its private id when recovery is on.</summary>
+    internal static EnginePacket[] ConnectAnswer(string nsp, string sid, string? pid) => SocketIOEncoder.Connect(nsp, sid, pid);
 
     /// <summary>Connection state recovery: the session a CONNECT's <c>{pid, offset}</c> names, when it can come back.</summary>
     private async Task<Adapters.RestoredSession?> RestoreAsync(SocketIONamespace ns, JsonElement? auth)
