@@ -262,6 +262,14 @@ public sealed class SocketIOSocket
 
     internal void MarkConnected() => Volatile.Write(ref _connected, 1);
 
+    /// <summary>Undoes the admission of a socket that never connected (its engine closed first): no events.</summary>
+    internal void Discard()
+    {
+        Namespace.Adapter.DeleteAll(Id);
+        Namespace.Remove(this);
+        Connection.Remove(this);
+    }
+
     internal void OnPacket(SocketIOPacket packet)
     {
         switch (packet.Type)
