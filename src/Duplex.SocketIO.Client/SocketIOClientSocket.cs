@@ -21,8 +21,7 @@ public sealed class SocketIOClientSocket
     private readonly object _gate = new();
     private readonly AckRegistry _acks = new();
     private readonly SendBuffer _buffer;
-    private Dictionary<string, Func<SocketIOClientEvent, ValueTask>[]> _handlers = new(StringComparer.Ordinal);
-    private Func<SocketIOClientEvent, ValueTask>[] _anyHandlers = [];
+    private readonly EventHandlerRegistry<SocketIOClientEvent> _events;
 
     // State, guarded by _gate.
     private bool _active;
@@ -42,6 +41,8 @@ public sealed class SocketIOClientSocket
         _client = client;
         Namespace = nsp;
         Auth = auth;
+        _events = new EventHandlerRegistry<SocketIOClientEvent>((ex, eventName) =>
+            _client.Options.Logger?.LogError(ex, "Socket.IO client: the handler of \"{Event}\" in {Namespace} failed", eventName, Namespace));
         _buffer = new SendBuffer(Math.Max(0, client.Options.MaxBufferedEmits));
     }
 
@@ -103,12 +104,7 @@ public sealed class SocketIOClientSocket
     /// <summary>Handles the event <paramref name="eventName"/>; the handler may answer the server through <see cref="SocketIOClientEvent.AckAsync"/>.</summary>
     public SocketIOClientSocket On(string eventName, Func<SocketIOClientEvent, ValueTask> handler)
     {
-        lock (_gate)
-        {
-            var copy = new Dictionary<string, Func<SocketIOClientEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
-            copy[eventName] = copy.TryGetValue(eventName, out var existing) ? [.. existing, handler] : [handler];
-            _handlers = copy;
-        }
+        _events.On(eventName, handler);
         return this;
     }
 
@@ -138,19 +134,14 @@ public sealed class SocketIOClientSocket
     /// <summary>Removes every handler of <paramref name="eventName"/>.</summary>
     public SocketIOClientSocket Off(string eventName)
     {
-        lock (_gate)
-        {
-            var copy = new Dictionary<string, Func<SocketIOClientEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
-            copy.Remove(eventName);
-            _handlers = copy;
-        }
+        _events.Off(eventName);
         return this;
     }
 
     /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
     public SocketIOClientSocket OnAny(Func<SocketIOClientEvent, ValueTask> handler)
     {
-        lock (_gate) _anyHandlers = [.. _anyHandlers, handler];
+        _events.OnAny(handler);
         return this;
     }
 
@@ -484,43 +475,7 @@ public sealed class SocketIOClientSocket
             if (_pid is not null && e.Args.Count > 0 && e.Args[^1].ValueKind == JsonValueKind.String)
                 _lastOffset = e.Args[^1].GetString();
         }
-        Dispatch(e);
-    }
-
-    private void Dispatch(SocketIOClientEvent e)
-    {
-        foreach (var handler in _anyHandlers) Invoke(handler, e);
-        if (_handlers.TryGetValue(e.Name, out var handlers))
-            foreach (var handler in handlers) Invoke(handler, e);
-    }
-
-    /// <summary>
-    /// Runs a handler up to its first await on the reading loop (so handlers start in arrival order)
-    /// and lets the rest run on: a handler that waits for an acknowledgement must not block its reading.
-    /// </summary>
-    private void Invoke(Func<SocketIOClientEvent, ValueTask> handler, SocketIOClientEvent e)
-    {
-        try
-        {
-            var pending = handler(e);
-            if (!pending.IsCompletedSuccessfully) _ = ObserveAsync(pending, e.Name);
-        }
-        catch (Exception ex)
-        {
-            _client.Options.Logger?.LogError(ex, "Socket.IO client: the handler of \"{Event}\" in {Namespace} failed", e.Name, Namespace);
-        }
-    }
-
-    private async Task ObserveAsync(ValueTask pending, string name)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            _client.Options.Logger?.LogError(ex, "Socket.IO client: the handler of \"{Event}\" in {Namespace} failed", name, Namespace);
-        }
+        _events.Dispatch(e.Name, e);
     }
 
     private void Raise(Action? handlers)

@@ -19,6 +19,17 @@ public sealed class ConnectAnswerWriteTests
         Assert.Equal("40/custom,{\"sid\":\"abc\"}", packet.ToPollingText());
     }
 
+    [Theory]
+    [InlineData(null, "0/custom,{\"sid\":\"abc\"}")]
+    [InlineData("p1", "0/custom,{\"sid\":\"abc\",\"pid\":\"p1\"}")]
+    public void Connect_answer_is_written_alone_with_or_without_recovery(string? pid, string text)
+    {
+        // With connection state recovery the answer also carries the private id; it must go out the same way.
+        var packet = Assert.Single(SocketIOConnection.ConnectAnswer("/custom", "abc", pid));
+        Assert.True(packet.WriteAlone);
+        Assert.Equal(text, packet.Text);
+    }
+
     [Fact]
     public void Other_packets_are_written_with_what_follows()
     {

@@ -20,6 +20,17 @@ internal sealed class BinaryPlaceholderConverter : JsonConverter<byte[]>
         return new Scope(() => t_outgoing = previous);
     }
 
+    /// <summary>
+    /// Writes <c>byte[]</c> as base64 until disposed, whatever scope is open on the thread: for the
+    /// packets that have no binary form (CONNECT_ERROR).
+    /// </summary>
+    public static Scope Inline()
+    {
+        var previous = t_outgoing;
+        t_outgoing = null;
+        return new Scope(() => t_outgoing = previous);
+    }
+
     public static Scope Resolve(IReadOnlyList<byte[]> attachments)
     {
         var previous = t_incoming;

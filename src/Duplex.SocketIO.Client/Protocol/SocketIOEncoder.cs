@@ -45,12 +45,19 @@ public static class SocketIOEncoder
     /// socket <paramref name="sid"/>. As from the reference server, what is queued after it goes out over
     /// WebSocket in a later write.
     /// </summary>
-    public static EnginePacket[] Connect(string nsp, string sid)
+    public static EnginePacket[] Connect(string nsp, string sid) => Connect(nsp, sid, pid: null);
+
+    /// <summary>
+    /// The CONNECT answer, with connection state recovery's private session id <paramref name="pid"/> when
+    /// set (<c>{"sid":…,"pid":…}</c>); written alone either way, as <see cref="Connect(string, string)"/> says.
+    /// </summary>
+    internal static EnginePacket[] Connect(string nsp, string sid, string? pid)
     {
         var text = Encode(SocketIOPacketType.Connect, nsp, null, writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("sid", sid);
+            if (pid is not null) writer.WriteString("pid", pid);
             writer.WriteEndObject();
         })[0].Text!;
         return [EnginePacket.MessageWrittenAlone(text)];
@@ -59,7 +66,8 @@ public static class SocketIOEncoder
     /// <summary>
     /// Encodes a CONNECT_ERROR refusing a client's join of <paramref name="nsp"/>:
     /// <c>{"message":…,"data":…}</c>, the npm client's <c>err.message</c> and <c>err.data</c>; <c>data</c> is
-    /// left out when <paramref name="data"/> is null.
+    /// left out when <paramref name="data"/> is null. Always one text packet: CONNECT_ERROR has no binary
+    /// form, so <c>byte[]</c> parts of <paramref name="data"/> are written as base64 strings.
     /// </summary>
     public static EnginePacket[] ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
         Encode(SocketIOPacketType.ConnectError, nsp, null, writer =>
@@ -91,7 +99,12 @@ public static class SocketIOEncoder
         var json = new ArrayBufferWriter<byte>(256);
         if (writeData is not null)
         {
-            using var collecting = BinaryPlaceholderConverter.Collect(attachments);
+            // Only EVENT and ACK have a binary form (socket.io-parser's Encoder); every other packet is
+            // JSON.stringify'd whole, so its binary stays in the JSON (here: base64, System.Text.Json's
+            // form of byte[]) rather than becoming attachments of a packet no client could parse.
+            using var collecting = type is SocketIOPacketType.Event or SocketIOPacketType.Ack
+                ? BinaryPlaceholderConverter.Collect(attachments)
+                : BinaryPlaceholderConverter.Inline();
             using var writer = new Utf8JsonWriter(json);
             writeData(writer);
         }

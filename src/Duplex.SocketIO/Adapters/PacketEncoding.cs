@@ -30,11 +30,4 @@ internal static class PacketEncoding
         for (int i = 0; i < attachments.Count; i++) packets[i + 1] = EnginePacket.Message(attachments[i]);
         return packets;
     }
-
-    /// <summary>The CONNECT answer with the private session id a client hands back to recover its session.</summary>
-    public static EnginePacket[] Connect(string nsp, string sid, string pid)
-    {
-        var data = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["sid"] = sid, ["pid"] = pid }, SocketIOJsonContext.Default.DictionaryStringString);
-        return Encode(SocketIOPacketType.Connect, nsp, null, data, []);
-    }
 }

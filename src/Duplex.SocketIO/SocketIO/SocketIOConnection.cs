@@ -15,6 +15,7 @@ internal sealed class SocketIOConnection
     private readonly HashSet<string> _connecting = new(StringComparer.Ordinal);
     private SocketIOPacket? _partial;
     private Timer? _connectTimeout;
+    private bool _closed; // the engine closed; guarded by _sockets, as the sockets are
 
     public SocketIOConnection(SocketIOServer server, EngineIOSession engine)
     {
@@ -32,6 +33,15 @@ internal sealed class SocketIOConnection
     }
 
     public EngineIOSession Engine { get; }
+
+    /// <summary>
+    /// Tests only: called on the connecting task just before a new socket is published
+    /// (<see cref="ConnectStep.Publishing"/>) and just after (<see cref="ConnectStep.Published"/>), so a test
+    /// can close the engine inside the window a concurrent close would hit.
+    /// </summary>
+    internal Action<ConnectStep>? ConnectStepHook { get; set; }
+
+    internal enum ConnectStep { Publishing, Published }
 
     private void OnMessage(EnginePacket message)
     {
@@ -74,7 +84,7 @@ internal sealed class SocketIOConnection
         socket?.OnPacket(packet);
     }
 
-    private async Task ConnectAsync(string name, JsonElement? auth)
+    internal async Task ConnectAsync(string name, JsonElement? auth)
     {
         try
         {
@@ -106,16 +116,35 @@ internal sealed class SocketIOConnection
                 }
             }
             if (!Engine.IsOpen) return;
+            ConnectStepHook?.Invoke(ConnectStep.Publishing);
+            // The engine can close on another thread at any point here. Its close handler snapshots the
+            // sockets under this lock after setting _closed, and closes only those already connected; so
+            // the socket is published and then marked connected under the same lock, each time checking
+            // _closed, and one the close handler cannot have seen is cleaned up here instead. As the
+            // reference does when the transport is gone once middleware has run (namespace.ts: "next
+            // called after client was closed"), that socket never connected: no "connection", no "disconnect".
             lock (_sockets)
             {
+                if (_closed) return;
                 _sockets[name] = socket;
                 _connectTimeout?.Dispose();
                 _connectTimeout = null;
             }
+            ConnectStepHook?.Invoke(ConnectStep.Published);
             ns.Add(socket);
             if (restored is not null) socket.Join([.. restored.Session.Rooms]);
-            socket.MarkConnected();
-            Engine.Send(socket.Pid is { } pid ? Adapters.PacketEncoding.Connect(name, socket.Id, pid) : SocketIOEncoder.Connect(name, socket.Id));
+            bool closed;
+            lock (_sockets)
+            {
+                closed = _closed;
+                if (!closed) socket.MarkConnected();
+            }
+            if (closed)
+            {
+                socket.Discard();
+                return;
+            }
+            Engine.Send(ConnectAnswer(name, socket.Id, socket.Pid));
             if (restored is not null)
                 foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.Encoded);
             foreach (var handler in ns.ConnectionHandlers)
@@ -135,6 +164,9 @@ internal sealed class SocketIOConnection
             lock (_sockets) _connecting.Remove(name);
         }
     }
+
+    /// <summary>The CONNECT answer admitting socket <paramref name="sid"/>, with its private id when recovery is on.</summary>
+    internal static EnginePacket[] ConnectAnswer(string nsp, string sid, string? pid) => SocketIOEncoder.Connect(nsp, sid, pid);
 
     /// <summary>Connection state recovery: the session a CONNECT's <c>{pid, offset}</c> names, when it can come back.</summary>
     private async Task<Adapters.RestoredSession?> RestoreAsync(SocketIONamespace ns, JsonElement? auth)
@@ -173,6 +205,7 @@ internal sealed class SocketIOConnection
         SocketIOSocket[] sockets;
         lock (_sockets)
         {
+            _closed = true;
             sockets = _sockets.Values.ToArray();
             _connectTimeout?.Dispose();
             _connectTimeout = null;

@@ -24,8 +24,7 @@ public sealed class SocketIOSocket
     };
 
     private readonly object _gate = new();
-    private Dictionary<string, Func<SocketIOEvent, ValueTask>[]> _handlers = new(StringComparer.Ordinal);
-    private Func<SocketIOEvent, ValueTask>[] _anyHandlers = [];
+    private readonly EventHandlerRegistry<SocketIOEvent> _events;
     private Func<string, ValueTask>[] _disconnectingHandlers = [];
     private Func<string, ValueTask>[] _disconnectHandlers = [];
     private readonly ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>> _acks = new();
@@ -37,6 +36,7 @@ public sealed class SocketIOSocket
         Namespace = ns;
         Connection = connection;
         Handshake = handshake;
+        _events = new EventHandlerRegistry<SocketIOEvent>(LogHandlerFailure);
         Id = recovered?.Sid ?? EngineIOServer.NewId();
         // The private id names the session for a later recovery; only the client it was given to knows it.
         Pid = recovered?.Pid ?? (ns.Server.ConnectionStateRecovery is not null ? EngineIOServer.NewId() : null);
@@ -82,12 +82,7 @@ public sealed class SocketIOSocket
     /// <summary>Handles the event <paramref name="eventName"/>; the handler may answer through <see cref="SocketIOEvent.AckAsync"/>.</summary>
     public SocketIOSocket On(string eventName, Func<SocketIOEvent, ValueTask> handler)
     {
-        lock (_gate)
-        {
-            var copy = new Dictionary<string, Func<SocketIOEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
-            copy[eventName] = copy.TryGetValue(eventName, out var existing) ? [.. existing, handler] : [handler];
-            _handlers = copy;
-        }
+        _events.On(eventName, handler);
         return this;
     }
 
@@ -117,19 +112,14 @@ public sealed class SocketIOSocket
     /// <summary>Removes every handler of <paramref name="eventName"/>.</summary>
     public SocketIOSocket Off(string eventName)
     {
-        lock (_gate)
-        {
-            var copy = new Dictionary<string, Func<SocketIOEvent, ValueTask>[]>(_handlers, StringComparer.Ordinal);
-            copy.Remove(eventName);
-            _handlers = copy;
-        }
+        _events.Off(eventName);
         return this;
     }
 
     /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
     public SocketIOSocket OnAny(Func<SocketIOEvent, ValueTask> handler)
     {
-        lock (_gate) _anyHandlers = [.. _anyHandlers, handler];
+        _events.OnAny(handler);
         return this;
     }
 
@@ -262,6 +252,14 @@ public sealed class SocketIOSocket
 
     internal void MarkConnected() => Volatile.Write(ref _connected, 1);
 
+    /// <summary>Undoes the admission of a socket that never connected (its engine closed first): no events.</summary>
+    internal void Discard()
+    {
+        Namespace.Adapter.DeleteAll(Id);
+        Namespace.Remove(this);
+        Connection.Remove(this);
+    }
+
     internal void OnPacket(SocketIOPacket packet)
     {
         switch (packet.Type)
@@ -271,7 +269,7 @@ public sealed class SocketIOSocket
                 var first = data[0];
                 string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
                 var e = new SocketIOEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
-                Dispatch(e);
+                _events.Dispatch(name, e);
                 break;
             case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
                 if (packet.Id is long id && _acks.TryRemove(id, out var answer))
@@ -283,49 +281,14 @@ public sealed class SocketIOSocket
         }
     }
 
-    private void Dispatch(SocketIOEvent e)
-    {
-        foreach (var handler in _anyHandlers) Invoke(handler, e);
-        if (_handlers.TryGetValue(e.Name, out var handlers))
-            foreach (var handler in handlers) Invoke(handler, e);
-    }
-
-    /// <summary>
-    /// Runs a handler up to its first await on the reading task (so handlers start in arrival order)
-    /// and lets the rest run on: a handler that waits for this client's acknowledgement must not
-    /// block the reading of it.
-    /// </summary>
-    private void Invoke<TArg>(Func<TArg, ValueTask> handler, TArg arg)
-    {
-        try
-        {
-            var pending = handler(arg);
-            if (pending.IsCompletedSuccessfully) return;
-            _ = ObserveAsync(pending);
-        }
-        catch (Exception ex)
-        {
-            Namespace.Server.Logger.LogError(ex, "Socket.IO socket {Id} in {Namespace}: handler failed", Id, Namespace.Name);
-        }
-    }
-
-    private async Task ObserveAsync(ValueTask pending)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Namespace.Server.Logger.LogError(ex, "Socket.IO socket {Id} in {Namespace}: handler failed", Id, Namespace.Name);
-        }
-    }
+    private void LogHandlerFailure(Exception ex, string eventName) =>
+        Namespace.Server.Logger.LogError(ex, "Socket.IO socket {Id} in {Namespace}: the handler of \"{Event}\" failed", Id, Namespace.Name, eventName);
 
     internal void OnClose(string reason)
     {
         if (!Connected || Interlocked.Exchange(ref _closing, 1) != 0) return;
         // The reference order: "disconnecting" while still in the rooms, then leave them, then "disconnect".
-        foreach (var handler in _disconnectingHandlers) Invoke(handler, reason);
+        foreach (var handler in _disconnectingHandlers) EventHandlerRegistry.Run(handler, reason, "disconnecting", LogHandlerFailure);
         if (Pid is not null && RecoverableReasons.Contains(reason))
             Namespace.Adapter.PersistSession(new Adapters.SocketSession(Id, Pid, Rooms.ToArray(), Data));
         Volatile.Write(ref _connected, 0);
@@ -334,7 +297,7 @@ public sealed class SocketIOSocket
         Connection.Remove(this);
         foreach (var id in _acks.Keys)
             if (_acks.TryRemove(id, out var answer)) answer.TrySetException(new SocketIODisconnectedException(reason));
-        foreach (var handler in _disconnectHandlers) Invoke(handler, reason);
+        foreach (var handler in _disconnectHandlers) EventHandlerRegistry.Run(handler, reason, "disconnect", LogHandlerFailure);
     }
 }
 
