@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Duplex.SocketIO.Adapters;
 
@@ -388,10 +389,19 @@ internal sealed class RedisAdapterCodec
         return MsgPack.ToJson(message, attachments);
     }
 
+    /// <summary>
+    /// Escapes only what JSON needs (quotes, backslashes, control characters), as JSON.stringify does, so the
+    /// bytes match Node's (the default encoder writes '+', '&amp;', '&lt;' and all non-ASCII as \uXXXX, which
+    /// Node reads the same but which made a fetch answer's handshake differ byte for byte). These messages
+    /// never reach a browser, so the HTML-safe escaping buys nothing. Characters outside the BMP are still
+    /// written as surrogate escapes (System.Text.Encodings.Web always does); JSON.parse reads them back alike.
+    /// </summary>
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static byte[] Json(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonOptions))
         {
             writer.WriteStartObject();
             write(writer);
