@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Duplex.SocketIO.Adapters;
 using Microsoft.Extensions.Logging;
@@ -23,29 +21,17 @@ namespace Duplex.SocketIO.Redis;
 /// <item>the number of servers: <c>PUBSUB NUMSUB</c> of the request channel (each server subscribes to
 /// it once per namespace, so each server needs its own connection).</item>
 /// </list>
+/// The bytes themselves are <see cref="RedisAdapterCodec"/>'s; this type does the I/O: subscriptions,
+/// publishing, request bookkeeping and timeouts.
 /// Redis being away never takes the server down: its own clients are served, publishes are dropped,
 /// logged and counted, cluster requests answer with this server's part, and StackExchange.Redis
 /// reconnects and resubscribes by itself. What was published meanwhile is lost (pub/sub keeps nothing).
 /// </summary>
 public sealed class RedisAdapter : SocketIOAdapter
 {
-    private enum RequestType
+    private sealed class PendingRequest(RedisRequestType type, int expected)
     {
-        Sockets = 0,
-        AllRooms = 1,
-        RemoteJoin = 2,
-        RemoteLeave = 3,
-        RemoteDisconnect = 4,
-        RemoteFetch = 5,
-        ServerSideEmit = 6,
-        Broadcast = 7,
-        BroadcastClientCount = 8,
-        BroadcastAck = 9,
-    }
-
-    private sealed class PendingRequest(RequestType type, int expected)
-    {
-        public RequestType Type { get; } = type;
+        public RedisRequestType Type { get; } = type;
         public int Expected { get; } = expected;
         public int Received;
         public readonly List<FetchedSocket> Sockets = new();
@@ -58,9 +44,7 @@ public sealed class RedisAdapter : SocketIOAdapter
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisAdapterOptions _options;
     private readonly ISubscriber _subscriber;
-    private readonly string _channel;
-    private readonly string _requestChannel;
-    private readonly string _responseChannel;
+    private readonly RedisAdapterCodec _codec;
     private readonly string _specificResponseChannel;
     private readonly ConcurrentDictionary<string, PendingRequest> _requests = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, AckRequest> _ackRequests = new(StringComparer.Ordinal);
@@ -81,10 +65,8 @@ public sealed class RedisAdapter : SocketIOAdapter
         _options = options ?? new RedisAdapterOptions();
         _subscriber = redis.GetSubscriber();
         Uid = NewId();
-        _channel = _options.Key + "#" + ns.Name + "#";
-        _requestChannel = _options.Key + "-request#" + ns.Name + "#";
-        _responseChannel = _options.Key + "-response#" + ns.Name + "#";
-        _specificResponseChannel = _responseChannel + Uid + "#";
+        _codec = new RedisAdapterCodec(_options.Key, ns.Name);
+        _specificResponseChannel = _codec.SpecificResponseChannel(Uid);
         _ready = SubscribeAsync();
     }
 
@@ -111,11 +93,11 @@ public sealed class RedisAdapter : SocketIOAdapter
     private async Task SubscribeAsync()
     {
         // Queues keep each channel's messages in order (a client sees broadcasts in the order they were sent).
-        var broadcasts = await SubscribeUntilDoneAsync(RedisChannel.Pattern(_channel + "*")).ConfigureAwait(false);
+        var broadcasts = await SubscribeUntilDoneAsync(RedisChannel.Pattern(_codec.BroadcastPattern)).ConfigureAwait(false);
         broadcasts.OnMessage(m => Guard(() => OnBroadcast(m.Channel.ToString(), m.Message), "broadcast"));
-        var requests = await SubscribeUntilDoneAsync(RedisChannel.Literal(_requestChannel)).ConfigureAwait(false);
+        var requests = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.RequestChannel)).ConfigureAwait(false);
         requests.OnMessage(m => Guard(() => OnRequest(m.Message), "request"));
-        var responses = await SubscribeUntilDoneAsync(RedisChannel.Literal(_responseChannel)).ConfigureAwait(false);
+        var responses = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.ResponseChannel)).ConfigureAwait(false);
         responses.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
         var specific = await SubscribeUntilDoneAsync(RedisChannel.Literal(_specificResponseChannel)).ConfigureAwait(false);
         specific.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
@@ -196,65 +178,6 @@ public sealed class RedisAdapter : SocketIOAdapter
         Logger.LogWarning("Socket.IO Redis adapter: not published to {Channel} (serving this server's clients only): {Reason}", channel, ex?.Message);
     }
 
-    private static byte[] Json(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            write(writer);
-            writer.WriteEndObject();
-        }
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static void WriteSelection(Utf8JsonWriter writer, BroadcastOptions options)
-    {
-        writer.WriteStartObject("opts");
-        writer.WriteStartArray("rooms");
-        foreach (var room in options.Rooms) writer.WriteStringValue(room);
-        writer.WriteEndArray();
-        writer.WriteStartArray("except");
-        foreach (var room in options.Except) writer.WriteStringValue(room);
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-    }
-
-    private static void WritePacket(MsgPack.Writer w, SocketIOPacket packet)
-    {
-        // Node's packets carry their binary parts inline and are typed EVENT/ACK: its encoder finds
-        // the binary itself, and would write a BINARY_EVENT with inline buffers as broken JSON.
-        var type = packet.Type switch
-        {
-            SocketIOPacketType.BinaryEvent => SocketIOPacketType.Event,
-            SocketIOPacketType.BinaryAck => SocketIOPacketType.Ack,
-            var t => t,
-        };
-        w.MapHeader(3);
-        w.String("type");
-        w.Int((int)type);
-        w.String("data");
-        if (packet.Data is { } data) w.WriteJson(data, packet.Attachments);
-        else w.Nil();
-        w.String("nsp");
-        w.String(packet.Namespace);
-    }
-
-    private static void WriteOptions(MsgPack.Writer w, BroadcastOptions options, TimeSpan? timeout)
-    {
-        w.MapHeader(3);
-        w.String("rooms");
-        w.StringArray(options.Rooms);
-        w.String("except");
-        w.StringArray(options.Except);
-        w.String("flags");
-        int flags = (options.Volatile ? 1 : 0) + (options.Compress ? 0 : 1) + (timeout is null ? 0 : 1);
-        w.MapHeader(flags);
-        if (options.Volatile) { w.String("volatile"); w.Bool(true); }
-        if (!options.Compress) { w.String("compress"); w.Bool(false); }
-        if (timeout is { } t) { w.String("timeout"); w.Int((long)t.TotalMilliseconds); }
-    }
-
     // ───────────────────────────── operations ─────────────────────────────
 
     /// <summary>
@@ -267,15 +190,7 @@ public sealed class RedisAdapter : SocketIOAdapter
         int local = BroadcastLocal(packet, options);
         if (!options.Local)
         {
-            var message = MsgPack.Build(w =>
-            {
-                w.ArrayHeader(3);
-                w.String(Uid);
-                WritePacket(w, packet.Packet);
-                WriteOptions(w, options, null);
-            });
-            var channel = options.Rooms.Count == 1 ? _channel + options.Rooms.First() + "#" : _channel;
-            Publish(channel, message);
+            Publish(_codec.BroadcastChannelFor(options), _codec.EncodeBroadcast(Uid, packet.Packet, options));
         }
         return ValueTask.FromResult(local);
     }
@@ -293,16 +208,7 @@ public sealed class RedisAdapter : SocketIOAdapter
             var timeout = options.Timeout is { } t && t > TimeSpan.Zero ? t : _options.RequestsTimeout;
             string requestId = NewId();
             _ackRequests[requestId] = new AckRequest(clientCount, ack);
-            var message = MsgPack.Build(w =>
-            {
-                w.MapHeader(5);
-                w.String("uid"); w.String(Uid);
-                w.String("requestId"); w.String(requestId);
-                w.String("type"); w.Int((int)RequestType.Broadcast);
-                w.String("packet"); WritePacket(w, packet.Packet);
-                w.String("opts"); WriteOptions(w, options, timeout);
-            });
-            Publish(_requestChannel, message);
+            Publish(_codec.RequestChannel, _codec.EncodeBroadcastRequest(Uid, requestId, packet.Packet, options, timeout));
             // Nothing tells when every remote client has answered: forget the request after its timeout.
             _ = Task.Delay(timeout, CancellationToken.None).ContinueWith(_ => _ackRequests.TryRemove(requestId, out AckRequest? _), TaskScheduler.Default);
         }
@@ -321,11 +227,11 @@ public sealed class RedisAdapter : SocketIOAdapter
         if (options.Local) return local;
         int servers = await ServerCountAsync(cancellationToken).ConfigureAwait(false);
         if (servers <= 1) return local;
-        var pending = new PendingRequest(RequestType.RemoteFetch, servers - 1);
+        var pending = new PendingRequest(RedisRequestType.RemoteFetch, servers - 1);
         pending.Sockets.AddRange(local);
         try
         {
-            await RequestAsync(pending, w => WriteSelection(w, options), options.Timeout ?? _options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
+            await RequestAsync(pending, requestId => _codec.EncodeFetchRequest(Uid, requestId, options), options.Timeout ?? _options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -338,19 +244,13 @@ public sealed class RedisAdapter : SocketIOAdapter
     /// Asks every other server (the request channel) and waits, bounded, for the answers
     /// <paramref name="pending"/> expects; a timeout is counted and thrown, with what did arrive left in it.
     /// </summary>
-    private async Task RequestAsync(PendingRequest pending, Action<Utf8JsonWriter> writeBody, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task RequestAsync(PendingRequest pending, Func<string, byte[]> encode, TimeSpan timeout, CancellationToken cancellationToken)
     {
         string requestId = NewId();
         _requests[requestId] = pending;
         try
         {
-            Publish(_requestChannel, Json(w =>
-            {
-                w.WriteString("uid", Uid);
-                w.WriteString("requestId", requestId);
-                w.WriteNumber("type", (int)pending.Type);
-                writeBody(w);
-            }));
+            Publish(_codec.RequestChannel, encode(requestId));
             await WaitAsync(pending, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
@@ -374,7 +274,7 @@ public sealed class RedisAdapter : SocketIOAdapter
     public override ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         AddSocketsLocal(options, rooms);
-        if (!options.Local) PublishSelectionRequest(RequestType.RemoteJoin, options, w => WriteRooms(w, rooms));
+        if (!options.Local) Publish(_codec.RequestChannel, _codec.EncodeJoinRequest(Uid, options, rooms));
         return ValueTask.CompletedTask;
     }
 
@@ -385,7 +285,7 @@ public sealed class RedisAdapter : SocketIOAdapter
     public override ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         DelSocketsLocal(options, rooms);
-        if (!options.Local) PublishSelectionRequest(RequestType.RemoteLeave, options, w => WriteRooms(w, rooms));
+        if (!options.Local) Publish(_codec.RequestChannel, _codec.EncodeLeaveRequest(Uid, options, rooms));
         return ValueTask.CompletedTask;
     }
 
@@ -396,25 +296,9 @@ public sealed class RedisAdapter : SocketIOAdapter
     public override ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close, CancellationToken cancellationToken = default)
     {
         DisconnectSocketsLocal(options, close);
-        if (!options.Local) PublishSelectionRequest(RequestType.RemoteDisconnect, options, w => w.WriteBoolean("close", close));
+        if (!options.Local) Publish(_codec.RequestChannel, _codec.EncodeDisconnectRequest(Uid, options, close));
         return ValueTask.CompletedTask;
     }
-
-    private static void WriteRooms(Utf8JsonWriter writer, IEnumerable<string> rooms)
-    {
-        writer.WriteStartArray("rooms");
-        foreach (var room in rooms) writer.WriteStringValue(room);
-        writer.WriteEndArray();
-    }
-
-    private void PublishSelectionRequest(RequestType type, BroadcastOptions options, Action<Utf8JsonWriter> more) =>
-        Publish(_requestChannel, Json(w =>
-        {
-            w.WriteString("uid", Uid);
-            w.WriteNumber("type", (int)type);
-            WriteSelection(w, options);
-            more(w);
-        }));
 
     /// <summary>
     /// Publishes <paramref name="data"/> (<c>[event, ...args]</c>) to the other servers' <c>OnServerSideEmit</c>
@@ -422,13 +306,7 @@ public sealed class RedisAdapter : SocketIOAdapter
     /// </summary>
     public override ValueTask ServerSideEmitAsync(JsonElement data, CancellationToken cancellationToken = default)
     {
-        Publish(_requestChannel, Json(w =>
-        {
-            w.WriteString("uid", Uid);
-            w.WriteNumber("type", (int)RequestType.ServerSideEmit);
-            w.WritePropertyName("data");
-            data.WriteTo(w);
-        }));
+        Publish(_codec.RequestChannel, _codec.EncodeServerSideEmit(Uid, null, data));
         return ValueTask.CompletedTask;
     }
 
@@ -441,14 +319,10 @@ public sealed class RedisAdapter : SocketIOAdapter
     {
         int others = await ServerCountAsync(cancellationToken).ConfigureAwait(false) - 1;
         if (others <= 0) return [];
-        var pending = new PendingRequest(RequestType.ServerSideEmit, others);
+        var pending = new PendingRequest(RedisRequestType.ServerSideEmit, others);
         try
         {
-            await RequestAsync(pending, w =>
-            {
-                w.WritePropertyName("data");
-                data.WriteTo(w);
-            }, timeout, cancellationToken).ConfigureAwait(false);
+            await RequestAsync(pending, requestId => _codec.EncodeServerSideEmit(Uid, requestId, data), timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -462,7 +336,7 @@ public sealed class RedisAdapter : SocketIOAdapter
     {
         try
         {
-            var result = await _redis.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _requestChannel).WaitAsync(_options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
+            var result = await _redis.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _codec.RequestChannel).WaitAsync(_options.RequestsTimeout, cancellationToken).ConfigureAwait(false);
             var items = (RedisResult[])result!;
             return items.Length >= 2 ? Math.Max(1, (int)items[1]) : 1;
         }
@@ -476,253 +350,113 @@ public sealed class RedisAdapter : SocketIOAdapter
 
     // ───────────────────────────── receiving ─────────────────────────────
 
-    private static JsonElement Decode(byte[] message, List<byte[]> attachments)
-    {
-        if (message.Length > 0 && message[0] == (byte)'{')
-        {
-            using var document = JsonDocument.Parse(message);
-            return document.RootElement.Clone();
-        }
-        return MsgPack.ToJson(message, attachments);
-    }
-
-    private static BroadcastOptions ReadSelection(JsonElement opts, BroadcastOptions? defaults = null)
-    {
-        var options = defaults ?? BroadcastOptions.All;
-        if (opts.ValueKind != JsonValueKind.Object) return options;
-        return options with { Rooms = ReadRooms(opts, "rooms"), Except = ReadRooms(opts, "except") };
-    }
-
-    private static HashSet<string> ReadRooms(JsonElement holder, string name)
-    {
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        if (holder.TryGetProperty(name, out var rooms) && rooms.ValueKind == JsonValueKind.Array)
-            foreach (var room in rooms.EnumerateArray())
-                set.Add(room.ValueKind == JsonValueKind.String ? room.GetString()! : room.GetRawText());
-        return set;
-    }
-
-    private static BroadcastOptions ReadOptions(JsonElement opts)
-    {
-        var options = ReadSelection(opts);
-        if (opts.ValueKind == JsonValueKind.Object && opts.TryGetProperty("flags", out var flags) && flags.ValueKind == JsonValueKind.Object)
-        {
-            options = options with
-            {
-                Volatile = flags.TryGetProperty("volatile", out var v) && v.ValueKind == JsonValueKind.True,
-                Compress = !(flags.TryGetProperty("compress", out var c) && c.ValueKind == JsonValueKind.False),
-                Timeout = flags.TryGetProperty("timeout", out var t) && t.TryGetDouble(out double ms) && ms > 0 ? TimeSpan.FromMilliseconds(ms) : null,
-            };
-        }
-        return options with { Local = true };
-    }
-
-    /// <summary>A packet from another node, checked to be an event of this namespace before any client sees it.</summary>
-    private SocketIOPacket? ReadPacket(JsonElement packet, List<byte[]> attachments)
-    {
-        if (packet.ValueKind != JsonValueKind.Object) throw new FormatException("packet is not an object");
-        string nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "/";
-        if (nsp != Namespace.Name) return null;
-        int type = packet.TryGetProperty("type", out var t) && t.TryGetInt32(out int tv) ? tv : -1;
-        if (type is not ((int)SocketIOPacketType.Event or (int)SocketIOPacketType.BinaryEvent)) throw new FormatException($"packet type {type} is not an event");
-        if (!packet.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array || data.GetArrayLength() == 0
-            || data[0].ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
-            throw new FormatException("event data is not [name, ...args]");
-        var result = new SocketIOPacket { Type = attachments.Count > 0 ? SocketIOPacketType.BinaryEvent : SocketIOPacketType.Event, Namespace = nsp, Data = data, AttachmentCount = attachments.Count };
-        result.Attachments.AddRange(attachments);
-        return result;
-    }
-
     private void OnBroadcast(string channel, RedisValue value)
     {
-        if (!channel.StartsWith(_channel, StringComparison.Ordinal)) return;
-        if (channel.Length > _channel.Length)
-        {
-            // {key}#{nsp}#{room}#: a server without members in the room has nothing to do.
-            var room = channel.Length > _channel.Length + 1 ? channel[_channel.Length..^1] : "";
-            if (room.Length > 0 && !HasRoom(room)) return;
-        }
-        byte[] message = (byte[])value!;
-        var attachments = new List<byte[]>();
-        var envelope = MsgPack.ToJson(message, attachments);
-        if (envelope.ValueKind != JsonValueKind.Array || envelope.GetArrayLength() < 3) throw new FormatException("broadcast is not [uid, packet, opts]");
-        if (envelope[0].ValueKind == JsonValueKind.String && envelope[0].GetString() == Uid) return; // ours, delivered already
-        var packet = ReadPacket(envelope[1], attachments);
-        if (packet is null) return;
+        if (!_codec.TryGetBroadcastRoom(channel, out string room)) return;
+        // {key}#{nsp}#{room}#: a server without members in the room has nothing to do.
+        if (room.Length > 0 && !HasRoom(room)) return;
+        var broadcast = _codec.DecodeBroadcast((byte[])value!);
+        if (broadcast.Uid == Uid) return; // ours, delivered already
+        if (broadcast.Packet is not { } packet) return;
         RedisAdapterMetrics.Received.Add(1);
-        BroadcastLocal(BroadcastPacket.FromPacket(packet), ReadOptions(envelope[2]));
+        BroadcastLocal(BroadcastPacket.FromPacket(packet), broadcast.Options with { Local = true });
     }
-
-    private static string? GetString(JsonElement o, string name) =>
-        o.TryGetProperty(name, out var v) ? v.ValueKind switch
-        {
-            JsonValueKind.String => v.GetString(),
-            JsonValueKind.Number => v.GetRawText(),
-            _ => null,
-        } : null;
 
     private void OnRequest(RedisValue value)
     {
-        byte[] message = (byte[])value!;
-        var attachments = new List<byte[]>();
-        var request = Decode(message, attachments);
-        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("type", out var t) || !t.TryGetInt32(out int type))
-            throw new FormatException("request without a type");
-        string? uid = GetString(request, "uid");
-        string? requestId = GetString(request, "requestId");
+        var request = _codec.DecodeRequest((byte[])value!);
+        string? uid = request.Uid;
+        string? requestId = request.RequestId;
         bool ours = uid == Uid;
-        switch ((RequestType)type)
+        switch (request)
         {
-            case RequestType.Sockets:
+            case SocketsRequest sockets:
                 if (ours || requestId is null) return;
                 RedisAdapterMetrics.Received.Add(1);
-                RespondWithList(uid, requestId, "sockets", Select(ReadRooms(request, "rooms"), new HashSet<string>()).Select(socket => socket.Id));
+                Respond(uid, _codec.EncodeListResponse(requestId, "sockets", Select(sockets.Rooms, new HashSet<string>()).Select(socket => socket.Id)));
                 return;
-            case RequestType.AllRooms:
+            case AllRoomsRequest:
                 if (ours || requestId is null) return;
                 RedisAdapterMetrics.Received.Add(1);
-                RespondWithList(uid, requestId, "rooms", Rooms);
+                Respond(uid, _codec.EncodeListResponse(requestId, "rooms", Rooms));
                 return;
-            case RequestType.RemoteJoin or RequestType.RemoteLeave or RequestType.RemoteDisconnect:
+            case SelectionRequest selection:
                 if (ours) return; // applied here when it was made
                 RedisAdapterMetrics.Received.Add(1);
-                OnSelectionRequest((RequestType)type, request, uid, requestId);
+                OnSelectionRequest(selection);
                 return;
-            case RequestType.RemoteFetch:
+            case FetchRequest fetch:
                 if (ours || requestId is null) return;
                 RedisAdapterMetrics.Received.Add(1);
-                var found = FetchLocal(ReadSelection(request.TryGetProperty("opts", out var fo) ? fo : default));
-                Respond(uid, Json(w =>
-                {
-                    w.WriteString("requestId", requestId);
-                    w.WriteStartArray("sockets");
-                    foreach (var socket in found)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("id", socket.Id);
-                        w.WritePropertyName("handshake");
-                        socket.Handshake.WriteTo(w);
-                        w.WriteStartArray("rooms");
-                        foreach (var room in socket.Rooms) w.WriteStringValue(room);
-                        w.WriteEndArray();
-                        w.WritePropertyName("data");
-                        socket.Data.WriteTo(w);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                }));
+                var found = FetchLocal(fetch.Selection).Select(s => new RemoteSocket(s.Id, s.Handshake, s.Rooms, s.Data));
+                Respond(uid, _codec.EncodeFetchResponse(requestId, found));
                 return;
-            case RequestType.ServerSideEmit:
+            case ServerSideEmitRequest emit:
                 if (ours) return;
-                if (!request.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array) throw new FormatException("server-side emit without data");
                 RedisAdapterMetrics.Received.Add(1);
                 Func<object?, ValueTask>? ack = requestId is null ? null : answer =>
                 {
                     // The reference answers server-side emits on the shared response channel.
-                    var value = ToJson(answer);
-                    Publish(_responseChannel, Json(w =>
-                    {
-                        w.WriteNumber("type", (int)RequestType.ServerSideEmit);
-                        w.WriteString("requestId", requestId);
-                        w.WritePropertyName("data");
-                        value.WriteTo(w);
-                    }));
+                    Publish(_codec.ResponseChannel, _codec.EncodeServerSideEmitResponse(requestId, ToJson(answer)));
                     return ValueTask.CompletedTask;
                 };
-                DispatchServerSideEmit(data, attachments, ack);
+                DispatchServerSideEmit(emit.Data, emit.Attachments, ack);
                 return;
-            case RequestType.Broadcast:
+            case BroadcastRequest broadcast:
                 if (requestId is null || _ackRequests.ContainsKey(requestId) || ours) return;
-                var packet = ReadPacket(request.TryGetProperty("packet", out var p) ? p : default, attachments);
-                if (packet is null) return;
+                if (broadcast.Packet is not { } packet) return;
                 RedisAdapterMetrics.Received.Add(1);
-                var options = ReadOptions(request.TryGetProperty("opts", out var o) ? o : default);
+                var options = broadcast.Options with { Local = true };
                 var forget = new CancellationTokenSource(options.Timeout ?? _options.RequestsTimeout);
                 BroadcastWithAckLocal(BroadcastPacket.FromPacket(packet), options,
-                    count => Respond(uid, Json(w =>
-                    {
-                        w.WriteNumber("type", (int)RequestType.BroadcastClientCount);
-                        w.WriteString("requestId", requestId);
-                        w.WriteNumber("clientCount", count);
-                    })),
+                    count => Respond(uid, _codec.EncodeClientCountResponse(requestId, count)),
                     answer =>
                     {
                         if (answer is null) return; // the client left; the requester's timeout covers it
-                        Respond(uid, MsgPack.Build(w =>
-                        {
-                            w.MapHeader(3);
-                            w.String("type"); w.Int((int)RequestType.BroadcastAck);
-                            w.String("requestId"); w.String(requestId);
-                            w.String("packet");
-                            if (answer.Count > 0) w.WriteJson(answer[0], answer.Attachments);
-                            else w.Nil();
-                        }));
+                        Respond(uid, _codec.EncodeBroadcastAckResponse(requestId, answer.Count > 0 ? answer[0] : null, answer.Attachments));
                     }, forget.Token);
                 _ = Task.Delay((options.Timeout ?? _options.RequestsTimeout) + TimeSpan.FromSeconds(1)).ContinueWith(_ => forget.Dispose(), TaskScheduler.Default);
                 return;
-            default:
-                throw new FormatException($"unknown request type {type}");
         }
     }
 
-    private void OnSelectionRequest(RequestType type, JsonElement request, string? uid, string? requestId)
+    private void OnSelectionRequest(SelectionRequest request)
     {
-        if (request.TryGetProperty("opts", out var opts) && opts.ValueKind == JsonValueKind.Object)
+        if (request.Selection is { } selection)
         {
-            var selection = ReadSelection(opts);
-            switch (type)
+            switch (request.Type)
             {
-                case RequestType.RemoteJoin: AddSocketsLocal(selection, ReadRooms(request, "rooms")); break;
-                case RequestType.RemoteLeave: DelSocketsLocal(selection, ReadRooms(request, "rooms")); break;
-                default: DisconnectSocketsLocal(selection, request.TryGetProperty("close", out var c) && c.ValueKind == JsonValueKind.True); break;
+                case RedisRequestType.RemoteJoin: AddSocketsLocal(selection, request.Rooms); break;
+                case RedisRequestType.RemoteLeave: DelSocketsLocal(selection, request.Rooms); break;
+                default: DisconnectSocketsLocal(selection, request.Close); break;
             }
             return;
         }
         // The older form: one socket by id, answered once done.
-        string? sid = GetString(request, "sid");
-        if (sid is null || !Namespace.Sockets.TryGetValue(sid, out var socket)) return;
-        string? room = GetString(request, "room");
-        switch (type)
+        if (request.Sid is null || !Namespace.Sockets.TryGetValue(request.Sid, out var socket)) return;
+        switch (request.Type)
         {
-            case RequestType.RemoteJoin when room is not null: socket.Join(room); break;
-            case RequestType.RemoteLeave when room is not null: socket.Leave(room); break;
-            case RequestType.RemoteDisconnect: socket.Disconnect(request.TryGetProperty("close", out var c) && c.ValueKind == JsonValueKind.True); break;
+            case RedisRequestType.RemoteJoin when request.Room is not null: socket.Join(request.Room); break;
+            case RedisRequestType.RemoteLeave when request.Room is not null: socket.Leave(request.Room); break;
+            case RedisRequestType.RemoteDisconnect: socket.Disconnect(request.Close); break;
         }
-        if (requestId is not null) Respond(uid, Json(w => w.WriteString("requestId", requestId)));
+        if (request.RequestId is not null) Respond(request.Uid, _codec.EncodeDoneResponse(request.RequestId));
     }
 
-    /// <summary>An answer carrying one list of strings under <paramref name="name"/> (socket ids, rooms).</summary>
-    private void RespondWithList(string? uid, string requestId, string name, IEnumerable<string> values) =>
-        Respond(uid, Json(w =>
-        {
-            w.WriteString("requestId", requestId);
-            w.WriteStartArray(name);
-            foreach (var value in values) w.WriteStringValue(value);
-            w.WriteEndArray();
-        }));
-
     private void Respond(string? requesterUid, byte[] response) =>
-        Publish(_options.PublishOnSpecificResponseChannel && requesterUid is not null ? _responseChannel + requesterUid + "#" : _responseChannel, response);
+        Publish(_options.PublishOnSpecificResponseChannel && requesterUid is not null ? _codec.SpecificResponseChannel(requesterUid) : _codec.ResponseChannel, response);
 
     private void OnResponse(RedisValue value)
     {
-        byte[] message = (byte[])value!;
-        var attachments = new List<byte[]>();
-        var response = Decode(message, attachments);
-        if (response.ValueKind != JsonValueKind.Object) throw new FormatException("response is not an object");
-        string? requestId = GetString(response, "requestId");
-        if (requestId is null) return;
+        var response = _codec.DecodeResponse((byte[])value!);
+        if (response.RequestId is not { } requestId) return;
         if (_ackRequests.TryGetValue(requestId, out var ackRequest))
         {
-            int type = response.TryGetProperty("type", out var t) && t.TryGetInt32(out int tv) ? tv : -1;
             RedisAdapterMetrics.Received.Add(1);
-            if (type == (int)RequestType.BroadcastClientCount && response.TryGetProperty("clientCount", out var cc) && cc.TryGetInt32(out int count))
+            if (response.Type == RedisRequestType.BroadcastClientCount && response.ClientCount is { } count)
                 ackRequest.ClientCount(count);
-            else if (type == (int)RequestType.BroadcastAck)
-            {
-                var answer = response.TryGetProperty("packet", out var p) ? p : default;
-                ackRequest.Ack(CreateArgs(WrapInArray(answer), attachments));
-            }
+            else if (response.Type == RedisRequestType.BroadcastAck)
+                ackRequest.Ack(CreateArgs(response.AckArguments, response.Attachments));
             return;
         }
         if (!_requests.TryGetValue(requestId, out var pending)) return; // someone else's, or too late
@@ -731,33 +465,18 @@ public sealed class RedisAdapter : SocketIOAdapter
         {
             switch (pending.Type)
             {
-                case RequestType.RemoteFetch:
-                    if (!response.TryGetProperty("sockets", out var sockets) || sockets.ValueKind != JsonValueKind.Array) return;
-                    foreach (var s in sockets.EnumerateArray())
-                    {
-                        string? id = GetString(s, "id");
-                        if (id is null) continue;
-                        pending.Sockets.Add(new FetchedSocket(Namespace, id,
-                            s.TryGetProperty("handshake", out var h) ? h.Clone() : default,
-                            ReadRooms(s, "rooms"),
-                            s.TryGetProperty("data", out var d) ? d.Clone() : default));
-                    }
+                case RedisRequestType.RemoteFetch:
+                    if (response.ReadSockets() is not { } sockets) return;
+                    foreach (var s in sockets) pending.Sockets.Add(new FetchedSocket(Namespace, s.Id, s.Handshake, s.Rooms, s.Data));
                     break;
-                case RequestType.ServerSideEmit:
-                    pending.Responses.Add(response.TryGetProperty("data", out var data) ? data.Clone() : default);
+                case RedisRequestType.ServerSideEmit:
+                    pending.Responses.Add(response.Data);
                     break;
                 default:
                     break;
             }
             if (++pending.Received >= pending.Expected) pending.Done.TrySetResult();
         }
-    }
-
-    private static JsonElement WrapInArray(JsonElement value)
-    {
-        var text = value.ValueKind == JsonValueKind.Undefined ? "[]" : "[" + value.GetRawText() + "]";
-        using var document = JsonDocument.Parse(Encoding.UTF8.GetBytes(text));
-        return document.RootElement.Clone();
     }
 
     /// <summary>
