@@ -33,7 +33,11 @@ internal sealed class WebSocketUpgrade
 
     internal WebSocketEndpointOptions Options => _options;
 
-    /// <summary>The endpoint's connection options as of its first connection, shared by all its connections.</summary>
+    /// <summary>
+    /// The endpoint's connection options as of its first connection, shared by all its connections, and
+    /// what the handshake negotiates from: a deep copy, so later changes to the endpoint's options reach
+    /// neither the connections nor their negotiation.
+    /// </summary>
     internal WebSocketConnection.FrozenOptions ConnectionOptions =>
         new(LazyInitializer.EnsureInitialized(ref _connectionOptions, () => _options.Connection.Clone()));
 
@@ -196,8 +200,9 @@ internal sealed class WebSocketUpgrade
     internal PerMessageDeflateParameters? NegotiateCompression(IEnumerable<string?> offers, out string? response)
     {
         response = null;
-        if (!_options.Connection.Compression.Enabled) return null;
-        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, _options.Connection.Compression, out var agreed, out response) ? agreed : null;
+        var compression = ConnectionOptions.Value.Compression;
+        if (!compression.Enabled) return null;
+        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, compression, out var agreed, out response) ? agreed : null;
     }
 
     private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)
