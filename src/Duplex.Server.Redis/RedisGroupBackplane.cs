@@ -32,30 +32,59 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
     private readonly RedisBackplaneOptions _options;
     private readonly ILogger _logger;
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
-    private readonly Lazy<Task<ConnectionMultiplexer>> _redis;
+    private readonly ConfigurationOptions _config;
+    private readonly Lock _connectLock = new();
+    private Task<ConnectionMultiplexer>? _connecting;
+    private volatile bool _disposed;
 
     /// <summary>
     /// A backplane that connects to Redis on first use (the first publish or <see cref="StartAsync"/>),
     /// without waiting for Redis to be reachable.
     /// </summary>
-    /// <param name="options">The Redis configuration and channel prefix, read when connecting.</param>
+    /// <param name="options">The Redis configuration, parsed here, and the channel prefix.</param>
     /// <param name="logger">Receives connection losses and restorations, and lost publishes; null logs nothing.</param>
+    /// <exception cref="ArgumentException">The configuration string is not one StackExchange.Redis accepts: a
+    /// mistake to fix, not an outage to ride out, so it fails the server's startup instead of every publish.</exception>
     public RedisGroupBackplane(RedisBackplaneOptions options, ILogger<RedisGroupBackplane>? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _redis = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
+        try
+        {
+            _config = ConfigurationOptions.Parse(options.Configuration);
+        }
+        catch (Exception ex) when (ex is ArgumentException or RedisException or FormatException)
+        {
+            // The string itself stays out of the log and the message: it may hold a password.
+            _logger.LogError(ex, "backplane: the Redis configuration string is not valid: {Reason}", ex.Message);
+            throw new ArgumentException(
+                $"RedisBackplaneOptions.Configuration is not a valid StackExchange.Redis configuration string: {ex.Message}", nameof(options), ex);
+        }
+        // Start even when Redis is not there yet, and keep trying in the background.
+        _config.AbortOnConnectFail = false;
+        // A broadcast made while Redis is away is lost for the other nodes (and counted), not queued and
+        // delivered late, out of its moment, when Redis returns.
+        _config.BacklogPolicy = BacklogPolicy.FailFast;
+    }
+
+    /// <summary>
+    /// The multiplexer, connecting on first use. A connect that failed is not kept: the next use tries
+    /// again, so one failure does not turn into every later publish failing for the process's life.
+    /// </summary>
+    private Task<ConnectionMultiplexer> ConnectionAsync()
+    {
+        lock (_connectLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_connecting is null || _connecting.IsFaulted || _connecting.IsCanceled) _connecting = ConnectAsync();
+            return _connecting;
+        }
     }
 
     private async Task<ConnectionMultiplexer> ConnectAsync()
     {
-        var config = ConfigurationOptions.Parse(_options.Configuration);
-        // Start even when Redis is not there yet, and keep trying in the background.
-        config.AbortOnConnectFail = false;
-        // A broadcast made while Redis is away is lost for the other nodes (and counted), not queued and
-        // delivered late, out of its moment, when Redis returns.
-        config.BacklogPolicy = BacklogPolicy.FailFast;
-        var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        var redis = await ConnectionMultiplexer.ConnectAsync(_config).ConfigureAwait(false);
         redis.ConnectionFailed += (_, e) =>
         {
             Errors.Add(1, new KeyValuePair<string, object?>("kind", "connection"));
@@ -82,14 +111,16 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         Task publish;
         try
         {
-            var redis = await _redis.Value.ConfigureAwait(false);
+            var redis = await ConnectionAsync().ConfigureAwait(false);
             // Handed to the multiplexer, which writes commands in the order they are issued, without
             // waiting for Redis's answer: a publisher's next broadcast need not wait a round trip
             // (measured: cross-node broadcast was bound by it). The outcome is still counted.
             publish = redis.GetSubscriber().PublishAsync(Channel(group), message);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex)
         {
+            // IGroupBackplane: a broadcast never fails for the backplane's sake. Whatever kept this one
+            // from Redis (an outage, a failed connect, a disposed backplane) is logged and counted.
             NotPublished(group, ex);
             return;
         }
@@ -124,31 +155,33 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private volatile bool _disposed;
-
     private async Task SubscribeUntilDoneAsync(Func<string, ReadOnlyMemory<byte>, WebSocketMessageType, Task> deliver)
     {
-        var redis = await _redis.Value.ConfigureAwait(false);
         string prefix = _options.ChannelPrefix + "group:";
-        ChannelMessageQueue queue;
-        for (int attempt = 0; ; attempt++)
+        ChannelMessageQueue? queue = null;
+        for (int attempt = 0; queue is null && !_disposed; attempt++)
         {
             try
             {
+                var redis = await ConnectionAsync().ConfigureAwait(false);
                 // A message queue, not a handler: StackExchange.Redis may run handlers concurrently, which
                 // reordered a publisher's broadcasts on the other nodes (seen with `duplex bench broadcast
                 // --publish-to`); the queue hands them over one at a time, in Redis's order.
                 queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(prefix + "*")).ConfigureAwait(false);
-                break;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException && !_disposed)
+            catch (Exception ex) when (_disposed && ex is ObjectDisposedException or RedisException)
             {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Nobody awaits this loop: every failure is logged here, and tried again, never left unobserved.
                 Errors.Add(1, new KeyValuePair<string, object?>("kind", "connection"));
                 _logger.LogWarning("backplane: cannot subscribe yet ({Reason}); retrying", ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6)))).ConfigureAwait(false);
             }
         }
-        queue.OnMessage(received =>
+        queue?.OnMessage(received =>
         {
             var channel = received.Channel;
             byte[]? message = received.Message;
@@ -161,11 +194,28 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
         });
     }
 
-    /// <summary>Closes the Redis connection, if one was made; the subscription ends with it.</summary>
+    /// <summary>
+    /// Closes the Redis connection, if one was made; the subscription ends with it. Never throws: a
+    /// connection that failed, or fails to close, is logged.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _disposed = true;
-        if (_redis.IsValueCreated) await (await _redis.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        Task<ConnectionMultiplexer>? connecting;
+        lock (_connectLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            connecting = _connecting;
+        }
+        if (connecting is null) return;
+        try
+        {
+            await (await connecting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("backplane: closing the Redis connection failed: {Reason}", ex.Message);
+        }
     }
 }
 
@@ -173,7 +223,11 @@ public sealed class RedisGroupBackplane : IGroupBackplane, IAsyncDisposable
 public static class RedisBackplaneServiceCollectionExtensions
 {
     /// <summary>Makes every group broadcast of this server span all servers on the same Redis.</summary>
-    /// <remarks>The registry that uses it comes from <c>AddDuplex()</c>, which is needed as well.</remarks>
+    /// <remarks>
+    /// The registry that uses it comes from <c>AddDuplex()</c>, which is needed as well: <c>MapWebSocket</c>
+    /// throws without it. The backplane is made, and its configuration string parsed, when the registry
+    /// is first resolved (at <c>MapWebSocket</c>): an invalid one fails the startup.
+    /// </remarks>
     public static IServiceCollection AddDuplexRedisBackplane(this IServiceCollection services, Action<RedisBackplaneOptions> configure)
     {
         var options = new RedisBackplaneOptions();

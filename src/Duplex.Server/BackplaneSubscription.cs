@@ -6,7 +6,9 @@ namespace Duplex.Server;
 internal sealed class BackplaneSubscription(WebSocketConnectionRegistry registry) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken) =>
-        registry.Backplane?.StartAsync((group, payload, type) => registry[group].BroadcastLocalAsync(payload, type), cancellationToken)
+        // A delivery for a group with no members here is a lookup, not a new group: other nodes' group
+        // names must not pile up in this registry.
+        registry.Backplane?.StartAsync((group, payload, type) => registry.BroadcastToGroupAsync(group, payload, type, CancellationToken.None), cancellationToken)
         ?? Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,44 +1,46 @@
-using System.Collections.Concurrent;
-
 namespace Duplex.Server;
 
-/// <summary>A named set of connections that messages can be broadcast to.</summary>
+/// <summary>
+/// A named set of connections that messages can be broadcast to. It is a name in its registry: the
+/// registry holds a group only while it has members on this node, so reading a group, or a broadcast
+/// to one, costs nothing to keep, and a group whose members have all left goes away by itself. A
+/// <see cref="ConnectionGroup"/> held across that stays valid: adding to it brings the group back.
+/// </summary>
 public sealed class ConnectionGroup
 {
-    private readonly ConcurrentDictionary<long, WebSocketConnection> _members = new();
+    private readonly WebSocketConnectionRegistry _registry;
 
-    private readonly IGroupBackplane? _backplane;
-
-    internal ConnectionGroup(string name, IGroupBackplane? backplane = null)
+    internal ConnectionGroup(WebSocketConnectionRegistry registry, string name)
     {
+        _registry = registry;
         Name = name;
-        _backplane = backplane;
     }
 
     /// <summary>The group's name, as given to the registry's indexer (compared ordinally).</summary>
     public string Name { get; }
 
     /// <summary>How many members the group has on this node.</summary>
-    public int Count => _members.Count;
+    public int Count => _registry.FindGroup(Name)?.Count ?? 0;
 
     /// <summary>A snapshot of the group's members on this node.</summary>
-    public ICollection<WebSocketConnection> Members => _members.Values;
+    public ICollection<WebSocketConnection> Members => _registry.FindGroup(Name)?.Snapshot() ?? [];
 
     /// <summary>
     /// Adds <paramref name="connection"/> to the group on this node; adding a member again does nothing, and
-    /// a connection already closed is not added. A member leaves by itself when it ends, through the
-    /// registry of the server that accepted it.
+    /// a connection already closed is not added. A member leaves by itself when it ends.
     /// </summary>
     public void Add(WebSocketConnection connection)
     {
-        if (connection.State >= WebSocketState.Closed) return;
-        _members[connection.Id] = connection;
-        // It may have ended between the check and the add; the registry's cleanup could have run already.
-        if (connection.State >= WebSocketState.Closed) _members.TryRemove(connection.Id, out _);
+        ArgumentNullException.ThrowIfNull(connection);
+        _registry.Join(Name, connection);
     }
 
     /// <summary>Takes <paramref name="connection"/> out of the group; returns whether it was a member.</summary>
-    public bool Remove(WebSocketConnection connection) => _members.TryRemove(connection.Id, out _);
+    public bool Remove(WebSocketConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return _registry.Leave(Name, connection);
+    }
 
     /// <summary>
     /// Sends one message to every member, framed once, and — with a backplane — to the group's members
@@ -47,7 +49,7 @@ public sealed class ConnectionGroup
     public async Task<int> BroadcastAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default)
     {
         int local = await BroadcastLocalAsync(payload, type, cancellationToken).ConfigureAwait(false);
-        if (_backplane is not null) await _backplane.PublishAsync(Name, payload, type, cancellationToken).ConfigureAwait(false);
+        if (_registry.Backplane is { } backplane) await backplane.PublishAsync(Name, payload, type, cancellationToken).ConfigureAwait(false);
         return local;
     }
 
@@ -60,5 +62,5 @@ public sealed class ConnectionGroup
 
     /// <summary>Sends to this node's members only (what a backplane delivers from other nodes).</summary>
     public Task<int> BroadcastLocalAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken = default) =>
-        _members.IsEmpty ? Task.FromResult(0) : Broadcast.SendAsync(_members.Values, PreparedMessage.Create(payload.Span, type), cancellationToken);
+        _registry.BroadcastToGroupAsync(Name, payload, type, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,7 +20,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     {
         var options = new WebSocketEndpointOptions();
         configure?.Invoke(options);
-        return Map(endpoints, pattern, new WebSocketUpgrade(handler, options));
+        return Map(endpoints, pattern, new WebSocketUpgrade(handler, options, RegistryFor(endpoints.ServiceProvider)));
     }
 
     /// <summary>
@@ -31,7 +32,7 @@ public static class WebSocketEndpointRouteBuilderExtensions
     {
         var options = new WebSocketEndpointOptions();
         configure?.Invoke(options);
-        return Map(endpoints, pattern, new WebSocketUpgrade((connection, _) => handler(connection), options, handler));
+        return Map(endpoints, pattern, new WebSocketUpgrade((connection, _) => handler(connection), options, RegistryFor(endpoints.ServiceProvider), handler));
     }
 
     private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, WebSocketUpgrade upgrade) =>
@@ -39,7 +40,30 @@ public static class WebSocketEndpointRouteBuilderExtensions
             .WithMetadata(new WebSocketEndpointMetadata(upgrade))
             .WithDisplayName("WebSocket " + pattern);
 
-    /// <summary>Registers the connection registry (and its groups) as a singleton.</summary>
+    // Without AddDuplex the endpoints of one application still share a registry, so that
+    // HandshakeLimitOptions.MaxConnections counts the whole server's connections, as documented.
+    private static readonly ConditionalWeakTable<IServiceProvider, WebSocketConnectionRegistry> Unregistered = new();
+
+    /// <summary>
+    /// The application's registry: AddDuplex's, or (for an application that only serves WebSockets and
+    /// never asks for the registry, as Socket.IO's endpoint does) one made here for all its endpoints. A
+    /// backplane without AddDuplex would be ignored without a word: that fails at startup instead.
+    /// </summary>
+    private static WebSocketConnectionRegistry RegistryFor(IServiceProvider services)
+    {
+        if (services.GetService<WebSocketConnectionRegistry>() is { } registry) return registry;
+        if (services.GetService<IGroupBackplane>() is not null)
+            throw new InvalidOperationException(
+                "Unable to find the required services: an IGroupBackplane is registered, but Duplex's connection registry is not. "
+                + "Call 'builder.Services.AddDuplex()' (next to the backplane's registration) before MapWebSocket.");
+        return Unregistered.GetValue(services, static _ => new WebSocketConnectionRegistry());
+    }
+
+    /// <summary>
+    /// Registers the connection registry (and its groups) as a singleton, and the delivery of a backplane's
+    /// broadcasts when one is registered. Needed to reach the registry, or to use a backplane; endpoints
+    /// mapped without it still share one registry per application.
+    /// </summary>
     public static IServiceCollection AddDuplex(this IServiceCollection services)
     {
         services.AddSingleton(sp => new WebSocketConnectionRegistry(sp.GetService<IGroupBackplane>()));

@@ -84,7 +84,7 @@ internal sealed class WebSocketFastPath
     }
 
     private Task Run(Upgraded upgraded) =>
-        WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, _services, _logger,
+        WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, upgraded.Upgrade.Registry, _logger,
             upgraded.LimitedAddress is null ? null : upgraded.Upgrade, upgraded.LimitedAddress);
 
     private readonly record struct Upgraded(WebSocketConnection WebSocket, WebSocketUpgrade Upgrade, IPAddress? LimitedAddress);
@@ -193,7 +193,7 @@ internal sealed class WebSocketFastPath
         if (options.ValidateOrigin is { } validateOrigin && !validateOrigin(handshake.Origin)) return null;
 
         var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
-        refusal = upgrade.EnterLimits(address, _services, out bool entered);
+        refusal = upgrade.EnterLimits(address, out bool entered);
         var limited = entered ? address : null;
         string? subprotocol = null;
         Protocol.Deflate.PerMessageDeflateParameters? compression = null;

@@ -134,21 +134,45 @@ public sealed class WebSocketServer : IAsyncDisposable
             }
         });
         var app = builder.Build();
-        foreach (var (path, handler) in _paths)
+        try
         {
-            app.MapWebSocket(path, handler, endpoint =>
+            foreach (var (path, handler) in _paths)
             {
-                endpoint.Connection = _options.Endpoint.Connection;
-                endpoint.SelectSubprotocol = _options.Endpoint.SelectSubprotocol;
-                endpoint.ValidateOrigin = _options.Endpoint.ValidateOrigin;
-                endpoint.OnHandshake = _options.Endpoint.OnHandshake;
-                endpoint.Limits = _options.Endpoint.Limits;
-            });
+                app.MapWebSocket(path, handler, endpoint =>
+                {
+                    endpoint.Connection = _options.Endpoint.Connection;
+                    endpoint.SelectSubprotocol = _options.Endpoint.SelectSubprotocol;
+                    endpoint.ValidateOrigin = _options.Endpoint.ValidateOrigin;
+                    endpoint.OnHandshake = _options.Endpoint.OnHandshake;
+                    endpoint.Limits = _options.Endpoint.Limits;
+                });
+            }
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Port = new Uri(address.Replace("*", "localhost").Replace("[::]", "localhost")).Port;
         }
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Port = new Uri(address.Replace("*", "localhost").Replace("[::]", "localhost")).Port;
+        catch
+        {
+            // A start that failed (port in use, a bad Host) may have bound some addresses and started some
+            // services already: release them, or the process keeps a half-started server nobody can stop.
+            await DisposeFailedAsync(app).ConfigureAwait(false);
+            throw;
+        }
         _app = app;
+    }
+
+    private static async Task DisposeFailedAsync(WebApplication app)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await app.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Stopping what never fully started can fail too; the start's exception is the one to report.
+        }
+        await app.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Closes every connection with 1001 Going Away, then stops listening.</summary>

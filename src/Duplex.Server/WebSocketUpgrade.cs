@@ -20,10 +20,12 @@ internal sealed class WebSocketUpgrade
     private readonly WebSocketEndpointOptions _options;
     private readonly HandshakeLimiter _limiter;
 
-    public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options, Func<WebSocketConnection, Task>? contextFreeHandler = null)
+    public WebSocketUpgrade(Func<WebSocketConnection, HttpContext, Task> handler, WebSocketEndpointOptions options, WebSocketConnectionRegistry registry,
+        Func<WebSocketConnection, Task>? contextFreeHandler = null)
     {
         _handler = handler;
         _options = options;
+        Registry = registry;
         _limiter = new HandshakeLimiter(options.Limits);
         ContextFreeHandler = contextFreeHandler;
     }
@@ -33,7 +35,14 @@ internal sealed class WebSocketUpgrade
 
     internal WebSocketEndpointOptions Options => _options;
 
-    /// <summary>The endpoint's connection options as of its first connection, shared by all its connections.</summary>
+    /// <summary>Where the endpoint's connections are counted (for MaxConnections) and registered while open.</summary>
+    internal WebSocketConnectionRegistry Registry { get; }
+
+    /// <summary>
+    /// The endpoint's connection options as of its first connection, shared by all its connections, and
+    /// what the handshake negotiates from: a deep copy, so later changes to the endpoint's options reach
+    /// neither the connections nor their negotiation.
+    /// </summary>
     internal WebSocketConnection.FrozenOptions ConnectionOptions =>
         new(LazyInitializer.EnsureInitialized(ref _connectionOptions, () => _options.Connection.Clone()));
 
@@ -84,7 +93,7 @@ internal sealed class WebSocketUpgrade
         }
 
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
-        if (EnterLimits(address, services, out bool entered) is HandshakeDecision refused)
+        if (EnterLimits(address, out bool entered) is HandshakeDecision refused)
         {
             context.Response.Headers.RetryAfter = _options.Limits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             await RejectAsync(context, logger, refused.StatusCode, refused.Body).ConfigureAwait(false);
@@ -112,7 +121,6 @@ internal sealed class WebSocketUpgrade
 
     private async Task AcceptAsync(HttpContext context, HandshakeRequest handshake, Func<Task<Stream>> accept, ILogger logger)
     {
-        var services = context.RequestServices;
         var request = context.Request;
         var headers = request.Headers;
         string? subprotocol = SelectSubprotocol(handshake);
@@ -144,15 +152,14 @@ internal sealed class WebSocketUpgrade
         // ASP.NET Core's own middleware marks the request with "__"-prefixed keys; those stay behind.
         foreach (var (key, value) in context.Items)
             if (key is string name && !name.StartsWith("__", StringComparison.Ordinal)) connection.Items[name] = value;
-        await RunAsync(connection, _handler, context, services, logger).ConfigureAwait(false);
+        await RunAsync(connection, _handler, context, Registry, logger).ConfigureAwait(false);
     }
 
     /// <summary>The connection's life after the upgrade: registered, handled, closed if the handler left it open.</summary>
     internal static async Task RunAsync<TState>(WebSocketConnection connection, Func<WebSocketConnection, TState, Task> handler, TState state,
-        IServiceProvider services, ILogger logger, WebSocketUpgrade? limits = null, System.Net.IPAddress? limitedAddress = null)
+        WebSocketConnectionRegistry registry, ILogger logger, WebSocketUpgrade? limits = null, System.Net.IPAddress? limitedAddress = null)
     {
-        var registry = services.GetService<WebSocketConnectionRegistry>();
-        registry?.Add(connection);
+        registry.Add(connection);
         try
         {
             try
@@ -175,7 +182,7 @@ internal sealed class WebSocketUpgrade
         }
         finally
         {
-            registry?.Remove(connection);
+            registry.Remove(connection);
             // The fast path's per-address connection slot is held for the connection's life.
             if (limitedAddress is not null) limits!.Limiter.Release(limitedAddress);
         }
@@ -196,8 +203,9 @@ internal sealed class WebSocketUpgrade
     internal PerMessageDeflateParameters? NegotiateCompression(IEnumerable<string?> offers, out string? response)
     {
         response = null;
-        if (!_options.Connection.Compression.Enabled) return null;
-        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, _options.Connection.Compression, out var agreed, out response) ? agreed : null;
+        var compression = ConnectionOptions.Value.Compression;
+        if (!compression.Enabled) return null;
+        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, compression, out var agreed, out response) ? agreed : null;
     }
 
     private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)
@@ -215,11 +223,11 @@ internal sealed class WebSocketUpgrade
     /// The endpoint's connection caps and rates: null to go on (then, when <paramref name="entered"/>, the
     /// caller releases <paramref name="address"/> from <see cref="Limiter"/> once the connection ends), or the refusal.
     /// </summary>
-    internal HandshakeDecision? EnterLimits(System.Net.IPAddress address, IServiceProvider services, out bool entered)
+    internal HandshakeDecision? EnterLimits(System.Net.IPAddress address, out bool entered)
     {
         entered = false;
         if (!_limiter.IsActive) return null;
-        var refused = _limiter.TryEnter(address, services.GetService<WebSocketConnectionRegistry>()?.Count ?? 0);
+        var refused = _limiter.TryEnter(address, Registry.Count);
         entered = refused is null;
         return refused;
     }

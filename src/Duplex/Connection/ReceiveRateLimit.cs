@@ -26,6 +26,8 @@ public sealed class ReceiveRateLimit
     /// <summary>What happens to a message over either limit. Default <see cref="RateLimitPolicy.Close"/> (1008).</summary>
     public RateLimitPolicy Policy { get; set; } = RateLimitPolicy.Close;
 
+    internal ReceiveRateLimit Clone() => (ReceiveRateLimit)MemberwiseClone();
+
     internal bool IsSet => MessagesPerSecond is not null || BytesPerSecond is not null;
 
     internal static TokenBucketRateLimiter? Bucket(int? perSecond) => perSecond is int rate and > 0

@@ -83,6 +83,10 @@ public sealed class WebSocketConnectionOptions
     {
         var copy = (WebSocketConnectionOptions)MemberwiseClone();
         copy._readerOptions = null;
+        // The copy is what live connections read (an endpoint's frozen options, or one client's): a nested
+        // options object left shared would let the caller change them under those connections.
+        copy.Compression = Compression.Clone();
+        copy.ReceiveRateLimit = ReceiveRateLimit.Clone();
         return copy;
     }
 

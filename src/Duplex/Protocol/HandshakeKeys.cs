@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -28,17 +29,29 @@ public static class HandshakeKeys
 
     /// <summary>
     /// The Sec-WebSocket-Accept for <paramref name="key"/> (RFC 6455 §4.2.2): base64 of the SHA-1 of the
-    /// trimmed key followed by the protocol's GUID. Meant for keys <see cref="IsValidKey"/> accepts; a key
-    /// over 60 characters throws <see cref="ArgumentException"/>.
+    /// trimmed key followed by the protocol's GUID. Any key is answered, whatever its length; a client
+    /// only ever sends one <see cref="IsValidKey"/> accepts.
     /// </summary>
     public static string ComputeAccept(string key)
     {
-        // key (24 ASCII bytes) + GUID (36) fits on the stack.
-        Span<byte> input = stackalloc byte[96];
-        int n = Encoding.ASCII.GetBytes(key.Trim(), input);
-        n += Encoding.ASCII.GetBytes(Guid, input.Slice(n));
-        Span<byte> hash = stackalloc byte[20];
-        SHA1.HashData(input.Slice(0, n), hash);
-        return Convert.ToBase64String(hash);
+        ArgumentNullException.ThrowIfNull(key);
+        var trimmed = key.AsSpan().Trim();
+        // The header is Latin-1 text at most; ASCII encoding turns anything above 0x7F into '?', as it
+        // always did here. A valid key (24 characters) plus the GUID (36) stays on the stack.
+        int length = trimmed.Length + Guid.Length;
+        byte[]? rented = null;
+        Span<byte> input = length <= 128 ? stackalloc byte[128] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        try
+        {
+            int n = Encoding.ASCII.GetBytes(trimmed, input);
+            n += Encoding.ASCII.GetBytes(Guid, input.Slice(n));
+            Span<byte> hash = stackalloc byte[20];
+            SHA1.HashData(input.Slice(0, n), hash);
+            return Convert.ToBase64String(hash);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 }

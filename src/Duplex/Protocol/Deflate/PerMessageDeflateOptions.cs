@@ -40,6 +40,8 @@ public sealed class PerMessageDeflateOptions
     /// </summary>
     public int MinMessageSizeToCompress { get; set; } = 128;
 
+    internal PerMessageDeflateOptions Clone() => (PerMessageDeflateOptions)MemberwiseClone();
+
     /// <summary>Throws if a value is outside what RFC 7692 or zlib allows.</summary>
     public void Validate()
     {
