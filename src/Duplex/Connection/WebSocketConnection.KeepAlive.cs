@@ -1,14 +1,5 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.IO.Pipelines;
-using System.Net;
-using System.Runtime.CompilerServices;
-using System.Security.Claims;
-using System.Text;
-using Duplex.Protocol;
-using Duplex.Protocol.Deflate;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Duplex;
 
