@@ -5,6 +5,7 @@ using Duplex.Integration.Tests.Infrastructure;
 using Duplex.Protocol;
 using Duplex.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 
 namespace Duplex.Integration.Tests;
 
@@ -32,7 +33,19 @@ public class ReconnectTests
             await foreach (var m in c.ReadMessagesAsync()) received.Enqueue(m.Text);
         }), port: port);
 
-    private static async Task WaitForAsync(Func<bool> condition, string what)
+    /// <summary>A server whose /status endpoint answers every request, upgrade or not, with <paramref name="status"/>.</summary>
+    private static Task<TestServer> StartRefusingAsync(int status, Action onRequest)
+    {
+        RequestDelegate refuse = ctx =>
+        {
+            onRequest();
+            ctx.Response.StatusCode = status;
+            return Task.CompletedTask;
+        };
+        return TestServer.StartAsync(app => app.Map("/status", refuse));
+    }
+
+    internal static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!condition())
@@ -204,5 +217,192 @@ public class ReconnectTests
         await Assert.ThrowsAsync<WebSocketClosedException>(() => client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal([1, 2, 3], attempts.ToArray());
         Assert.Equal(ReconnectState.Disconnected, client.State);
+    }
+
+    [Fact]
+    public async Task Drop_oldest_never_fails_a_message_that_was_sent()
+    {
+        var received = new ConcurrentQueue<string>();
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/collect", async c =>
+        {
+            await foreach (var m in c.ReadMessagesAsync()) received.Enqueue(m.Text);
+        }));
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/collect"), new ReconnectOptions
+        {
+            MaxQueuedMessages = 1, QueueFullPolicy = QueueFullPolicy.DropOldest,
+        });
+        await client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        // Sends faster than the sender drains a one-message queue: drops race the sender all the time.
+        var sends = new List<(string Text, Task Task)>();
+        for (int i = 0; i < 3000; i++) sends.Add(($"m{i}", client.SendTextAsync($"m{i}")));
+        await Task.WhenAll(sends.Select(s => s.Task.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(TimeSpan.FromSeconds(20));
+        // Alone in the queue, so it is sent; in order, so everything sent before it has arrived with it.
+        await client.SendTextAsync("end").WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Contains("end"), "the last message");
+
+        var got = received.ToHashSet();
+        var dropped = sends.Where(s => s.Task.IsFaulted).ToList();
+        Assert.All(dropped, s => Assert.IsType<SendQueueFullException>(s.Task.Exception!.InnerException));
+        Assert.NotEmpty(dropped);
+        // A task says truthfully what happened: faulted means not sent, completed means sent.
+        Assert.Empty(dropped.Where(s => got.Contains(s.Text)).Select(s => s.Text));
+        Assert.All(sends.Where(s => s.Task.IsCompletedSuccessfully), s => Assert.Contains(s.Text, got));
+    }
+
+    [Fact]
+    public async Task Fail_policy_faults_the_new_send_and_delivers_what_was_queued()
+    {
+        int port = FreePort();
+        var received = new ConcurrentQueue<string>();
+        var options = FastRetries();
+        options.MaxQueuedMessages = 2;
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/collect"), options);
+        var started = client.StartAsync();
+        var a = client.SendTextAsync("a");
+        var b = client.SendTextAsync("b");
+        await Assert.ThrowsAsync<SendQueueFullException>(() => client.SendTextAsync("c").WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, client.QueuedCount);
+        await using var server = await StartCollectorAsync(port, received);
+        await Task.WhenAll(started, a, b).WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Count >= 2, "the queued messages");
+        await Task.Delay(100);
+        Assert.Equal(["a", "b"], received.ToArray());
+    }
+
+    [Fact]
+    public async Task Drop_newest_drops_the_last_queued_message_to_make_room_for_the_new_one()
+    {
+        int port = FreePort();
+        var received = new ConcurrentQueue<string>();
+        var options = FastRetries();
+        options.MaxQueuedMessages = 2;
+        options.QueueFullPolicy = QueueFullPolicy.DropNewest;
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/collect"), options);
+        var started = client.StartAsync();
+        var a = client.SendTextAsync("a");
+        var b = client.SendTextAsync("b");
+        var c = client.SendTextAsync("c");
+        await Assert.ThrowsAsync<SendQueueFullException>(() => b.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(a.IsCompleted);
+        Assert.False(c.IsCompleted);
+        Assert.Equal(2, client.QueuedCount);
+        await using var server = await StartCollectorAsync(port, received);
+        await Task.WhenAll(started, a, c).WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => received.Count >= 2, "the queued messages");
+        await Task.Delay(100);
+        Assert.Equal(["a", "c"], received.ToArray());
+    }
+
+    [Theory]
+    [InlineData(QueueFullPolicy.Fail)]
+    [InlineData(QueueFullPolicy.DropOldest)]
+    [InlineData(QueueFullPolicy.DropNewest)]
+    public async Task Message_larger_than_the_whole_queue_fails_alone_and_drops_nothing(QueueFullPolicy policy)
+    {
+        int port = FreePort();
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), new ReconnectOptions
+        {
+            InitialDelay = TimeSpan.FromSeconds(5), MaxQueuedBytes = 10, QueueFullPolicy = policy,
+        });
+        _ = client.StartAsync();
+        var small = client.SendTextAsync("small");
+        await Assert.ThrowsAsync<SendQueueFullException>(() => client.SendTextAsync(new string('x', 11)).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(small.IsCompleted);
+        Assert.Equal(1, client.QueuedCount);
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(401)]
+    [InlineData(403)]
+    [InlineData(404)]
+    public async Task Handshake_refused_with_a_4xx_status_stops_retrying_and_fails_queued_sends(int status)
+    {
+        int requests = 0;
+        await using var server = await StartRefusingAsync(status, () => Interlocked.Increment(ref requests));
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/status"), FastRetries());
+        var states = new ConcurrentQueue<ReconnectStateChange>();
+        client.StateChanged += states.Enqueue;
+        var queued = client.SendTextAsync("never");
+
+        var refused = await Assert.ThrowsAsync<WebSocketHandshakeException>(() => client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(status, refused.StatusCode);
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => queued.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<WebSocketClosedException>(() => client.SendTextAsync("later").WaitAsync(TimeSpan.FromSeconds(10)));
+        var last = states.Last();
+        Assert.Equal(ReconnectState.Disconnected, last.State);
+        Assert.Same(refused, last.Error);
+        // FastRetries would have tried several times by now.
+        await Task.Delay(500);
+        Assert.Equal(1, Volatile.Read(ref requests));
+        Assert.Equal(ReconnectState.Disconnected, client.State);
+    }
+
+    [Theory]
+    [InlineData(408)]
+    [InlineData(429)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task Handshake_answered_with_a_transient_status_is_retried(int status)
+    {
+        int requests = 0;
+        await using var server = await StartRefusingAsync(status, () => Interlocked.Increment(ref requests));
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/status"), FastRetries());
+        var retries = new ConcurrentQueue<ReconnectStateChange>();
+        client.StateChanged += s => { if (s.State == ReconnectState.Reconnecting) retries.Enqueue(s); };
+        var started = client.StartAsync();
+        await WaitForAsync(() => Volatile.Read(ref requests) >= 3, "three attempts");
+        Assert.False(started.IsCompleted);
+        Assert.NotEqual(ReconnectState.Disconnected, client.State);
+        Assert.Equal(status, Assert.IsType<WebSocketHandshakeException>(retries.First().Error).StatusCode);
+    }
+
+    [Fact]
+    public async Task ShouldRetry_decides_which_connect_errors_end_the_client()
+    {
+        int port = FreePort(); // nothing listens: refused, which the default rule retries
+        var seen = new ConcurrentQueue<Exception>();
+        var options = FastRetries();
+        options.ShouldRetry = ex =>
+        {
+            seen.Enqueue(ex);
+            return false;
+        };
+        await using var client = new ReconnectingWebSocket(new Uri($"ws://127.0.0.1:{port}/"), options);
+        var error = await Assert.ThrowsAsync<SocketException>(() => client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Same(error, Assert.Single(seen));
+        Assert.True(ReconnectOptions.IsTransient(error));
+        Assert.Equal(ReconnectState.Disconnected, client.State);
+    }
+
+    [Fact]
+    public async Task Header_that_can_never_be_sent_stops_the_client_at_the_first_attempt()
+    {
+        var received = new ConcurrentQueue<string>();
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/collect", async c =>
+        {
+            await foreach (var m in c.ReadMessagesAsync()) received.Enqueue(m.Text);
+        }));
+        int attempts = 0;
+        var options = FastRetries();
+        options.ConfigureAttempt = (_, _) =>
+        {
+            Interlocked.Increment(ref attempts);
+            return ValueTask.FromResult(new WebSocketClientOptions().AddHeader("X-Token", "a\r\nInjected: yes"));
+        };
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/collect"), options);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        await Task.Delay(300);
+        Assert.Equal(1, Volatile.Read(ref attempts));
+    }
+
+    [Theory]
+    [InlineData("ftp://127.0.0.1/")]
+    [InlineData("ws://127.0.0.1/#fragment")]
+    [InlineData("/relative")]
+    public void Uri_that_can_never_connect_is_refused_by_the_constructor(string uri)
+    {
+        Assert.Throws<ArgumentException>(() => new ReconnectingWebSocket(new Uri(uri, UriKind.RelativeOrAbsolute)));
     }
 }

@@ -2,14 +2,30 @@ using Duplex.Protocol;
 
 namespace Duplex;
 
-/// <summary>What a full send queue does with one more message.</summary>
+/// <summary>
+/// What a full send queue does with one more message. The names mean what they mean for
+/// <see cref="System.Threading.Channels.BoundedChannelFullMode"/>: "newest" and "oldest" are messages
+/// already queued. Under every policy a message that would not fit even in an empty queue (more than
+/// <see cref="ReconnectOptions.MaxQueuedBytes"/>) fails at once and drops nothing, and the message
+/// being written at the moment is no longer queued, so it is never dropped.
+/// </summary>
 public enum QueueFullPolicy
 {
-    /// <summary>The new send fails with <see cref="SendQueueFullException"/>.</summary>
+    /// <summary>
+    /// The new send's task faults with <see cref="SendQueueFullException"/>; the queued messages stay
+    /// as they are.
+    /// </summary>
     Fail,
-    /// <summary>The oldest queued message is dropped (its send fails) to make room.</summary>
+    /// <summary>
+    /// The oldest queued messages, as many as it takes to make room, are dropped (their tasks fault with
+    /// <see cref="SendQueueFullException"/>); the new message is queued at the back.
+    /// </summary>
     DropOldest,
-    /// <summary>The new message is dropped (its send fails).</summary>
+    /// <summary>
+    /// The newest queued messages (the last queued before this one), as many as it takes to make room,
+    /// are dropped (their tasks fault with <see cref="SendQueueFullException"/>); the new message is
+    /// queued in their place at the back, so the latest state always gets through.
+    /// </summary>
     DropNewest,
 }
 
@@ -53,16 +69,42 @@ public sealed class ReconnectOptions
         or CloseStatus.GoingAway or CloseStatus.AbnormalClosure or CloseStatus.InternalServerError
         or CloseStatus.ServiceRestart or CloseStatus.TryAgainLater or CloseStatus.BadGateway;
 
-    /// <summary>Most messages held while disconnected. Default 1024.</summary>
+    /// <summary>
+    /// Whether a failed connect attempt is worth another. When it returns false the client stops for
+    /// good: <see cref="ReconnectState.Disconnected"/> is raised with the error, the task of
+    /// <see cref="ReconnectingWebSocket.StartAsync"/> (if still pending) faults with it, and queued sends
+    /// fail. The argument is what the attempt threw: from <see cref="WebSocketClient.ConnectAsync"/> or
+    /// from <see cref="ConfigureAttempt"/>. Default <see cref="IsTransient"/>.
+    /// </summary>
+    public Func<Exception, bool> ShouldRetry { get; set; } = IsTransient;
+
+    /// <summary>
+    /// The default <see cref="ShouldRetry"/>: false for failures that would only repeat, true for the rest.
+    /// A handshake answered with a 4xx status is a refusal the same request would only meet again
+    /// (RFC 9110 §15.5: bad path, missing or rejected credentials, forbidden origin), except
+    /// 408 Request Timeout and 429 Too Many Requests, which ask to come back later (RFC 9110 §15.5.9,
+    /// RFC 6585 §4); an <see cref="ArgumentException"/> is a bad URI or header, wrong on every attempt. Network errors, TLS failures, timeouts
+    /// (<see cref="TimeoutException"/>), 5xx and every other handshake failure are retried.
+    /// </summary>
+    /// <param name="error">What the connect attempt threw.</param>
+    public static bool IsTransient(Exception error) => error switch
+    {
+        WebSocketHandshakeException { Check: HandshakeCheck.Status, StatusCode: >= 400 and < 500 and not 408 and not 429 } => false,
+        ArgumentException => false,
+        _ => true,
+    };
+
+    /// <summary>Most messages waiting in the send queue (not counting the one being written). Default 1024.</summary>
     public int MaxQueuedMessages { get; set; } = 1024;
 
-    /// <summary>Most payload bytes held while disconnected. Default 4 MiB.</summary>
+    /// <summary>Most payload bytes waiting in the send queue (not counting the message being written). Default 4 MiB.</summary>
     public long MaxQueuedBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
     /// What a send does when the queue already holds <see cref="MaxQueuedMessages"/> messages or
-    /// <see cref="MaxQueuedBytes"/> bytes: fail, or drop the oldest queued messages to make room.
-    /// Default <see cref="Duplex.QueueFullPolicy.Fail"/>.
+    /// <see cref="MaxQueuedBytes"/> bytes: fail the new send (<see cref="Duplex.QueueFullPolicy.Fail"/>),
+    /// or drop queued messages to make room for it, the oldest (<see cref="Duplex.QueueFullPolicy.DropOldest"/>)
+    /// or the newest (<see cref="Duplex.QueueFullPolicy.DropNewest"/>). Default <see cref="Duplex.QueueFullPolicy.Fail"/>.
     /// </summary>
     public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.Fail;
 

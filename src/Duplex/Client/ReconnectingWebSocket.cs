@@ -24,13 +24,23 @@ public enum ReconnectState
     /// <summary>
     /// Not connected and not trying: before <see cref="ReconnectingWebSocket.StartAsync"/>, and for good
     /// after <see cref="ReconnectingWebSocket.CloseAsync"/>, when <see cref="ReconnectOptions.MaxAttempts"/>
-    /// ran out, or when <see cref="ReconnectOptions.ShouldReconnect"/> declined the close code.
+    /// ran out, when <see cref="ReconnectOptions.ShouldReconnect"/> declined the close code, or when
+    /// <see cref="ReconnectOptions.ShouldRetry"/> declined a connect error (a 4xx answer, by default).
     /// </summary>
     Disconnected,
 }
 
 /// <summary>A change of <see cref="ReconnectingWebSocket.State"/>: the attempt, the delay before it, and why.</summary>
-public sealed record ReconnectStateChange(ReconnectState State, int Attempt, TimeSpan? Delay, string? Reason);
+public sealed record ReconnectStateChange(ReconnectState State, int Attempt, TimeSpan? Delay, string? Reason)
+{
+    /// <summary>
+    /// What the last connect attempt threw, when that is why: on <see cref="ReconnectState.Reconnecting"/>
+    /// after a failed attempt, and on <see cref="ReconnectState.Disconnected"/> when the client gave up on
+    /// it (for a refused handshake, a <see cref="Protocol.WebSocketHandshakeException"/> with its status).
+    /// Null otherwise.
+    /// </summary>
+    public Exception? Error { get; init; }
+}
 
 /// <summary>
 /// A client connection that comes back by itself: after an abnormal end it reconnects with exponential
@@ -45,14 +55,19 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
     private readonly ReconnectOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly LinkedList<QueuedSend> _queue = new(); // guarded by itself
+    private readonly LinkedList<QueuedSend> _queue = new(); // guarded by itself, as are _queuedBytes and _terminal
     private readonly SemaphoreSlim _queueSignal = new(0);
     private readonly Channel<WebSocketMessage> _inbox = Channel.CreateBounded<WebSocketMessage>(
         new BoundedChannelOptions(256) { SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
     private readonly TaskCompletionSource _firstConnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
+    private Exception? _terminal; // set once the client stopped for good: why every later send fails
     private volatile WebSocketConnection? _current;
-    private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed with the open connection; replaced by a fresh one once that connection is no longer
+    // open, so the sender waits for the next connection instead of finding the old one again and again.
+    private volatile TaskCompletionSource<WebSocketConnection> _connected = NewConnectedSignal();
+    private CloseStatus _closeStatus = CloseStatus.NormalClosure;
+    private string? _closeReason;
     private Task? _run;
     private Task? _sender;
     private volatile int _state = (int)ReconnectState.Disconnected;
@@ -62,8 +77,16 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
     /// <param name="options">Backoff, attempts and send queue; null for the defaults.</param>
     /// <param name="logger">Receives failed attempts and reconnects (Information) and handler failures
     /// (Warning); null logs nothing. Each connection logs to <see cref="WebSocketClientOptions.Logger"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="uri"/> is relative, has a fragment, or its
+    /// scheme is not ws, wss, http or https: as browsers' and Node ws's constructors do, this fails at
+    /// once rather than on every attempt.</exception>
     public ReconnectingWebSocket(Uri uri, ReconnectOptions? options = null, ILogger? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (!uri.IsAbsoluteUri || uri.Scheme is not ("ws" or "wss" or "http" or "https"))
+            throw new ArgumentException($"'{uri}' is not a ws:// or wss:// URI.", nameof(uri));
+        if (!string.IsNullOrEmpty(uri.Fragment))
+            throw new ArgumentException("A WebSocket URI has no fragment (RFC 6455 §3).", nameof(uri));
         _uri = uri;
         _options = options ?? new ReconnectOptions();
         _logger = logger ?? NullLogger.Instance;
@@ -78,7 +101,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
     /// <summary>The connection in use now, or null while (re)connecting.</summary>
     public WebSocketConnection? Current => _current;
 
-    /// <summary>Messages waiting for a connection.</summary>
+    /// <summary>Messages waiting in the send queue (not the one being written, if any).</summary>
     public int QueuedCount
     {
         get
@@ -89,7 +112,10 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
 
     /// <summary>
     /// Starts connecting; completes once the first connection is open (the first connect is retried
-    /// like any other), or faults when <see cref="ReconnectOptions.MaxAttempts"/> runs out first.
+    /// like any other), or faults first: with <see cref="WebSocketClosedException"/> when
+    /// <see cref="ReconnectOptions.MaxAttempts"/> runs out or the client is closed, and with the
+    /// attempt's own error (such as a <see cref="Protocol.WebSocketHandshakeException"/> for a 401) when
+    /// <see cref="ReconnectOptions.ShouldRetry"/> declines it.
     /// </summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -101,12 +127,19 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
 
     // ───────────────────────────── connecting ─────────────────────────────
 
-    private void SetState(ReconnectState state, int attempt, TimeSpan? delay, string? reason)
+    private static TaskCompletionSource<WebSocketConnection> NewConnectedSignal() =>
+        new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Replaces <paramref name="signal"/>, completed with a connection no longer open, unless someone already did.</summary>
+    private void RetireConnectedSignal(TaskCompletionSource<WebSocketConnection> signal) =>
+        Interlocked.CompareExchange(ref _connected, NewConnectedSignal(), signal);
+
+    private void SetState(ReconnectState state, int attempt, TimeSpan? delay, string? reason, Exception? error = null)
     {
         _state = (int)state;
         try
         {
-            StateChanged?.Invoke(new ReconnectStateChange(state, attempt, delay, reason));
+            StateChanged?.Invoke(new ReconnectStateChange(state, attempt, delay, reason) { Error = error });
         }
         catch (Exception ex)
         {
@@ -119,6 +152,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         var token = _stop.Token;
         int attempt = 0;
         string? reason = null;
+        Exception? lastError = null;
         try
         {
             while (!token.IsCancellationRequested)
@@ -127,9 +161,10 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 if (_options.MaxAttempts is int max && attempt > max)
                 {
                     var why = $"gave up after {max} attempt(s): {reason}";
-                    SetState(ReconnectState.Disconnected, attempt - 1, null, why);
-                    _firstConnect.TrySetException(new WebSocketClosedException(WebSocketState.Closed, null, why));
-                    FailQueue(new WebSocketClosedException(WebSocketState.Closed, null, why));
+                    SetState(ReconnectState.Disconnected, attempt - 1, null, why, lastError);
+                    var gaveUp = new WebSocketClosedException(WebSocketState.Closed, null, why, lastError);
+                    _firstConnect.TrySetException(gaveUp);
+                    Terminate(gaveUp);
                     return;
                 }
                 if (attempt == 1 && !_firstConnect.Task.IsCompleted)
@@ -139,7 +174,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 else
                 {
                     var delay = _options.DelayBefore(attempt);
-                    SetState(ReconnectState.Reconnecting, attempt, delay, reason);
+                    SetState(ReconnectState.Reconnecting, attempt, delay, reason, lastError);
                     await Task.Delay(delay, token).ConfigureAwait(false);
                 }
 
@@ -158,21 +193,42 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 catch (Exception ex)
                 {
                     reason = ex.Message;
+                    lastError = ex;
                     _logger.LogInformation(DuplexLogEvents.ConnectFailed, "Connecting to {Uri} failed (attempt {Attempt}): {Reason}", _uri, attempt, ex.Message);
-                    // The very first connect is retried too: nothing is lost by trying again.
-                    continue;
+                    // The very first connect is retried too, unless the failure would only repeat: a
+                    // refused handshake retried forever is a client hammering a server that said no.
+                    if (ShouldRetry(ex)) continue;
+                    var why = $"gave up: {ex.Message}";
+                    SetState(ReconnectState.Disconnected, attempt, null, why, ex);
+                    _firstConnect.TrySetException(ex);
+                    Terminate(new WebSocketClosedException(WebSocketState.Closed, null, why, ex));
+                    return;
                 }
 
                 attempt = 0;
+                lastError = null;
                 _current = connection;
                 SetState(ReconnectState.Connected, 0, null, null);
                 _firstConnect.TrySetResult();
-                _connected.TrySetResult();
+                var signal = _connected;
+                signal.TrySetResult(connection);
 
                 await PumpMessagesAsync(connection, token).ConfigureAwait(false);
+                if (token.IsCancellationRequested)
+                {
+                    // CloseAsync: this loop owns the connection, so it closes it, even one opened
+                    // just as CloseAsync was called (which it could not have seen).
+                    try
+                    {
+                        await connection.CloseAsync(_closeStatus, _closeReason).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+                    {
+                    }
+                }
                 await connection.Completion.ConfigureAwait(false);
                 _current = null;
-                _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                RetireConnectedSignal(signal);
                 if (token.IsCancellationRequested) return;
 
                 var status = connection.CloseStatus;
@@ -180,7 +236,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 if (!_options.ShouldReconnect(status))
                 {
                     SetState(ReconnectState.Disconnected, 0, null, reason);
-                    FailQueue(new WebSocketClosedException(WebSocketState.Closed, status, connection.CloseStatusDescription));
+                    Terminate(new WebSocketClosedException(WebSocketState.Closed, status, connection.CloseStatusDescription));
                     return;
                 }
                 _logger.LogInformation(DuplexLogEvents.Reconnecting, "{Reason}; reconnecting to {Uri}", reason, _uri);
@@ -194,6 +250,20 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         {
             _inbox.Writer.TryComplete();
             _firstConnect.TrySetException(new WebSocketClosedException(WebSocketState.Closed, null, "stopped"));
+        }
+    }
+
+    private bool ShouldRetry(Exception error)
+    {
+        try
+        {
+            return _options.ShouldRetry(error);
+        }
+        catch (Exception ex)
+        {
+            // A faulty predicate must not kill the connecting loop; fall back to the default rule.
+            _logger.LogWarning(DuplexLogEvents.StateHandlerFailed, ex, "ReconnectOptions.ShouldRetry threw");
+            return ReconnectOptions.IsTransient(error);
         }
     }
 
@@ -259,51 +329,75 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
 
     private Task EnqueueAsync(byte[] payload, WebSocketMessageType type)
     {
-        if (_stop.IsCancellationRequested || State == ReconnectState.Disconnected && _run is { IsCompleted: true })
-            return Task.FromException(new WebSocketClosedException(WebSocketState.Closed, null, "the client is stopped"));
         var item = new QueuedSend(payload, type, Stopwatch.GetTimestamp());
-        QueuedSend? dropped = null;
+        List<QueuedSend>? dropped = null;
         lock (_queue)
         {
-            bool full = _queue.Count >= _options.MaxQueuedMessages || _queuedBytes + payload.Length > _options.MaxQueuedBytes;
-            if (full)
+            // Checked under the lock that Terminate takes, so a send racing a stop is either failed
+            // here or queued before Terminate fails the queue: never left waiting forever.
+            if (_terminal is not null)
+                return Task.FromException(new WebSocketClosedException(WebSocketState.Closed, null, "the client is stopped", _terminal));
+            if (payload.Length > _options.MaxQueuedBytes || _options.MaxQueuedMessages < 1)
             {
-                switch (_options.QueueFullPolicy)
+                // Dropping others would not make room: fail this one and keep theirs.
+                DuplexMetrics.QueueDrops.Add(1);
+                return Task.FromException(new SendQueueFullException(
+                    $"the message ({payload.Length} bytes) is larger than the send queue ({_options.MaxQueuedBytes} bytes, {_options.MaxQueuedMessages} messages); it was not queued"));
+            }
+            if (!HasRoomFor(payload.Length))
+            {
+                if (_options.QueueFullPolicy == QueueFullPolicy.Fail)
                 {
-                    case QueueFullPolicy.Fail:
-                    case QueueFullPolicy.DropNewest:
-                        DuplexMetrics.QueueDrops.Add(1);
-                        return Task.FromException(new SendQueueFullException(
-                            $"send queue full ({_queue.Count} messages, {_queuedBytes} bytes); the message was not queued"));
-                    case QueueFullPolicy.DropOldest:
-                        // Make room from the front; the one being sent right now is not at risk of
-                        // being dropped twice because the sender takes it out before sending.
-                        while (_queue.Count > 0 && (_queue.Count >= _options.MaxQueuedMessages || _queuedBytes + payload.Length > _options.MaxQueuedBytes))
-                        {
-                            dropped = _queue.First!.Value;
-                            _queue.RemoveFirst();
-                            _queuedBytes -= dropped.Payload.Length;
-                            DuplexMetrics.QueueDrops.Add(1);
-                            dropped.Done.TrySetException(new SendQueueFullException("dropped from a full send queue to make room for a newer message"));
-                        }
-                        break;
+                    DuplexMetrics.QueueDrops.Add(1);
+                    return Task.FromException(new SendQueueFullException(
+                        $"send queue full ({_queue.Count} messages, {_queuedBytes} bytes); the message was not queued"));
+                }
+                // DropOldest takes from the front, DropNewest from the back (the meaning of
+                // BoundedChannelFullMode's modes). The message being written is not in the queue, so
+                // it cannot be dropped: a task never faults for a message that goes out.
+                bool oldest = _options.QueueFullPolicy == QueueFullPolicy.DropOldest;
+                dropped = [];
+                while (_queue.Count > 0 && !HasRoomFor(payload.Length))
+                {
+                    var victim = oldest ? _queue.First!.Value : _queue.Last!.Value;
+                    if (oldest) _queue.RemoveFirst();
+                    else _queue.RemoveLast();
+                    _queuedBytes -= victim.Payload.Length;
+                    dropped.Add(victim);
                 }
             }
             _queue.AddLast(item);
             _queuedBytes += payload.Length;
         }
+        if (dropped is not null)
+        {
+            DuplexMetrics.QueueDrops.Add(dropped.Count);
+            var why = _options.QueueFullPolicy == QueueFullPolicy.DropOldest
+                ? "dropped, the oldest in a full send queue, to make room for a newer message"
+                : "dropped, the newest in a full send queue, to make room for a newer message";
+            foreach (var victim in dropped) victim.Done.TrySetException(new SendQueueFullException(why));
+        }
         _queueSignal.Release();
         return item.Done.Task;
     }
 
-    /// <summary>Drops every queued message; their sends fail with <see cref="OperationCanceledException"/>.</summary>
-    public void ClearQueue() => FailQueue(new OperationCanceledException("the send queue was cleared"));
+    private bool HasRoomFor(int length) =>
+        _queue.Count < _options.MaxQueuedMessages && _queuedBytes + length <= _options.MaxQueuedBytes;
 
-    private void FailQueue(Exception reason)
+    /// <summary>
+    /// Drops every message waiting in the queue; their sends fail with <see cref="OperationCanceledException"/>.
+    /// The message being written at the moment, if any, is no longer queued and still completes when written.
+    /// </summary>
+    public void ClearQueue() => FailQueue(new OperationCanceledException("the send queue was cleared"), terminal: false);
+
+    private void Terminate(Exception reason) => FailQueue(reason, terminal: true);
+
+    private void FailQueue(Exception reason, bool terminal)
     {
         List<QueuedSend> failed;
         lock (_queue)
         {
+            if (terminal) _terminal ??= reason;
             failed = [.. _queue];
             _queue.Clear();
             _queuedBytes = 0;
@@ -314,55 +408,89 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
     private async Task SendLoopAsync()
     {
         var token = _stop.Token;
+        QueuedSend? sending = null;
         try
         {
             while (true)
             {
+                // One signal per queued message; a dropped message leaves its signal behind, which
+                // only costs a wake-up that finds the queue empty.
                 await _queueSignal.WaitAsync(token).ConfigureAwait(false);
-                QueuedSend? item;
-                lock (_queue)
-                {
-                    item = _queue.First?.Value;
-                }
-                if (item is null) continue; // cleared or dropped meanwhile
                 while (true)
                 {
-                    if (_options.MessageTimeToLive is TimeSpan ttl && Stopwatch.GetElapsedTime(item.EnqueuedAt) > ttl)
+                    QueuedSend? head;
+                    lock (_queue) head = _queue.First?.Value;
+                    if (head is null) break; // cleared or dropped meanwhile
+
+                    TimeSpan? remaining = null;
+                    if (_options.MessageTimeToLive is TimeSpan ttl)
                     {
-                        Remove(item);
-                        item.Done.TrySetException(new MessageExpiredException($"the message waited longer than {ttl} for a connection"));
-                        break;
+                        remaining = ttl - Stopwatch.GetElapsedTime(head.EnqueuedAt);
+                        if (remaining <= TimeSpan.Zero)
+                        {
+                            if (Remove(head)) head.Done.TrySetException(new MessageExpiredException($"the message waited longer than {ttl} for a connection"));
+                            break;
+                        }
                     }
-                    var connection = _current;
-                    if (connection is null || connection.State != WebSocketState.Open)
+
+                    var signal = _connected;
+                    if (!signal.Task.IsCompleted)
                     {
-                        // Wait for a connection, but wake up to honour the time-to-live.
-                        var connected = _connected.Task;
-                        var wait = _options.MessageTimeToLive is TimeSpan t ? connected.WaitAsync(t, token) : connected.WaitAsync(token);
+                        // Wait for a connection, but wake up when the head's time-to-live runs out.
                         try
                         {
-                            await wait.ConfigureAwait(false);
+                            await (remaining is TimeSpan r ? signal.Task.WaitAsync(r, token) : signal.Task.WaitAsync(token)).ConfigureAwait(false);
                         }
                         catch (TimeoutException)
                         {
                         }
-                        if (!IsQueued(item)) break; // dropped or cleared while waiting
                         continue;
+                    }
+                    var connection = signal.Task.Result;
+                    if (connection.State != WebSocketState.Open)
+                    {
+                        // Closing: until the connecting loop notices, the signal still names this
+                        // connection; replacing it makes the next turn wait instead of spin.
+                        RetireConnectedSignal(signal);
+                        continue;
+                    }
+
+                    lock (_queue)
+                    {
+                        // Taken out before it is written, so that no drop, clear or expiry can fail a
+                        // message that then goes out anyway.
+                        if (_queue.First?.Value != head) continue;
+                        _queue.RemoveFirst();
+                        _queuedBytes -= head.Payload.Length;
+                        sending = head;
                     }
                     try
                     {
-                        if (item.Type == WebSocketMessageType.Text)
-                            await connection.SendTextAsync(item.Payload, token).ConfigureAwait(false);
+                        // Not cancelled by CloseAsync: it closes the connection instead, which ends this
+                        // write one way or the other, and the task then says which.
+                        if (head.Type == WebSocketMessageType.Text)
+                            await connection.SendTextAsync(head.Payload, CancellationToken.None).ConfigureAwait(false);
                         else
-                            await connection.SendBinaryAsync(item.Payload, token).ConfigureAwait(false);
+                            await connection.SendBinaryAsync(head.Payload, CancellationToken.None).ConfigureAwait(false);
                     }
-                    catch (Exception ex) when (ex is WebSocketClosedException or IOException or ObjectDisposedException)
+                    catch (Exception ex) when (ex is WebSocketClosedException or IOException or ObjectDisposedException or OperationCanceledException
+                                               || connection.State != WebSocketState.Open)
                     {
-                        // The connection ended under us: the message stays first in line for the next one.
-                        await connection.Completion.ConfigureAwait(false);
+                        // The connection ended under us: the message goes back first in line for the
+                        // next one, unless the client has stopped for good.
+                        sending = null;
+                        RetireConnectedSignal(signal);
+                        Requeue(head);
                         continue;
                     }
-                    if (Remove(item)) item.Done.TrySetResult();
+                    catch (Exception ex)
+                    {
+                        sending = null;
+                        head.Done.TrySetException(ex);
+                        break;
+                    }
+                    sending = null;
+                    head.Done.TrySetResult();
                     break;
                 }
             }
@@ -370,11 +498,26 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
+        finally
+        {
+            sending?.Done.TrySetException(new WebSocketClosedException(WebSocketState.Closed, null, "the client was closed"));
+        }
     }
 
-    private bool IsQueued(QueuedSend item)
+    private void Requeue(QueuedSend item)
     {
-        lock (_queue) return _queue.Contains(item);
+        Exception? terminal;
+        lock (_queue)
+        {
+            terminal = _terminal;
+            if (terminal is null)
+            {
+                // May leave the queue one message over its bounds until it is written again.
+                _queue.AddFirst(item);
+                _queuedBytes += item.Payload.Length;
+            }
+        }
+        if (terminal is not null) item.Done.TrySetException(terminal);
     }
 
     private bool Remove(QueuedSend item)
@@ -391,23 +534,14 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
 
     /// <summary>
     /// Closes for good: no more reconnecting; the open connection (if any) is closed with the given code,
-    /// and sends still queued fail.
+    /// sends still queued fail, and the one being written (if any) completes or fails as its write does.
     /// </summary>
     public async Task CloseAsync(CloseStatus status = CloseStatus.NormalClosure, string? reason = null)
     {
-        var connection = _current;
+        _closeStatus = status;
+        _closeReason = reason;
+        Terminate(new WebSocketClosedException(WebSocketState.Closed, status, "the client was closed"));
         _stop.Cancel();
-        if (connection is not null)
-        {
-            try
-            {
-                await connection.CloseAsync(status, reason).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
-            {
-            }
-        }
-        FailQueue(new WebSocketClosedException(WebSocketState.Closed, status, "the client was closed"));
         if (_run is not null) await _run.ConfigureAwait(false);
         if (_sender is not null) await _sender.ConfigureAwait(false);
         SetState(ReconnectState.Disconnected, 0, null, "closed by the application");

@@ -13,8 +13,12 @@ public static class WebSocketClient
 {
     /// <summary>
     /// Connects and performs the opening handshake (RFC 6455 §4.1). Throws
-    /// <see cref="WebSocketHandshakeException"/> when the server's answer fails a check, and the
-    /// socket's or TLS's own exception when the network does.
+    /// <see cref="WebSocketHandshakeException"/> when the server's answer fails a check (or the server
+    /// hangs up before answering), <see cref="TimeoutException"/> when
+    /// <see cref="WebSocketClientOptions.ConnectTimeout"/> passes, whichever step it was in (TCP connect,
+    /// TLS or the handshake; the message names it), and the socket's or TLS's own exception when the
+    /// network fails otherwise. Cancelling <paramref name="cancellationToken"/> throws
+    /// <see cref="OperationCanceledException"/>.
     /// </summary>
     public static async Task<WebSocketConnection> ConnectAsync(Uri uri, WebSocketClientOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -39,19 +43,16 @@ public static class WebSocketClient
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Stream? stream = null;
         bool success = false;
+        // One exception type for a timeout in any step, so that a caller (or a retry policy) need not
+        // know where it struck; the step is in the message.
+        string step = "the TCP connect";
         try
         {
-            try
-            {
-                await socket.ConnectAsync(endPoint, token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"Connecting to {uri} took longer than {options.ConnectTimeout}.");
-            }
+            await socket.ConnectAsync(endPoint, token).ConfigureAwait(false);
             stream = new NetworkStream(socket, ownsSocket: true);
             if (secure)
             {
+                step = "the TLS handshake";
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
                 await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
@@ -62,6 +63,7 @@ public static class WebSocketClient
                 }, token).ConfigureAwait(false);
             }
 
+            step = "the WebSocket handshake";
             var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true, useZeroByteReads: true));
             var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
             var deflate = options.Connection.Compression;
@@ -87,9 +89,9 @@ public static class WebSocketClient
                 closeTransport: () => ownedStream.DisposeAsync(),
                 compression: compression);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new WebSocketHandshakeException(HandshakeCheck.Incomplete, $"WebSocket handshake with {uri} did not finish within {options.ConnectTimeout}.");
+            throw new TimeoutException($"Connecting to {uri} timed out in {step}: not done within {options.ConnectTimeout}.", ex);
         }
         finally
         {

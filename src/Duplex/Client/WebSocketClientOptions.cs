@@ -16,7 +16,10 @@ public sealed class WebSocketClientOptions
     /// <summary>Subprotocols to offer, in order of preference.</summary>
     public IList<string> Subprotocols { get; } = new List<string>();
 
-    /// <summary>Bound on TCP connect, TLS and the opening handshake together. Default 10 s.</summary>
+    /// <summary>
+    /// Bound on TCP connect, TLS and the opening handshake together; past it the connect throws
+    /// <see cref="TimeoutException"/>. Default 10 s.
+    /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Judges the server's certificate for wss://; null means the system's validation.</summary>
