@@ -17,7 +17,7 @@ public enum HandshakeCheck
     Subprotocol,
     /// <summary>The server accepted an extension that was not offered, or permessage-deflate parameters the offer did not allow.</summary>
     Extension,
-    /// <summary>The connection closed or timed out before the handshake finished.</summary>
+    /// <summary>The server closed the connection before the handshake finished (a timeout is a <see cref="TimeoutException"/>).</summary>
     Incomplete,
 }
 
