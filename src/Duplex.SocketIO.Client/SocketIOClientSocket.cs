@@ -12,11 +12,6 @@ namespace Duplex.SocketIO.Client;
 /// </summary>
 public sealed class SocketIOClientSocket
 {
-    private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
-    {
-        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
-    };
-
     private readonly SocketIOClient _client;
     private readonly object _gate = new();
     private readonly AckRegistry _acks = new();
@@ -604,7 +599,7 @@ public sealed class SocketIOClientSocket
     private EnginePacket[] Encode(string eventName, object?[] args, long? ackId)
     {
         ArgumentNullException.ThrowIfNull(eventName);
-        if (Reserved.Contains(eventName)) throw new ArgumentException($"\"{eventName}\" is a reserved event name", nameof(eventName));
+        ReservedEventNames.ThrowIfReserved(eventName, nameof(eventName));
         args ??= [null];
         foreach (var arg in args)
             if (arg is CancellationToken)

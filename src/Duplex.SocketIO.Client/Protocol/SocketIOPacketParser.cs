@@ -89,11 +89,8 @@ public static class SocketIOPacketParser
         _ => false,
     };
 
-    // socket.io-parser refuses these names in an incoming event (RESERVED_EVENTS, "invalid payload"), so the
-    // connection is closed as for any malformed packet. They name the socket's own lifecycle events and Node's
-    // EventEmitter's: accepted, a peer's "disconnect" would reach the On("disconnect") and OnAny handlers of an
-    // application written as for Node. Names are case-sensitive, as in Node.
-    private static bool IsReservedEventName(JsonElement name) =>
-        name.ValueEquals("connect") || name.ValueEquals("connect_error") || name.ValueEquals("disconnect") ||
-        name.ValueEquals("disconnecting") || name.ValueEquals("newListener") || name.ValueEquals("removeListener");
+    // socket.io-parser refuses reserved names in an incoming event ("invalid payload"), so the connection is
+    // closed as for any malformed packet: accepted, a peer's "disconnect" would reach the On("disconnect")
+    // and OnAny handlers of an application written as for Node.
+    private static bool IsReservedEventName(JsonElement name) => ReservedEventNames.Contains(name);
 }

@@ -11,11 +11,6 @@ namespace Duplex.SocketIO;
 /// </summary>
 public sealed class SocketIOSocket
 {
-    private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
-    {
-        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
-    };
-
     // The reference keeps a session for these reasons only: a client or server that meant to leave does not come back.
     private static readonly HashSet<string> RecoverableReasons = new(StringComparer.Ordinal)
     {
@@ -147,7 +142,7 @@ public sealed class SocketIOSocket
 
     internal static void CheckReserved(string eventName)
     {
-        if (Reserved.Contains(eventName)) throw new ArgumentException($"\"{eventName}\" is a reserved event name", nameof(eventName));
+        ReservedEventNames.ThrowIfReserved(eventName, nameof(eventName));
     }
 
     /// <summary>Emits an event to this client. Arguments are serialized as JSON; <c>byte[]</c> travel as binary.</summary>
