@@ -15,9 +15,9 @@ internal sealed class BinaryPlaceholderConverter : JsonConverter<byte[]>
 
     public static Scope Collect(List<byte[]> attachments)
     {
-        var previous = t_outgoing;
+        var scope = Scope.Outgoing(t_outgoing);
         t_outgoing = attachments;
-        return new Scope(() => t_outgoing = previous);
+        return scope;
     }
 
     /// <summary>
@@ -26,16 +26,16 @@ internal sealed class BinaryPlaceholderConverter : JsonConverter<byte[]>
     /// </summary>
     public static Scope Inline()
     {
-        var previous = t_outgoing;
+        var scope = Scope.Outgoing(t_outgoing);
         t_outgoing = null;
-        return new Scope(() => t_outgoing = previous);
+        return scope;
     }
 
     public static Scope Resolve(IReadOnlyList<byte[]> attachments)
     {
-        var previous = t_incoming;
+        var scope = Scope.Incoming(t_incoming);
         t_incoming = attachments;
-        return new Scope(() => t_incoming = previous);
+        return scope;
     }
 
     public override byte[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
@@ -81,8 +81,31 @@ internal sealed class BinaryPlaceholderConverter : JsonConverter<byte[]>
         attachments.Add(value);
     }
 
-    public readonly struct Scope(Action restore) : IDisposable
+    /// <summary>
+    /// Puts back the list a scope replaced. A struct holding it, not a closure: a scope opens for every
+    /// event encoded and every argument read, and a closure was an allocation each time.
+    /// </summary>
+    public readonly struct Scope : IDisposable
     {
-        public void Dispose() => restore();
+        private readonly List<byte[]>? _outgoing;
+        private readonly IReadOnlyList<byte[]>? _incoming;
+        private readonly bool _isIncoming;
+
+        private Scope(List<byte[]>? outgoing, IReadOnlyList<byte[]>? incoming, bool isIncoming)
+        {
+            _outgoing = outgoing;
+            _incoming = incoming;
+            _isIncoming = isIncoming;
+        }
+
+        internal static Scope Outgoing(List<byte[]>? previous) => new(previous, null, false);
+
+        internal static Scope Incoming(IReadOnlyList<byte[]>? previous) => new(null, previous, true);
+
+        public void Dispose()
+        {
+            if (_isIncoming) t_incoming = _incoming;
+            else t_outgoing = _outgoing;
+        }
     }
 }

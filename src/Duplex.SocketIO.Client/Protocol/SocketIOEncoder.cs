@@ -24,7 +24,7 @@ public static class SocketIOEncoder
         {
             writer.WriteStartArray();
             writer.WriteStringValue(eventName);
-            foreach (var arg in args) WriteValue(writer, arg, options);
+            foreach (var arg in args) SocketIOJson.Write(writer, arg, options);
             writer.WriteEndArray();
         });
 
@@ -36,7 +36,7 @@ public static class SocketIOEncoder
         Encode(SocketIOPacketType.Ack, nsp, id, writer =>
         {
             writer.WriteStartArray();
-            foreach (var arg in args) WriteValue(writer, arg, options);
+            foreach (var arg in args) SocketIOJson.Write(writer, arg, options);
             writer.WriteEndArray();
         });
 
@@ -77,7 +77,7 @@ public static class SocketIOEncoder
             if (data is not null)
             {
                 writer.WritePropertyName("data");
-                WriteValue(writer, data, options);
+                SocketIOJson.Write(writer, data, options);
             }
             writer.WriteEndObject();
         });
@@ -87,11 +87,6 @@ public static class SocketIOEncoder
     /// it puts the client out (the npm client's "io server disconnect").
     /// </summary>
     public static EnginePacket[] Disconnect(string nsp) => Encode(SocketIOPacketType.Disconnect, nsp, null, null);
-
-    private static void WriteValue(Utf8JsonWriter writer, object? value, JsonSerializerOptions options)
-    {
-        SocketIOJson.Write(writer, value, options);
-    }
 
     private static EnginePacket[] Encode(SocketIOPacketType type, string nsp, long? id, Action<Utf8JsonWriter>? writeData)
     {
