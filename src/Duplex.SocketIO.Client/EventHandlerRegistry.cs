@@ -24,9 +24,12 @@ internal sealed class EventHandlerRegistry<TEvent>
         public readonly Func<TEvent, ValueTask>[] Any = any;
     }
 
-    private readonly object _gate = new();
+    // Most sockets handle few events and many none: they all start on this one empty snapshot, so a
+    // registry costs its own object until a handler is added. Writers lock the registry itself.
+    private static readonly Snapshot Empty = new(new Dictionary<string, Func<TEvent, ValueTask>[]>(StringComparer.Ordinal), []);
+
     private readonly Action<Exception, string> _onFailure;
-    private Snapshot _handlers = new(new Dictionary<string, Func<TEvent, ValueTask>[]>(StringComparer.Ordinal), []);
+    private Snapshot _handlers = Empty;
 
     /// <param name="onFailure">Told of a handler's exception and the name of the event it was handling.</param>
     public EventHandlerRegistry(Action<Exception, string> onFailure) => _onFailure = onFailure;
@@ -36,7 +39,7 @@ internal sealed class EventHandlerRegistry<TEvent>
     {
         ArgumentNullException.ThrowIfNull(eventName);
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_gate)
+        lock (this)
         {
             var current = Volatile.Read(ref _handlers);
             var named = new Dictionary<string, Func<TEvent, ValueTask>[]>(current.Named, StringComparer.Ordinal);
@@ -49,7 +52,7 @@ internal sealed class EventHandlerRegistry<TEvent>
     public void OnAny(Func<TEvent, ValueTask> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_gate)
+        lock (this)
         {
             var current = Volatile.Read(ref _handlers);
             Volatile.Write(ref _handlers, new Snapshot(current.Named, [.. current.Any, handler]));
@@ -60,7 +63,7 @@ internal sealed class EventHandlerRegistry<TEvent>
     public void Off(string eventName)
     {
         ArgumentNullException.ThrowIfNull(eventName);
-        lock (_gate)
+        lock (this)
         {
             var current = Volatile.Read(ref _handlers);
             if (!current.Named.ContainsKey(eventName)) return;
