@@ -20,10 +20,10 @@ public sealed class ConnectionGroup
     public string Name { get; }
 
     /// <summary>How many members the group has on this node.</summary>
-    public int Count => _registry.FindGroup(Name)?.Count ?? 0;
+    public int Count => _registry.FindGroup(Name)?.Members.Count ?? 0;
 
     /// <summary>A snapshot of the group's members on this node.</summary>
-    public ICollection<WebSocketConnection> Members => _registry.FindGroup(Name)?.Snapshot() ?? [];
+    public ICollection<WebSocketConnection> Members => _registry.FindGroup(Name)?.Members.Values ?? [];
 
     /// <summary>
     /// Adds <paramref name="connection"/> to the group on this node; adding a member again does nothing, and

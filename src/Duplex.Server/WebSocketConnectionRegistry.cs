@@ -189,10 +189,6 @@ internal sealed class GroupMembers(WebSocketConnectionRegistry registry, string 
 
     /// <summary>What the registry's indexer hands out while the group exists, so reading it allocates nothing.</summary>
     public ConnectionGroup Handle { get; } = new(registry, name);
-
-    public int Count => Members.Count;
-
-    public ICollection<WebSocketConnection> Snapshot() => Members.Values;
 }
 
 /// <summary>
