@@ -161,10 +161,8 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 if (_options.MaxAttempts is int max && attempt > max)
                 {
                     var why = $"gave up after {max} attempt(s): {reason}";
-                    SetState(ReconnectState.Disconnected, attempt - 1, null, why, lastError);
                     var gaveUp = new WebSocketClosedException(WebSocketState.Closed, null, why, lastError);
-                    _firstConnect.TrySetException(gaveUp);
-                    Terminate(gaveUp);
+                    GiveUp(attempt - 1, why, lastError, gaveUp, gaveUp);
                     return;
                 }
                 if (attempt == 1 && !_firstConnect.Task.IsCompleted)
@@ -199,9 +197,7 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                     // refused handshake retried forever is a client hammering a server that said no.
                     if (ShouldRetry(ex)) continue;
                     var why = $"gave up: {ex.Message}";
-                    SetState(ReconnectState.Disconnected, attempt, null, why, ex);
-                    _firstConnect.TrySetException(ex);
-                    Terminate(new WebSocketClosedException(WebSocketState.Closed, null, why, ex));
+                    GiveUp(attempt, why, ex, ex, new WebSocketClosedException(WebSocketState.Closed, null, why, ex));
                     return;
                 }
 
@@ -251,6 +247,17 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
             _inbox.Writer.TryComplete();
             _firstConnect.TrySetException(new WebSocketClosedException(WebSocketState.Closed, null, "stopped"));
         }
+    }
+
+    /// <summary>
+    /// Stops for good: reports it, fails a StartAsync still waiting with <paramref name="startError"/>, and
+    /// every queued and later send with <paramref name="sendError"/>.
+    /// </summary>
+    private void GiveUp(int attempt, string why, Exception? cause, Exception startError, Exception sendError)
+    {
+        SetState(ReconnectState.Disconnected, attempt, null, why, cause);
+        _firstConnect.TrySetException(startError);
+        Terminate(sendError);
     }
 
     private bool ShouldRetry(Exception error)
