@@ -28,13 +28,31 @@ public class ConnectTimeoutTests
     [Fact]
     public async Task Timeout_during_the_tcp_connect_throws_TimeoutException()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        // A zero timeout expires before the TCP connect can finish, even on loopback.
-        var options = new WebSocketClientOptions { ConnectTimeout = TimeSpan.Zero };
-        var error = await Assert.ThrowsAsync<TimeoutException>(() => WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), options).WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Contains("the TCP connect", error.Message);
+        // A listener whose accept queue is full and never drained: Linux then drops further SYNs, so a
+        // connect to it cannot finish. (A zero timeout against a plain listener was not enough: on
+        // loopback the connect sometimes won the race, and the timeout struck in a later step.)
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var endPoint = (IPEndPoint)listener.LocalEndPoint!;
+        var fillers = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                fillers.Add(filler);
+                _ = filler.ConnectAsync(endPoint).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            }
+            await Task.Delay(200);
+            var options = new WebSocketClientOptions { ConnectTimeout = TimeSpan.FromMilliseconds(300) };
+            var error = await Assert.ThrowsAsync<TimeoutException>(() => WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{endPoint.Port}/"), options).WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Contains("the TCP connect", error.Message);
+        }
+        finally
+        {
+            foreach (var filler in fillers) filler.Dispose();
+        }
     }
 
     [Fact]
