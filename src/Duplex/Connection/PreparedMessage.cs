@@ -1,3 +1,4 @@
+using Duplex.Protocol.Deflate;
 using System.Buffers;
 using System.Text;
 using Duplex.Protocol;

@@ -8,51 +8,18 @@ namespace Duplex;
 // Ending: the close handshake (RFC 6455 §7), failing the connection, draining after a failure, and Abort/Dispose.
 public sealed partial class WebSocketConnection
 {
-    private bool LooksLikeCloseFrame(in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.Length < 2) return false;
-        Span<byte> head = stackalloc byte[2];
-        buffer.Slice(0, 2).CopyTo(head);
-        bool masked = (head[1] & 0x80) != 0;
-        return head[0] == 0x88 && masked == (Role == WebSocketRole.Server) && (head[1] & 0x7F) <= 125;
-    }
-
-    /// <summary>After failing the connection: skip frames until the peer's close frame arrives.</summary>
-    private static DrainResult DrainUntilClose(ref ReadOnlySequence<byte> buffer)
-    {
-        Span<byte> head = stackalloc byte[FrameHeader.MaxLength];
-        while (true)
-        {
-            int n = (int)Math.Min(FrameHeader.MaxLength, buffer.Length);
-            buffer.Slice(0, n).CopyTo(head);
-            if (!FrameHeader.TryParse(head.Slice(0, n), out var h)) return DrainResult.NeedMore;
-            if (h.PayloadLength < 0 || h.PayloadLength > 1 << 20) return DrainResult.Garbage;
-            long total = h.HeaderLength + h.PayloadLength;
-            if (buffer.Length < total) return DrainResult.NeedMore;
-            buffer = buffer.Slice(total);
-            if (h.Opcode == Opcode.Close) return DrainResult.CloseSeen;
-        }
-    }
-
-    /// <summary>Handles the peer's close frame: answers it, or fails the connection if its payload is invalid.</summary>
+    /// <summary>Answers the peer's valid close frame (the protocol has judged it), once the replies still due are out.</summary>
     private async ValueTask HandleCloseFrameAsync()
     {
-        int length = (int)_frameReader.Current.PayloadLength;
-        if (!FrameReader.TryParseClosePayload(_controlBuffer.AsSpan(0, length), out var status, out var reason, out var error))
-        {
-            // The peer already closed; nothing more will come but TCP's end.
-            await FailAsync(error).ConfigureAwait(false);
-            return;
-        }
-        _closeStatus ??= status ?? Protocol.CloseStatus.NoStatusReceived;
-        _closeDescription ??= reason;
+        _closeStatus ??= _protocol.PeerCloseStatus;
+        _closeDescription ??= _protocol.PeerCloseReason;
         SetState(WebSocketState.CloseReceived);
         // The answer can queue behind a send stuck on a peer that stopped reading: the close
         // handshake is bounded by CloseTimeout here as everywhere, or the connection never ends.
         StartCloseTimer();
         await WaitForConsumerAsync().ConfigureAwait(false);
         // RFC 6455 §5.5.1: answer with a close frame, echoing the status code received.
-        await SendCloseFrameAsync(status, null, _lifetime.Token).ConfigureAwait(false);
+        await SendControlAsync(ControlFrame.CloseReply, default, null, null, _lifetime.Token).ConfigureAwait(false);
         SetState(WebSocketState.Closed);
         if (Role == WebSocketRole.Client)
         {
@@ -61,6 +28,10 @@ public sealed partial class WebSocketConnection
         }
     }
 
+    /// <summary>
+    /// The protocol failed the connection (its input now skips to the peer's close frame): logs and
+    /// counts it once, and sends our close frame with the error's code once the replies still due are out.
+    /// </summary>
     private async ValueTask FailAsync(ProtocolError error)
     {
         _closeStatus ??= error.Status;
@@ -71,16 +42,19 @@ public sealed partial class WebSocketConnection
         try
         {
             await WaitForConsumerAsync().ConfigureAwait(false);
-            await SendCloseFrameAsync(error.Status, error.Reason, _lifetime.Token).ConfigureAwait(false);
+            await SendControlAsync(ControlFrame.Close, default, error.Status, error.Reason, _lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
         {
         }
-        SetState(WebSocketState.Closed);
+        // Our close is out and we wait for the peer's (or the close timeout): Closed once input ends.
+        SetState(WebSocketState.CloseSent);
     }
 
     private async Task FinishAsync()
     {
+        // A failed connection ends Closed, with the code it failed with, whether or not the peer answered.
+        if (_protocol.State is WebSocketProtocolState.Failing or WebSocketProtocolState.Closed) SetState(WebSocketState.Closed);
         if (_state < (int)WebSocketState.Closed)
         {
             // The close handshake did not finish: the peer vanished, or never answered our close.
@@ -88,13 +62,6 @@ public sealed partial class WebSocketConnection
             SetState(WebSocketState.Aborted);
         }
         _inbox.Complete();
-        if (_messageBuffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_messageBuffer);
-            _messageBuffer = null;
-        }
-        _inflated?.Dispose();
-        _inflater?.Dispose();
         _messageBucket?.Dispose();
         _byteBucket?.Dispose();
         FailPendingPings();
@@ -106,8 +73,8 @@ public sealed partial class WebSocketConnection
         try
         {
             _outputDone = true;
-            _deflater?.Dispose();
-            _compressedOut?.Dispose();
+            // The read loop is over and no sender holds the lock: neither side of the protocol is in use.
+            _protocol.Dispose();
             await _transport.Output.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -198,7 +165,7 @@ public sealed partial class WebSocketConnection
         StartCloseTimer();
         try
         {
-            await SendCloseFrameAsync(status, reason, _lifetime.Token).ConfigureAwait(false);
+            await SendControlAsync(ControlFrame.Close, default, status, reason, _lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {

@@ -13,6 +13,19 @@ namespace Duplex;
 // in one send per recipient. MaxDeferredBytes bounds what waits; past it a send flushes at once.
 public sealed partial class WebSocketConnection
 {
+    // The channel itself: whose delivery this thread is inside (set only around the inbox write that can
+    // run the application inline, DeliverAsync), and what it owes other connections (the read loop's).
+    [ThreadStatic] private static WebSocketConnection? t_delivering;
+
+    private WebSocketConnection? EnterDelivery()
+    {
+        var outer = t_delivering;
+        t_delivering = this;
+        return outer;
+    }
+
+    private static void LeaveDelivery(WebSocketConnection? outer) => t_delivering = outer;
+
     /// <summary>
     /// Under the send lock, after writing a message: flushes, unless the application is sending from
     /// inside a delivery on the read loop's thread — then the read loop flushes once it has handled the

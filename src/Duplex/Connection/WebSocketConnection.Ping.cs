@@ -22,7 +22,7 @@ public sealed partial class WebSocketConnection
         lock (_pendingPings) _pendingPings.Add(pending);
         try
         {
-            await SendControlFrameAsync(Opcode.Ping, data, cancellationToken).ConfigureAwait(false);
+            await SendControlAsync(ControlFrame.Ping, data, null, null, cancellationToken).ConfigureAwait(false);
             return await pending.Pong.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally

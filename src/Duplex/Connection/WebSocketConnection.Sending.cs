@@ -15,53 +15,25 @@ public sealed partial class WebSocketConnection
     public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        int count = Encoding.UTF8.GetByteCount(text);
-        if (count <= StackEncodeLimit && !WillCompress(count))
-        {
-            return SendEncodedTextAsync(text, count, cancellationToken);
-        }
-        return SendPooledTextAsync(text, count, cancellationToken);
+        return SendStringAsync(text, cancellationToken);
     }
 
-    private const int StackEncodeLimit = 16 * 1024;
-
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendEncodedTextAsync(string text, int count, CancellationToken cancellationToken)
+    private async ValueTask SendStringAsync(string text, CancellationToken cancellationToken)
     {
         await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfCannotSend();
-            // Encode straight into the pipe: no intermediate buffer for small and medium messages.
-            var output = _transport.Output;
-            uint? key = _maskKeys?.Next();
-            int headerLength = FrameHeader.GetLength(count, key.HasValue);
-            var span = output.GetSpan(headerLength + count);
-            FrameHeader.Write(span, true, 0, Opcode.Text, count, key);
-            var body = span.Slice(headerLength, count);
-            Encoding.UTF8.GetBytes(text, body);
-            if (key is uint k) Masking.Apply(body, k, 0);
-            output.Advance(headerLength + count);
-            await FlushOrDeferAsync(headerLength + count, cancellationToken).ConfigureAwait(false);
+            // Small and medium text is encoded straight into the pipe: no intermediate buffer.
+            int wire = _protocol.WriteText(_transport.Output, text, out int length);
+            if (wire != length) DuplexMetrics.CompressionRatio.Record((double)wire / length);
+            await FlushOrDeferAsync(wire, cancellationToken).ConfigureAwait(false);
             DuplexMetrics.MessagesSent.Add(1);
         }
         finally
         {
             _sendLock.Release();
-        }
-    }
-
-    private async ValueTask SendPooledTextAsync(string text, int count, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(count);
-        try
-        {
-            Encoding.UTF8.GetBytes(text, buffer);
-            await SendFrameAsync(Opcode.Text, buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -100,11 +72,7 @@ public sealed partial class WebSocketConnection
     public async ValueTask SendAsync(PreparedMessage message, CancellationToken cancellationToken = default)
     {
         if (Role != WebSocketRole.Server) throw new InvalidOperationException("Prepared messages are unmasked frames: only a server may send them.");
-        // Compressed once for all recipients that reset context per message; a recipient whose
-        // context carries over between messages gets the plain frame (RFC 7692 lets a sender choose).
-        var frame = _deflater is null && Compression is not null && message.PayloadLength >= _options.Compression.MinMessageSizeToCompress
-            ? message.CompressedFrame(_sharedDeflaterWindowBits, _options.Compression.CompressionLevel)
-            : message.Frame;
+        var frame = _protocol.FrameFor(message);
         int size = frame.Length;
         Interlocked.Add(ref _bufferedBytes, size);
         try
@@ -113,6 +81,7 @@ public sealed partial class WebSocketConnection
             try
             {
                 ThrowIfCannotSend();
+                _protocol.OnPreframedMessage();
                 // The frame is immutable and shared by every recipient: a transport that can sends it from there.
                 if (_transport.Output is IReferenceWriter byReference) byReference.WriteByReference(frame);
                 else _transport.Output.Write(frame.Span);
@@ -166,28 +135,8 @@ public sealed partial class WebSocketConnection
         try
         {
             ThrowIfCannotSend();
-            if (WillCompress(payload.Length))
-            {
-                // RFC 7692 §7.2.1: compress, drop the trailing 00 00 FF FF, set RSV1 on the (only) frame.
-                _compressedOut!.Clear();
-                if (_deflater is not null)
-                {
-                    _deflater.CompressMessage(payload.Span, _compressedOut);
-                }
-                else
-                {
-                    int level = _options.Compression.CompressionLevel;
-                    var shared = DeflaterPool.Rent(_sharedDeflaterWindowBits, level);
-                    shared.CompressMessage(payload.Span, _compressedOut); // on failure it is dropped, not returned
-                    DeflaterPool.Return(shared, level);
-                }
-                DuplexMetrics.CompressionRatio.Record((double)_compressedOut.WrittenCount / payload.Length);
-                FrameWriter.WriteFrame(_transport.Output, opcode, true, FrameHeader.Rsv1, _compressedOut.WrittenSpan, _maskKeys?.Next());
-            }
-            else
-            {
-                FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
-            }
+            int wire = _protocol.WriteMessage(_transport.Output, opcode, payload.Span);
+            if (_protocol.WillCompress(payload.Length)) DuplexMetrics.CompressionRatio.Record((double)wire / payload.Length);
             await FlushOrDeferAsync(payload.Length, cancellationToken).ConfigureAwait(false);
             DuplexMetrics.MessagesSent.Add(1);
         }
@@ -196,8 +145,6 @@ public sealed partial class WebSocketConnection
             _sendLock.Release();
         }
     }
-
-    private bool WillCompress(int length) => Compression is not null && length >= _options.Compression.MinMessageSizeToCompress;
 
     /// <summary>
     /// Takes the send lock for a data message. RFC 6455 §5.4: the frames of a fragmented message may
@@ -240,7 +187,7 @@ public sealed partial class WebSocketConnection
         {
             ThrowIfCannotSend();
             _openWriter = endOfMessage ? null : writer;
-            FrameWriter.WriteFrame(_transport.Output, opcode, endOfMessage, 0, payload.Span, _maskKeys?.Next());
+            _protocol.WriteFragment(_transport.Output, opcode, payload.Span, endOfMessage);
             await FlushAsync(cancellationToken).ConfigureAwait(false);
             if (endOfMessage) DuplexMetrics.MessagesSent.Add(1);
         }
@@ -269,14 +216,14 @@ public sealed partial class WebSocketConnection
         // writing; readers of the field hold the send lock and see either value safely.
         // Once our close frame is out no data frame follows anyway: the close handshake goes on.
         bool midMessage = Interlocked.CompareExchange(ref _openWriter, null, writer) == writer;
-        if (midMessage && !(_closeSent || _outputDone || _state >= (int)WebSocketState.Closed)) Abort();
+        if (midMessage && !(!_protocol.CanSendControl || _outputDone || _state >= (int)WebSocketState.Closed)) Abort();
         _writerGate.Release();
     }
 
     private void ThrowIfCannotSend()
     {
-        Debug.Assert(_sendLock.IsHeld, "_closeSent and _outputDone are guarded by the send lock");
-        if (_closeSent || _outputDone || _state >= (int)WebSocketState.Closed)
+        Debug.Assert(_sendLock.IsHeld, "the protocol's output side and _outputDone are guarded by the send lock");
+        if (!_protocol.CanSendControl || _outputDone || _state >= (int)WebSocketState.Closed)
             throw new WebSocketClosedException(State, _closeStatus, _closeDescription);
     }
 
@@ -325,45 +272,37 @@ public sealed partial class WebSocketConnection
 
     // RFC 6455 §5.5.2: answer a ping with a pong carrying the same data.
     private ValueTask SendPongAsync(CancellationToken token) =>
-        SendControlFrameAsync(Opcode.Pong, _controlBuffer.AsMemory(0, (int)_frameReader.Current.PayloadLength), token);
+        SendControlAsync(ControlFrame.Pong, _protocol.ControlPayloadMemory, null, null, token);
 
-    private ValueTask SendCloseFrameAsync(CloseStatus? status, string? reason, CancellationToken token)
-    {
-        var payload = new byte[status is null ? 0 : 2 + FrameWriter.MaxCloseReasonBytes];
-        int length = status is CloseStatus s ? FrameWriter.WriteClosePayload(payload, s, TruncateReason(reason)) : 0;
-        return SendControlFrameAsync(Opcode.Close, payload.AsMemory(0, length), token);
-    }
+    private enum ControlFrame { Ping, Pong, Close, CloseReply }
 
     /// <summary>
     /// Writes one control frame under the send lock; it may go between the frames of a fragmented
-    /// message (RFC 6455 §5.4). Nothing goes out after our close frame (§5.5.1): pongs and a second
-    /// close are then skipped, and a ping fails as any send would.
+    /// message (RFC 6455 §5.4). Nothing goes out after our close frame (§5.5.1): the protocol then
+    /// skips pongs and a second close, and a ping fails as any send would.
     /// </summary>
-    private async ValueTask SendControlFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken token)
+    private async ValueTask SendControlAsync(ControlFrame kind, ReadOnlyMemory<byte> payload, CloseStatus? status, string? reason, CancellationToken token)
     {
         await _sendLock.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            if (opcode == Opcode.Ping) ThrowIfCannotSend();
-            else if (_closeSent || _outputDone) return;
-            if (opcode == Opcode.Close) _closeSent = true;
-            FrameWriter.WriteFrame(_transport.Output, opcode, true, 0, payload.Span, _maskKeys?.Next());
-            if (opcode == Opcode.Ping) await FlushAsync(token).ConfigureAwait(false);
+            if (kind == ControlFrame.Ping) ThrowIfCannotSend();
+            else if (_outputDone) return;
+            var output = _transport.Output;
+            bool written = kind switch
+            {
+                ControlFrame.Ping => _protocol.WritePing(output, payload.Span),
+                ControlFrame.Pong => _protocol.WritePong(output, payload.Span),
+                ControlFrame.Close => _protocol.WriteClose(output, status, reason),
+                _ => _protocol.WriteCloseReply(output),
+            };
+            if (!written) return;
+            if (kind == ControlFrame.Ping) await FlushAsync(token).ConfigureAwait(false);
             else await FlushCoreAsync(token).ConfigureAwait(false);
         }
         finally
         {
             _sendLock.Release();
         }
-    }
-
-    /// <summary>Cuts a reason to the 123 bytes a close frame holds, on a character boundary.</summary>
-    internal static string? TruncateReason(string? reason)
-    {
-        if (reason is null || Encoding.UTF8.GetByteCount(reason) <= FrameWriter.MaxCloseReasonBytes) return reason;
-        int length = reason.Length;
-        while (length > 0 && Encoding.UTF8.GetByteCount(reason.AsSpan(0, length)) > FrameWriter.MaxCloseReasonBytes) length--;
-        if (length > 0 && char.IsHighSurrogate(reason[length - 1])) length--;
-        return reason[..length];
     }
 }

@@ -30,23 +30,17 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private readonly IDuplexPipe _transport;
     private readonly WebSocketConnectionOptions _options;
     private readonly ILogger _logger;
-    private readonly FrameReader _frameReader;
     private readonly SendLock _sendLock = new();
     private readonly MessageInbox _inbox;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly MaskKeySource? _maskKeys;
     private readonly Func<ValueTask>? _closeTransport;
     private readonly HeartbeatScheduler? _heartbeat;
     private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _messageBucket;
     private readonly System.Threading.RateLimiting.TokenBucketRateLimiter? _byteBucket;
-    // permessage-deflate, when negotiated: one compressor (used under the send lock) and one
-    // decompressor (used by the read loop) per connection, each with native zlib state.
-    private readonly MessageDeflater? _deflater;  // with context takeover: the connection's own
-    private readonly int _sharedDeflaterWindowBits;  // without: a shared one of this window (DeflaterPool)
-    private readonly MessageInflater? _inflater;
-    private readonly PooledBufferWriter? _compressedOut;
-    private readonly byte[]? _compressedIn;
+    // The protocol (framing, limits, UTF-8, inflation, the close handshake's rules). Its input side is
+    // the read loop's; its output side is used under _sendLock only.
+    private readonly WebSocketProtocol _protocol;
 
     // ── Any thread, through volatile reads and Interlocked/CAS writes.
     private volatile int _state = (int)WebSocketState.Open;  // moves only forward (SetState)
@@ -69,8 +63,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private List<PendingPing>? _pendingPingsStorage; // under lock (_pendingPings)
     private List<PendingPing> _pendingPings => LazyInitializer.EnsureInitialized(ref _pendingPingsStorage, static () => []);
 
-    // ── Guarded by _sendLock.
-    private bool _closeSent;
+    // ── Guarded by _sendLock (with _protocol's output side).
     private bool _outputDone;
     private WebSocketMessageWriter? _openWriter;  // a fragmented message is on the wire (AbandonMessage clears it by CAS)
     // Sends made while a read loop hands out a message (the application running inline) are flushed
@@ -79,19 +72,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private bool _flushDeferred;                  // bytes in the pipe wait for a read loop's flush
     private int _deferredBytes;
 
-    // ── The read loop only (ReadLoopAsync and what it calls, one at a time).
-    [ThreadStatic] private static WebSocketConnection? t_delivering; // whose delivery this thread is inside
-    private List<WebSocketConnection>? _flushQueue; // other connections this batch wrote to (pooled)
-    private byte[]? _controlBufferStorage;        // control frame payloads; most connections never see one
-    private byte[] _controlBuffer => _controlBufferStorage ??= new byte[125];
-    private bool _inFrame;
-    private long _drainSkip;                      // payload left of the frame that failed the connection
+    // ── The read loop only (ReadLoopAsync and what it calls, one at a time; with _protocol's input side).
+    private List<WebSocketConnection>? _flushQueue; // other connections this batch wrote to (pooled; see FlushBatching)
     private ReadOnlySequence<byte> _unread;
-    private byte[]? _messageBuffer;               // the message being assembled
-    private int _messageLength;
-    private PooledBufferWriter? _inflated;
-    private bool _inflatedDone;                   // the compressed message ended; parts of it remain
-    private Utf8Validator _inflatedUtf8;
 
     /// <summary>
     /// Starts a connection over <paramref name="transport"/>, after a completed opening handshake.
@@ -142,22 +125,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         RemoteEndPoint = remoteEndPoint;
         _closeTransport = closeTransport;
         Id = Interlocked.Increment(ref s_nextId);
-        _frameReader = new FrameReader(_options.ReaderOptions(role, compression is null ? (byte)0 : FrameHeader.Rsv1));
-        if (compression is not null)
-        {
-            Compression = compression;
-            // Without context takeover on our side, a shared compressor does (DeflaterPool).
-            if (compression.SenderResetsContext(role)) _sharedDeflaterWindowBits = compression.SenderWindowBits(role);
-            else _deflater = MessageDeflater.Create(compression, role, _options.Compression.CompressionLevel);
-            _inflater = MessageInflater.Create(compression, role);
-            _compressedOut = new PooledBufferWriter(1024);
-            _compressedIn = new byte[16 * 1024];
-        }
+        Compression = compression;
+        _protocol = new WebSocketProtocol(role, _options.ProtocolOptions(), compression);
         // A waiting application runs on the read loop's thread when a message arrives, instead of
         // being queued to the thread pool: one hop less per message, as when the application reads
         // the socket itself. The read loop's state is settled before each delivery (DeliverAsync).
         _inbox = new MessageInbox(_options.ReceiveQueueCapacity);
-        if (role == WebSocketRole.Client) _maskKeys = new MaskKeySource();
         if (_options.ReceiveRateLimit.IsSet)
         {
             _messageBucket = ReceiveRateLimit.Bucket(_options.ReceiveRateLimit.MessagesPerSecond);

@@ -5,24 +5,30 @@ namespace Duplex;
 /// <summary>Limits and timeouts of one connection. Every one is bounded with a default.</summary>
 public sealed class WebSocketConnectionOptions
 {
-    /// <summary>Largest message accepted (all fragments together); larger fails with 1009. Default 64 MiB.</summary>
+    /// <summary>Largest message accepted (all fragments together); larger fails with 1009. Default 64 MiB (<see cref="WebSocketProtocolOptions.DefaultMaxMessageSize"/>).</summary>
     public long MaxMessageSize
     {
         get => _maxMessageSize;
         // Messages are assembled in one array; with ReceiveChunkSize a larger total could be
         // streamed, but each part still lives in an array.
-        set => _maxMessageSize = value is > 0 and <= int.MaxValue - 64
+        set => _maxMessageSize = value is > 0 and <= WebSocketProtocolOptions.MaxMessageSizeLimit
             ? value
             : throw new ArgumentOutOfRangeException(nameof(value), "Between 1 byte and 2 GiB.");
     }
 
-    private long _maxMessageSize = 64 * 1024 * 1024;
+    private long _maxMessageSize = WebSocketProtocolOptions.DefaultMaxMessageSize;
 
     /// <summary>
     /// Most frames a message may have; more fails with 1008. The size limit alone would let a peer
-    /// send endless empty continuation frames. Default 131072.
+    /// send endless empty continuation frames. Default 131072 (<see cref="WebSocketProtocolOptions.DefaultMaxFragments"/>).
     /// </summary>
-    public int MaxFragments { get; set; } = 128 * 1024;
+    public int MaxFragments
+    {
+        get => _maxFragments;
+        set => _maxFragments = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), "At least one fragment.");
+    }
+
+    private int _maxFragments = WebSocketProtocolOptions.DefaultMaxFragments;
 
     /// <summary>How long a close handshake may take before the connection is dropped. Default 5 s.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
@@ -82,7 +88,7 @@ public sealed class WebSocketConnectionOptions
     internal WebSocketConnectionOptions Clone()
     {
         var copy = (WebSocketConnectionOptions)MemberwiseClone();
-        copy._readerOptions = null;
+        copy._protocolOptions = null;
         // The copy is what live connections read (an endpoint's frozen options, or one client's): a nested
         // options object left shared would let the caller change them under those connections.
         copy.Compression = Compression.Clone();
@@ -90,19 +96,26 @@ public sealed class WebSocketConnectionOptions
         return copy;
     }
 
-    // Frame reader settings, one per role and RSV set, shared by the connections of these options
-    // (an endpoint's frozen copy) instead of 40 B each. Rebuilt if the limits were changed since.
-    private FrameReaderOptions?[]? _readerOptions;
+    // The protocol's settings, shared by the connections of these options (an endpoint's frozen copy)
+    // instead of one per connection; rebuilt if they were changed since.
+    private WebSocketProtocolOptions? _protocolOptions;
 
-    internal FrameReaderOptions ReaderOptions(WebSocketRole role, byte allowedRsv)
+    internal WebSocketProtocolOptions ProtocolOptions()
     {
-        var cache = _readerOptions ??= new FrameReaderOptions?[4];
-        int slot = (role == WebSocketRole.Server ? 0 : 2) + (allowedRsv == 0 ? 0 : 1);
-        var cached = Volatile.Read(ref cache[slot]);
-        if (cached is null || cached.AllowedRsv != allowedRsv || cached.MaxMessageSize != MaxMessageSize || cached.MaxFragments != MaxFragments)
+        var cached = Volatile.Read(ref _protocolOptions);
+        if (cached is null || cached.MaxMessageSize != MaxMessageSize || cached.MaxFragments != MaxFragments
+            || cached.ReceiveChunkSize != ReceiveChunkSize || cached.CompressionLevel != Compression.CompressionLevel
+            || cached.MinMessageSizeToCompress != Compression.MinMessageSizeToCompress)
         {
-            cached = new FrameReaderOptions { Role = role, MaxMessageSize = MaxMessageSize, MaxFragments = MaxFragments, AllowedRsv = allowedRsv };
-            Volatile.Write(ref cache[slot], cached);
+            cached = new WebSocketProtocolOptions
+            {
+                MaxMessageSize = MaxMessageSize,
+                MaxFragments = MaxFragments,
+                ReceiveChunkSize = ReceiveChunkSize,
+                CompressionLevel = Compression.CompressionLevel,
+                MinMessageSizeToCompress = Compression.MinMessageSizeToCompress,
+            };
+            Volatile.Write(ref _protocolOptions, cached);
         }
         return cached;
     }

@@ -14,7 +14,6 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
     private readonly WebSocketConnection _connection;
     private readonly WebSocketMessageType _type;
     private Utf8Validator _utf8;
-    private bool _started;
     private bool _completed;
 
     internal WebSocketMessageWriter(WebSocketConnection connection, WebSocketMessageType type)
@@ -45,11 +44,10 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
                 throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(fragment));
             _utf8 = probe;
         }
-        var opcode = _started ? Opcode.Continuation : _type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary;
+        var opcode = _type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary;
         try
         {
             await _connection.WriteFragmentAsync(this, opcode, fragment, endOfMessage, cancellationToken).ConfigureAwait(false);
-            _started = true;
         }
         catch
         {

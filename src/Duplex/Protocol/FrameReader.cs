@@ -1,7 +1,7 @@
 namespace Duplex.Protocol;
 
 /// <summary>The outcome of <see cref="FrameReader.TryReadHeader"/>.</summary>
-public enum FrameReadStatus
+internal enum FrameReadStatus
 {
     /// <summary>More bytes are needed before anything can be decided.</summary>
     NeedMoreData,
@@ -11,30 +11,17 @@ public enum FrameReadStatus
     Error,
 }
 
-/// <summary>Limits and negotiated parameters the reader enforces.</summary>
-public sealed class FrameReaderOptions
-{
-    /// <summary>Which end reads: a server requires masked frames, a client unmasked ones (RFC 6455 §5.1).</summary>
-    public WebSocketRole Role { get; init; }
-
-    /// <summary>RSV bits an extension negotiated for data messages (permessage-deflate: RSV1).</summary>
-    public byte AllowedRsv { get; init; }
-
-    /// <summary>Largest message (sum of its frames' payloads) accepted; larger fails with 1009.</summary>
-    public long MaxMessageSize { get; init; } = 16 * 1024 * 1024;
-
-    /// <summary>Most frames one message may have; more fails with 1008.</summary>
-    public int MaxFragments { get; init; } = 4096;
-}
-
 /// <summary>
-/// The receive side of the protocol, sans-I/O: it judges frame headers against RFC 6455 as they
-/// arrive, unmasks payloads in place, and validates text as UTF-8 incrementally. The caller owns
-/// the buffers: it hands over header bytes, then payload bytes it has copied out of its input.
+/// The frame layer of <see cref="WebSocketProtocol"/>'s input: it judges frame headers against RFC 6455
+/// as they arrive (opcodes, RSV bits, masking, control frame rules, fragment order, the size and
+/// fragment limits), unmasks payloads in place, and validates uncompressed text as UTF-8 incrementally.
+/// The protocol owns the buffers: it hands over header bytes, then payload bytes copied out of its input.
 /// </summary>
-public sealed class FrameReader
+internal sealed class FrameReader
 {
-    private readonly FrameReaderOptions _options;
+    private readonly WebSocketRole _role;
+    private readonly byte _allowedRsv;
+    private readonly WebSocketProtocolOptions _options;
     private FrameHeader _frame;
     private long _remaining;
     private int _maskOffset;
@@ -46,11 +33,13 @@ public sealed class FrameReader
     private int _fragments;
     private Utf8Validator _utf8;
 
-    /// <summary>A reader that enforces <paramref name="options"/>, at the start of a connection's input.</summary>
-    public FrameReader(FrameReaderOptions options) => _options = options;
-
-    /// <summary>The limits and negotiated parameters this reader enforces.</summary>
-    public FrameReaderOptions Options => _options;
+    /// <summary>A reader for <paramref name="role"/>'s input, allowing <paramref name="allowedRsv"/> on data messages, within <paramref name="options"/>' limits.</summary>
+    public FrameReader(WebSocketRole role, byte allowedRsv, WebSocketProtocolOptions options)
+    {
+        _role = role;
+        _allowedRsv = allowedRsv;
+        _options = options;
+    }
 
     /// <summary>The header of the frame being read.</summary>
     public FrameHeader Current => _frame;
@@ -105,11 +94,11 @@ public sealed class FrameReader
         bool control = h.Opcode.IsControl();
         // RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them; RFC 7692 §6: only the
         // first frame of a data message may carry RSV1.
-        byte allowed = control || h.Opcode == Opcode.Continuation ? (byte)0 : _options.AllowedRsv;
+        byte allowed = control || h.Opcode == Opcode.Continuation ? (byte)0 : _allowedRsv;
         if ((h.Rsv & ~allowed) != 0)
             return new(CloseStatus.ProtocolError, $"reserved bits 0x{h.Rsv:X} set without a negotiated extension");
         // RFC 6455 §5.1: clients mask every frame, servers none.
-        bool expectMasked = _options.Role == WebSocketRole.Server;
+        bool expectMasked = _role == WebSocketRole.Server;
         if (h.Masked != expectMasked)
             return new(CloseStatus.ProtocolError, expectMasked ? "client frame is not masked" : "server frame is masked");
         // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
@@ -172,38 +161,6 @@ public sealed class FrameReader
         _inMessage = false;
         if (_messageOpcode == Opcode.Text && !_messageCompressed && !_utf8.IsComplete)
             error = new(CloseStatus.InvalidPayloadData, "text message ends inside a UTF-8 sequence");
-        return true;
-    }
-
-    /// <summary>
-    /// Validates an unmasked close frame payload (RFC 6455 §5.5.1, §7.4): empty, or a valid code
-    /// followed by a UTF-8 reason.
-    /// </summary>
-    public static bool TryParseClosePayload(ReadOnlySpan<byte> payload, out CloseStatus? status, out string reason, out ProtocolError error)
-    {
-        status = null;
-        reason = "";
-        error = default;
-        if (payload.Length == 0) return true;
-        if (payload.Length == 1)
-        {
-            error = new(CloseStatus.ProtocolError, "close frame with a 1-byte payload");
-            return false;
-        }
-        int code = (payload[0] << 8) | payload[1];
-        if (!CloseStatusRules.IsValidOnWire(code))
-        {
-            error = new(CloseStatus.ProtocolError, $"invalid close code {code}");
-            return false;
-        }
-        var text = payload.Slice(2);
-        if (!System.Text.Unicode.Utf8.IsValid(text))
-        {
-            error = new(CloseStatus.InvalidPayloadData, "close reason is not valid UTF-8");
-            return false;
-        }
-        status = (CloseStatus)code;
-        reason = System.Text.Encoding.UTF8.GetString(text);
         return true;
     }
 }

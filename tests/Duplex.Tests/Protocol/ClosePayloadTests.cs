@@ -8,7 +8,7 @@ public class ClosePayloadTests
     [Fact]
     public void Accepts_empty_close_payload_as_no_status()
     {
-        Assert.True(FrameReader.TryParseClosePayload([], out var status, out var reason, out _));
+        Assert.True(WebSocketProtocol.TryParseClosePayload([], out var status, out var reason, out _));
         Assert.Null(status);
         Assert.Equal("", reason);
     }
@@ -16,7 +16,7 @@ public class ClosePayloadTests
     [Fact]
     public void Rejects_one_byte_close_payload_with_1002()
     {
-        Assert.False(FrameReader.TryParseClosePayload([0x03], out _, out _, out var error));
+        Assert.False(WebSocketProtocol.TryParseClosePayload([0x03], out _, out _, out var error));
         Assert.Equal(CloseStatus.ProtocolError, error.Status);
     }
 
@@ -35,7 +35,7 @@ public class ClosePayloadTests
     [InlineData(65535)]
     public void Rejects_invalid_close_code_with_1002(int code)
     {
-        Assert.False(FrameReader.TryParseClosePayload(Frames.ClosePayload(code), out _, out _, out var error));
+        Assert.False(WebSocketProtocol.TryParseClosePayload(Frames.ClosePayload(code), out _, out _, out var error));
         Assert.Equal(CloseStatus.ProtocolError, error.Status);
     }
 
@@ -58,7 +58,7 @@ public class ClosePayloadTests
     [InlineData(4999)]
     public void Accepts_valid_close_code_and_decodes_reason(int code)
     {
-        Assert.True(FrameReader.TryParseClosePayload(Frames.ClosePayload(code, "bye ✓"), out var status, out var reason, out _));
+        Assert.True(WebSocketProtocol.TryParseClosePayload(Frames.ClosePayload(code, "bye ✓"), out var status, out var reason, out _));
         Assert.Equal(code, (int)status!.Value);
         Assert.Equal("bye ✓", reason);
     }
@@ -71,7 +71,7 @@ public class ClosePayloadTests
     public void Rejects_close_reason_that_is_not_utf8_with_1007(byte[] reason)
     {
         var payload = Frames.Concat(Frames.ClosePayload(1000), reason);
-        Assert.False(FrameReader.TryParseClosePayload(payload, out _, out _, out var error));
+        Assert.False(WebSocketProtocol.TryParseClosePayload(payload, out _, out _, out var error));
         Assert.Equal(CloseStatus.InvalidPayloadData, error.Status);
     }
 
@@ -97,7 +97,7 @@ public class ClosePayloadTests
     {
         var buffer = new byte[125];
         int n = FrameWriter.WriteClosePayload(buffer, CloseStatus.GoingAway, "server restart ☃");
-        Assert.True(FrameReader.TryParseClosePayload(buffer.AsSpan(0, n), out var status, out var reason, out _));
+        Assert.True(WebSocketProtocol.TryParseClosePayload(buffer.AsSpan(0, n), out var status, out var reason, out _));
         Assert.Equal(CloseStatus.GoingAway, status);
         Assert.Equal("server restart ☃", reason);
     }
@@ -106,7 +106,7 @@ public class ClosePayloadTests
     public void Truncates_close_reason_to_123_bytes_on_a_character_boundary()
     {
         var reason = new string('a', 122) + "😀😀";
-        var cut = WebSocketConnection.TruncateReason(reason)!;
+        var cut = WebSocketProtocol.TruncateReason(reason)!;
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(cut) <= FrameWriter.MaxCloseReasonBytes);
         Assert.Equal(new string('a', 122), cut);
     }

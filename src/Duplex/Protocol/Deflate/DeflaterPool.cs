@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
-using Duplex.Protocol.Deflate;
 
-namespace Duplex;
+namespace Duplex.Protocol.Deflate;
 
 /// <summary>
 /// Compressors for connections that agreed to no context takeover on their sending side: such a

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace Duplex;
+namespace Duplex.Protocol;
 
 /// <summary>
 /// Fresh masking keys from a CSPRNG (RFC 6455 §5.3: keys must be unpredictable), drawn in batches so a
