@@ -235,6 +235,7 @@ public sealed partial class WebSocketConnection
         Interlocked.Increment(ref _inHand);
         // A waiting application runs inside TryWrite (synchronous continuations): what it sends
         // meanwhile may wait for the flush at the end of this batch (FlushBatching).
+        Debug.Assert(t_delivering != this, "a connection's read loop delivers one message at a time");
         var outer = EnterDelivery();
         bool delivered;
         try

@@ -185,6 +185,8 @@ public sealed partial class WebSocketConnection
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // The writer gate lets one fragmented message at a time reach the wire (BeginMessageAsync).
+            Debug.Assert(_openWriter is null || _openWriter == writer, "another fragmented message is on the wire");
             ThrowIfCannotSend();
             _openWriter = endOfMessage ? null : writer;
             _protocol.WriteFragment(_transport.Output, opcode, payload.Span, endOfMessage);
