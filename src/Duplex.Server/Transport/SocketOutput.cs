@@ -396,9 +396,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     {
         Debug.Assert(Monitor.IsEntered(this));
         Debug.Assert(_sending);
-        // A waiting flush was woken on the way down to 0 (Sent) or by Fail; only Release sets _failed
-        // without waking it, and then the socket's disposal fails the send in flight.
-        Debug.Assert(!_waiting || ReferenceEquals(_failed, s_released), "no flush is left waiting for a sender that stopped");
+        // A waiting flush was woken on the way down to 0 (Sent), or by Fail or Release.
+        Debug.Assert(!_waiting, "no flush is left waiting for a sender that stopped");
         _sending = false;
         if (_writerDone)
         {
@@ -513,12 +512,21 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     /// <summary>The connection is disposed: buffers go back to the pool once no sender uses them.</summary>
     public void Release()
     {
+        bool wake = false;
         lock (this)
         {
             _writerDone = true;
             _failed ??= s_released;
             if (!_sending) ReleaseSegmentsLocked();
+            // As after a failure: nothing more is sent, and the sender may stop without failing (a send that
+            // completes before the socket's disposal aborts it), so nobody else would wake a waiting flush.
+            if (_waiting)
+            {
+                _waiting = false;
+                wake = true;
+            }
         }
+        if (wake) Wake(new FlushResult(false, isCompleted: true));
     }
 
     /// <summary>
