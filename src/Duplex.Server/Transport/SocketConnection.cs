@@ -17,11 +17,17 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
     IConnectionEndPointFeature, IConnectionSocketFeature
 {
-    private static long s_lastId;
+    // Fields, grouped by who may touch them.
 
+    private static long s_lastId; // Interlocked
+
+    // ── Set in the constructor, never changed: any thread.
     private readonly Socket _socket;
     private readonly SocketInput _input;
     private readonly SocketOutput _output;
+
+    // ── Kestrel's connection pipeline, one step at a time (as for Kestrel's own connections: a feature
+    // collection is not thread-safe).
     private IDuplexPipe _transport;
     private string? _id;
     private IDictionary<object, object?>? _items;
@@ -29,9 +35,12 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
     private int _revision;
     private EndPoint? _local;
     private EndPoint? _remote;
+
+    // ── Any thread: the receive loop ends the connection while the application asks for ConnectionClosed
+    // or aborts it. Interlocked/volatile, each written once.
     private CancellationTokenSource? _closed;
     private int _receiveEnded;
-    private volatile ConnectionAbortedException? _abortReason;
+    private volatile ConnectionAbortedException? _abortReason; // the first Abort's reason (a racing second may win)
 
     public SocketConnection(Socket socket, DuplexSocketTransportOptions options)
     {

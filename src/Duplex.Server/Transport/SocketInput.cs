@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
@@ -22,25 +23,35 @@ namespace Duplex.Server.Transport;
 /// </summary>
 internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
 {
+    // Fields, grouped by who may touch them. The groups are the reader's locking rules; Debug.Assert
+    // checks the lock and the buffer's invariants (AssertStateLocked) where the state changes.
+
+    // ── Set in the constructor, never changed: any thread.
     private readonly SocketConnection _connection;
     private readonly Socket _socket;
     private readonly int _readSize;
     private readonly int _maxBuffered;
 
+    // ── Guarded by lock (this): the receive loop, the application's reads and AdvanceTo/Complete, and
+    // cancellation (a token's callback, CancelPendingRead), each on its own thread.
+    // 0 <= _start <= _examined <= _end <= _buffer.Length, all 0 while there is no buffer.
     private byte[]? _buffer;
     private int _start;      // first unconsumed byte
     private int _examined;   // bytes before this were seen by the application; a read waits for more
     private int _end;        // end of received data
-    private bool _held;      // the application holds a ReadResult (between a read and AdvanceTo)
-    private bool _receiving; // the loop is receiving into [_end, buffer end)
+    private bool _held;      // the application holds a ReadResult (between a read and AdvanceTo); never with _waiting
+    private bool _receiving; // the loop is receiving into [_end, buffer end), outside the lock
     private bool _ended;     // nothing more will arrive: end of stream, error or abort
-    private Exception? _error;
+    private Exception? _error; // why it ended, or null for the peer's FIN
     private bool _readerDone;
     private bool _cancelNext;
-    private bool _waiting;
+    private bool _waiting;   // a ReadAsync returned _wait's pending task
+    private TaskCompletionSource? _room; // the loop waits for the application to make room (rare)
+
+    // ── Armed by ReadAsync under the lock as it sets _waiting; completed outside the lock by whoever
+    // turned _waiting off (the loop, End, CancelPendingRead or the token's callback), so exactly once.
     private ManualResetValueTaskSourceCore<ReadResult> _wait; // continuations run inline: the application reads on the loop's thread
     private CancellationTokenRegistration _waitCancellation;
-    private TaskCompletionSource? _room; // the loop waits for the application to make room (rare)
 
     public SocketInput(SocketConnection connection, Socket socket, DuplexSocketTransportOptions options)
     {
@@ -83,6 +94,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                     // Never more unconsumed than the limit, whatever size the pool's array has.
                     count = Math.Min(buffer.Length - _end, _maxBuffered - (_end - _start));
                     _receiving = room is null;
+                    // A zero-length receive would return 0, which reads as the peer's FIN.
+                    Debug.Assert(room is not null || count > 0, "a receive always has room");
+                    AssertStateLocked();
                 }
                 if (room is not null)
                 {
@@ -95,6 +109,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                 ReadResult result = default;
                 lock (this)
                 {
+                    // _receiving kept the buffer where it was: nobody moved, grew or returned it meanwhile.
+                    Debug.Assert(_receiving && ReferenceEquals(buffer, _buffer) && offset == _end, "the buffer stayed put while the loop received into it");
+                    Debug.Assert(n >= 0 && n <= count);
                     _receiving = false;
                     if (status == SocketError.WouldBlock)
                     {
@@ -115,6 +132,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                         _waiting = false;
                         signal = true;
                     }
+                    AssertStateLocked();
                 }
                 if (signal) Wake(result);
             }
@@ -165,8 +183,11 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                 _waiting = false;
                 signal = true;
                 fail = !TryTakeLocked(out result);
+                // TryTakeLocked passes on a clean end (IsCompleted), so only an error is left to throw.
+                Debug.Assert(!fail || error is not null, "a read that gets nothing at the end gets the error");
             }
             if (_readerDone || (!_held && _start == _end)) ReleaseBufferLocked();
+            AssertStateLocked();
         }
         if (signal)
         {
@@ -180,6 +201,10 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Makes sure there is space after <see cref="_end"/>; false when only the application can make it.</summary>
     private bool TryMakeRoomLocked()
     {
+        Debug.Assert(Monitor.IsEntered(this));
+        // Only the loop receives, and it is here: the data may move.
+        Debug.Assert(!_receiving, "room is made between receives");
+        AssertStateLocked();
         if (_buffer is null)
         {
             _buffer = ArrayPool<byte>.Shared.Rent(_readSize);
@@ -191,6 +216,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         if (unconsumed >= _maxBuffered) return false; // the application must consume first
         if (free >= _readSize / 4 || (free > 0 && _held)) return true;
         if (_held) return false;
+        // From here the data moves: the application holds no read whose positions would go stale.
         if (_start > 0 && _buffer.Length - unconsumed >= _readSize / 4)
         {
             // Slide what is left to the front.
@@ -213,7 +239,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
 
     private void ReleaseBufferLocked()
     {
+        Debug.Assert(Monitor.IsEntered(this));
         if (_buffer is null || _receiving) return;
+        Debug.Assert(!_held, "the buffer a read handed out is not given back under the application");
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = null;
         _start = _examined = _end = 0;
@@ -226,6 +254,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>A read's result, when one is due: new bytes, a cancellation, or the end.</summary>
     private bool TryTakeLocked(out ReadResult result)
     {
+        Debug.Assert(Monitor.IsEntered(this));
+        // Callers take a result for a new read or for the one waiting: either way none is held.
+        Debug.Assert(!_held, "one read at a time: the last one was advanced");
         if (_cancelNext)
         {
             _cancelNext = false;
@@ -250,6 +281,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         {
             ThrowIfUnusable();
             if (TryTakeLocked(out var result)) return new ValueTask<ReadResult>(result);
+            Debug.Assert(!_ended || _error is not null, "a clean end is a completed result, not an error");
             if (_ended) return ValueTask.FromException<ReadResult>(_error!);
             _wait.Reset();
             _waiting = true;
@@ -265,6 +297,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         {
             ThrowIfUnusable();
             if (TryTakeLocked(out result)) return true;
+            Debug.Assert(!_ended || _error is not null, "a clean end is a completed result, not an error");
             if (_ended) throw _error!;
             return false;
         }
@@ -272,6 +305,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
 
     private void ThrowIfUnusable()
     {
+        Debug.Assert(Monitor.IsEntered(this));
         if (_readerDone) throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
         if (_held || _waiting) throw new InvalidOperationException("A read is already in progress: call AdvanceTo first.");
     }
@@ -312,12 +346,14 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             if (_start == _end) ReleaseBufferLocked();
             room = _room;
             _room = null;
+            AssertStateLocked();
         }
         room?.TrySetResult();
     }
 
     private int Index(SequencePosition position)
     {
+        Debug.Assert(Monitor.IsEntered(this));
         var target = position.GetObject();
         if (target is null or byte[] { Length: 0 }) return _start; // an empty sequence
         if (!ReferenceEquals(target, _buffer)) throw new InvalidOperationException("The position is not from this reader's last read.");
@@ -335,8 +371,10 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                 return;
             }
             _cancelNext = true;
-            TryTakeLocked(out result);
+            bool taken = TryTakeLocked(out result);
+            Debug.Assert(taken, "a pending cancellation is always a result");
             _waiting = false;
+            AssertStateLocked();
         }
         Wake(result);
     }
@@ -352,8 +390,21 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             ReleaseBufferLocked();
             room = _room;
             _room = null;
+            AssertStateLocked();
         }
         room?.TrySetResult();
+    }
+
+    /// <summary>The invariants of the fields under the lock (see their comments), checked in Debug builds.</summary>
+    [Conditional("DEBUG")]
+    private void AssertStateLocked()
+    {
+        Debug.Assert(Monitor.IsEntered(this));
+        Debug.Assert(!(_held && _waiting), "a read is either held or waiting, not both");
+        if (_buffer is null) Debug.Assert(_start == 0 && _examined == 0 && _end == 0 && !_receiving, "no buffer, no data");
+        else Debug.Assert(0 <= _start && _start <= _examined && _examined <= _end && _end <= _buffer.Length, "start <= examined <= end within the buffer");
+        Debug.Assert(_end - _start <= _maxBuffered, "never more unconsumed than MaxReadBufferSize");
+        Debug.Assert(!(_ended && _receiving), "nothing is received after the end");
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _wait.GetResult(token);

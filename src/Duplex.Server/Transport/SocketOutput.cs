@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -24,8 +25,10 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private sealed class Segment
     {
         public byte[] Array = [];
-        public int Sent;     // bytes before this are on the wire
-        public int Written;  // bytes before this were written
+        public int Sent;     // bytes before this are on the wire: the sender's, under the output's lock
+        // Bytes before this were written: the writer's, on the tail only (no lock); the sender reads it under
+        // the lock but takes no more than _unsent, which counts only what a flush committed before it.
+        public int Written;
         public bool Borrowed; // the array is someone else's (WriteByReference): never written into, never pooled
         public Segment? Next;
 
@@ -93,27 +96,41 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private const int MinSegmentSize = 1024;
     private const int MaxGather = 16;
 
-    [ThreadStatic] private static List<ArraySegment<byte>>? t_gather;
+    // Fields, grouped by who may touch them. The groups are the writer's locking rules; Debug.Assert
+    // checks the lock and the queue's invariants where the state changes.
 
+    [ThreadStatic] private static List<ArraySegment<byte>>? t_gather; // a sender's, between gathering and sending
+    // Marks a released connection's output. Only ever compared with null, never thrown, so one serves all
+    // (a new one per closed connection was a formatted message and an exception object each).
+    private static readonly Exception s_released = new ObjectDisposedException(nameof(SocketConnection));
+
+    // ── Set in the constructor, never changed: any thread.
     private readonly Socket _socket;
     private readonly int _pauseAt;
 
-    private Segment? _head;
-    private Segment? _tail;
+    // ── The writer only (GetSpan/GetMemory/Advance/WriteByReference, one caller at a time, as for any
+    // PipeWriter); FlushAsync and Complete move it into _unsent under the lock.
     private long _unflushed;    // written since the last flush
-    private long _unsent;       // flushed, not yet sent
-    private bool _sending;      // a sender owns the head
+
+    // ── Guarded by lock (this): the writer, the sender (the flushing caller, or the send loop), the
+    // token's callback, DrainAsync and Release. Two are also read by the writer without the lock:
+    // _tail, which changes only on the writer's own thread while it writes (Append, FlushAsync's release;
+    // the sender and Release let the segments go only once the writer is done), and _writerDone.
+    private Segment? _head;     // null exactly when _tail is
+    private Segment? _tail;
+    private long _unsent;       // flushed, not yet sent: the first _unsent unsent bytes from _head on
+    private bool _sending;      // a sender owns the head: it alone gathers, sends and marks bytes sent
     private bool _writerDone;
     private bool _shutdownDone;
     private bool _cancelNext;
     private Exception? _failed; // the socket failed: every flush from now on is completed
-    // Marks a released connection's output. Only ever compared with null, never thrown, so one serves all
-    // (a new one per closed connection was a formatted message and an exception object each).
-    private static readonly Exception s_released = new ObjectDisposedException(nameof(SocketConnection));
-    private bool _waiting;
+    private bool _waiting;      // a FlushAsync returned _wait's pending task (only while _sending)
+    private TaskCompletionSource? _drained;
+
+    // ── Armed by WaitIfFullLocked under the lock as it sets _waiting; completed outside the lock by
+    // whoever turned _waiting off (the sender, Fail, CancelPendingFlush or the token's callback).
     private ManualResetValueTaskSourceCore<FlushResult> _wait;
     private CancellationTokenRegistration _waitCancellation;
-    private TaskCompletionSource? _drained;
 
     public SocketOutput(Socket socket, DuplexSocketTransportOptions options)
     {
@@ -148,6 +165,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
         int size = Math.Max(wanted, tail is null || tail.Borrowed ? MinSegmentSize : Math.Min(tail.Array.Length * 2, 64 * 1024));
         var segment = Segment.Rent(size);
         Append(segment);
+        Debug.Assert(segment.Array.Length - segment.Written >= wanted);
         return segment;
     }
 
@@ -155,6 +173,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     {
         lock (this)
         {
+            Debug.Assert((_head is null) == (_tail is null), "head and tail are both set or both null");
             if (_tail is null) _head = _tail = segment;
             else
             {
@@ -192,6 +211,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
         bool canceled;
         lock (this)
         {
+            AssertQueueLocked();
             // A cancelled flush still commits its bytes (as a pipe's does); it only does not wait.
             canceled = _cancelNext;
             _cancelNext = false;
@@ -207,6 +227,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
             if (_failed is not null) return new ValueTask<FlushResult>(new FlushResult(canceled, isCompleted: true));
             if (canceled) return new ValueTask<FlushResult>(new FlushResult(true, false));
             if (_sending) return WaitIfFullLocked(cancellationToken);
+            // The sender stopped with nothing left (a failure returned above) and only the writer flushes.
+            Debug.Assert(_unsent == 0, "a sender finishes only when everything flushed was sent");
             // All sent, and the writer's memory is void after a flush: an idle connection keeps no buffer.
             if (_unflushed == 0) ReleaseSegmentsLocked();
             return new ValueTask<FlushResult>(default(FlushResult));
@@ -215,6 +237,9 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
 
     private ValueTask<FlushResult> WaitIfFullLocked(CancellationToken cancellationToken)
     {
+        Debug.Assert(Monitor.IsEntered(this));
+        // Only a running sender can wake a waiting flush.
+        Debug.Assert(_sending, "a flush waits only while a sender runs");
         if (_unsent < _pauseAt) return new ValueTask<FlushResult>(default(FlushResult));
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<FlushResult>(cancellationToken);
         if (_waiting) throw new InvalidOperationException("A flush is already waiting.");
@@ -258,6 +283,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
                 Fail(new SocketException((int)status));
                 return;
             }
+            Debug.Assert(status != SocketError.Success || (sent >= 0 && sent <= count));
             if (status == SocketError.Success) Sent(sent);
             if (status == SocketError.WouldBlock || sent < count)
             {
@@ -276,6 +302,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     {
         lock (this)
         {
+            Debug.Assert(_sending, "only the sender gathers");
+            Debug.Assert(gather.Count == 0);
             if (_unsent == 0 || _failed is not null)
             {
                 FinishSendingLocked();
@@ -291,6 +319,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
                 left -= n;
                 total += n;
             }
+            // Nothing gathered would end the turn without finishing it: the sender would hold _sending for good.
+            Debug.Assert(total > 0 && total <= _unsent, "what was flushed is in the segments");
             return total;
         }
     }
@@ -301,6 +331,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
         bool wake = false;
         lock (this)
         {
+            Debug.Assert(_sending, "only the sender marks bytes sent");
+            Debug.Assert(bytes >= 0 && bytes <= _unsent, "no more sent than was flushed");
             _unsent -= bytes;
             while (_head is { } head)
             {
@@ -311,6 +343,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
                 if (head.Sent < head.Written || head == _tail) break;
                 _head = Segment.Return(head);
             }
+            Debug.Assert(bytes == 0, "every byte sent came from the segments, in order");
+            Debug.Assert((_head is null) == (_tail is null), "the tail is never given back while the writer may fill it");
             if (_waiting && _unsent <= _pauseAt / 2)
             {
                 _waiting = false;
@@ -360,6 +394,10 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     /// <summary>The sender is done (all sent, or failed). A completed writer's socket stops sending (FIN).</summary>
     private void FinishSendingLocked()
     {
+        Debug.Assert(Monitor.IsEntered(this));
+        Debug.Assert(_sending);
+        // A waiting flush was woken on the way down to 0 (Sent), or by Fail or Release.
+        Debug.Assert(!_waiting, "no flush is left waiting for a sender that stopped");
         _sending = false;
         if (_writerDone)
         {
@@ -384,6 +422,9 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
 
     private void ReleaseSegmentsLocked()
     {
+        Debug.Assert(Monitor.IsEntered(this));
+        // A sender sends from the segments outside the lock: they go back only once none runs.
+        Debug.Assert(!_sending, "segments are given back only while no sender uses them");
         for (var segment = _head; segment is not null;) segment = Segment.Return(segment);
         _head = _tail = null;
     }
@@ -451,6 +492,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
             _unsent += _unflushed;
             _unflushed = 0;
             if (_sending) return; // the sender shuts down once it has sent everything
+            AssertQueueLocked();
             _sending = true;
         }
         SendNow();
@@ -470,12 +512,42 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     /// <summary>The connection is disposed: buffers go back to the pool once no sender uses them.</summary>
     public void Release()
     {
+        bool wake = false;
         lock (this)
         {
             _writerDone = true;
             _failed ??= s_released;
             if (!_sending) ReleaseSegmentsLocked();
+            // As after a failure: nothing more is sent, and the sender may stop without failing (a send that
+            // completes before the socket's disposal aborts it), so nobody else would wake a waiting flush.
+            if (_waiting)
+            {
+                _waiting = false;
+                wake = true;
+            }
         }
+        if (wake) Wake(new FlushResult(false, isCompleted: true));
+    }
+
+    /// <summary>
+    /// In Debug builds, on the writer's side: the segments hold exactly what was written and not yet sent
+    /// (flushed or not). Not from the sender: the writer advances the tail without the lock.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertQueueLocked()
+    {
+        Debug.Assert(Monitor.IsEntered(this));
+        Debug.Assert((_head is null) == (_tail is null), "head and tail are both set or both null");
+        Debug.Assert(_unsent >= 0 && _unflushed >= 0);
+        if (_failed is not null) return; // nothing is sent any more; Release may have let the segments go
+        long queued = 0;
+        for (var segment = _head; segment is not null; segment = segment.Next)
+        {
+            Debug.Assert(segment.Sent <= segment.Written && segment.Written <= segment.Array.Length);
+            Debug.Assert(segment.Next is not null || segment == _tail, "the tail is the last segment");
+            queued += segment.Written - segment.Sent;
+        }
+        Debug.Assert(queued == _unsent + _unflushed, "the segments hold what was written and not yet sent");
     }
 
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _wait.GetResult(token);
