@@ -1,4 +1,4 @@
-using System.Net;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -8,9 +8,10 @@ namespace Duplex.SocketIO.Client;
 
 /// <summary>
 /// One Engine.IO v4 session seen from the client: the handshake (over polling or WebSocket), the
-/// polling loops, the upgrade to WebSocket (<c>2probe</c>/<c>3probe</c>/<c>5</c>), the server's
-/// heartbeat, and the close. A session is never reopened: the <see cref="SocketIOClient"/> makes a
-/// new one for each connection attempt.
+/// outgoing queue, the server's heartbeat, the close, and the transport in use
+/// (<see cref="PollingClientTransport"/> or <see cref="WebSocketClientTransport"/>) with the upgrade
+/// from the first to the second (<c>2probe</c>/<c>3probe</c>/<c>5</c>). A session is never reopened:
+/// the <see cref="SocketIOClient"/> makes a new one for each connection attempt.
 /// </summary>
 /// <remarks>
 /// Packets are handed to <c>onMessage</c> in order, from one loop at a time (the polling loop, then
@@ -26,12 +27,12 @@ internal sealed class EngineIOClientSession
     private readonly Action<EngineIOClientSession, string, Exception?> _onClose;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Channel<EnginePacket> _outgoing = Channel.CreateUnbounded<EnginePacket>(new UnboundedChannelOptions { SingleReader = true });
+    // Held while a batch goes out, and while an upgrade swaps the transport: no POST during the switch.
     private readonly SemaphoreSlim _sendGate = new(1, 1);
     private readonly Timer _heartbeat;
-    private WebSocketConnection? _webSocket;
-    private IAsyncEnumerator<WebSocketMessage>? _webSocketReader;
-    private volatile bool _pausePolling;
-    private Task _pollLoop = Task.CompletedTask;
+    // Null until the handshake connected one; swapped once, from _polling to a WebSocket, by an upgrade.
+    private EngineIOClientTransport? _transport;
+    private PollingClientTransport? _polling;
     private Task _writeLoop = Task.CompletedTask;
     private int _closed;
 
@@ -55,7 +56,7 @@ internal sealed class EngineIOClientSession
     public int MaxPayload { get; private set; }
 
     /// <summary>"polling" or "websocket": the transport packets travel on now.</summary>
-    public string Transport => Volatile.Read(ref _webSocket) is null ? "polling" : "websocket";
+    public string Transport => Volatile.Read(ref _transport) is WebSocketClientTransport ? "websocket" : "polling";
 
     public bool IsOpen => Volatile.Read(ref _closed) == 0;
 
@@ -86,7 +87,8 @@ internal sealed class EngineIOClientSession
         return session;
     }
 
-    private Uri BuildUri(string transport, bool webSocket)
+    /// <summary>The endpoint of <paramref name="transport"/> for this session (with its sid once it has one).</summary>
+    internal Uri TransportUri(string transport)
     {
         var query = new StringBuilder("EIO=4&transport=").Append(transport);
         if (Id.Length > 0) query.Append("&sid=").Append(Uri.EscapeDataString(Id));
@@ -97,64 +99,47 @@ internal sealed class EngineIOClientSession
             Path = _options.Path.EndsWith('/') ? _options.Path : _options.Path + "/",
             Query = query.ToString(),
         };
-        if (webSocket) builder.Scheme = _baseUri.Scheme == "https" ? "wss" : "ws";
+        if (transport == "websocket") builder.Scheme = _baseUri.Scheme == "https" ? "wss" : "ws";
         // UriBuilder keeps the default port explicit only when it differs from the scheme's.
         if (_baseUri.IsDefaultPort) builder.Port = -1;
         return builder.Uri;
     }
 
+    internal SocketIOClientOptions Options => _options;
+
+    /// <summary>Cancelled when the session ends: every transport's I/O stops with it.</summary>
+    internal CancellationToken Lifetime => _lifetime.Token;
+
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
         string first = _options.Transports.Count > 0 ? _options.Transports[0] : "polling";
-        List<EnginePacket> rest;
-        EnginePacket open;
+        List<EnginePacket> received;
         if (first == "websocket")
         {
-            var ws = await ConnectWebSocketAsync(cancellationToken).ConfigureAwait(false);
-            _webSocket = ws;
-            _webSocketReader = ws.ReadMessagesAsync(_lifetime.Token).GetAsyncEnumerator(_lifetime.Token);
-            using var reg = cancellationToken.Register(static s => ((WebSocketConnection)s!).Abort(), ws);
-            if (!await _webSocketReader.MoveNextAsync().ConfigureAwait(false))
-                throw new SocketIOProtocolException("the server closed the WebSocket before the Engine.IO open packet");
-            var message = _webSocketReader.Current;
-            if (!message.IsText || !EnginePacket.TryParse(message.Text, out open))
-                throw new SocketIOProtocolException($"the server's first WebSocket message is not an Engine.IO packet: {Describe(message.IsText ? message.Text : "<binary>")}");
-            rest = [];
+            var webSocket = await WebSocketClientTransport.ConnectAsync(this, cancellationToken).ConfigureAwait(false);
+            _transport = webSocket;
+            received = [await webSocket.ReceiveOpenAsync(cancellationToken).ConfigureAwait(false)];
         }
         else if (first == "polling")
         {
-            using var response = await _http.SendAsync(NewRequest(HttpMethod.Get), HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode != HttpStatusCode.OK)
-                throw new SocketIOProtocolException($"the handshake was answered HTTP {(int)response.StatusCode}: {Describe(body)}");
-            if (!EnginePayload.TryDecode(body, out var packets))
-                throw new SocketIOProtocolException($"the handshake answer is not an Engine.IO payload: {Describe(body)}");
-            open = packets[0];
-            rest = packets.Skip(1).ToList();
+            _transport = _polling = new PollingClientTransport(this, _http);
+            received = await _polling.HandshakeAsync(cancellationToken).ConfigureAwait(false);
         }
         else
         {
             throw new ArgumentException($"unknown transport \"{first}\": use \"polling\" or \"websocket\"");
         }
-        ReadOpenPacket(open);
+        ReadOpenPacket(received[0]);
 
         // The server pings within pingInterval; it is dead when nothing came for pingInterval + pingTimeout.
         ResetHeartbeat();
         _writeLoop = Task.Run(WriteLoopAsync);
-        foreach (var packet in rest) Handle(packet);
-        if (_webSocket is not null)
-        {
-            _upgraded.TrySetResult(false);
-            _ = Task.Run(() => WebSocketLoopAsync(_webSocket, _webSocketReader!));
-        }
+        foreach (var packet in received.Skip(1)) OnPacket(packet);
+        _transport.Start();
+        if (_polling is not null && _options.Upgrade && _options.Transports.Contains("websocket") && _upgrades.Contains("websocket"))
+            _ = Task.Run(UpgradeAsync);
         else
-        {
-            _pollLoop = Task.Run(PollLoopAsync);
-            if (_options.Upgrade && _options.Transports.Contains("websocket") && _upgrades.Contains("websocket"))
-                _ = Task.Run(UpgradeAsync);
-            else
-                _upgraded.TrySetResult(false);
-        }
+            _upgraded.TrySetResult(false);
     }
 
     private string[] _upgrades = [];
@@ -183,25 +168,7 @@ internal sealed class EngineIOClientSession
             throw new SocketIOProtocolException($"the open packet has no usable pingInterval/pingTimeout: {Describe(open.Text!)}");
     }
 
-    private static string Describe(string text) => text.Length <= 80 ? $"\"{text}\"" : $"\"{text[..80]}…\" ({text.Length} chars)";
-
-    private HttpRequestMessage NewRequest(HttpMethod method, string? body = null)
-    {
-        var request = new HttpRequestMessage(method, BuildUri("polling", webSocket: false));
-        foreach (var (name, value) in _options.ExtraHeaders) request.Headers.TryAddWithoutValidation(name, value);
-        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "text/plain");
-        return request;
-    }
-
-    private async Task<WebSocketConnection> ConnectWebSocketAsync(CancellationToken cancellationToken)
-    {
-        var options = new WebSocketClientOptions { ConnectTimeout = _options.ConnectTimeout, Logger = _options.Logger };
-        // Engine.IO has its own heartbeat; the WebSocket one would only duplicate it.
-        options.Connection.KeepAliveInterval = TimeSpan.Zero;
-        foreach (var (name, value) in _options.ExtraHeaders) options.AddHeader(name, value);
-        _options.ConfigureWebSocket?.Invoke(options);
-        return await WebSocketClient.ConnectAsync(BuildUri("websocket", webSocket: true), options, cancellationToken).ConfigureAwait(false);
-    }
+    internal static string Describe(string text) => text.Length <= 80 ? $"\"{text}\"" : $"\"{text[..80]}…\" ({text.Length} chars)";
 
     private void ResetHeartbeat()
     {
@@ -214,7 +181,8 @@ internal sealed class EngineIOClientSession
         }
     }
 
-    private void Handle(EnginePacket packet)
+    /// <summary>A packet the current transport read from the server.</summary>
+    internal void OnPacket(EnginePacket packet)
     {
         if (!IsOpen) return;
         switch (packet.Type)
@@ -239,43 +207,10 @@ internal sealed class EngineIOClientSession
         foreach (var packet in packets) _outgoing.Writer.TryWrite(packet);
     }
 
-    // ───────────────────────────── polling ─────────────────────────────
-
-    private async Task PollLoopAsync()
-    {
-        var token = _lifetime.Token;
-        while (!_pausePolling && IsOpen)
-        {
-            string body;
-            try
-            {
-                using var response = await _http.SendAsync(NewRequest(HttpMethod.Get), HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
-                body = await response.Content.ReadAsStringAsync(token).ConfigureAwait(false);
-                if (response.StatusCode != HttpStatusCode.OK)
-                {
-                    Close("transport error", new SocketIOProtocolException($"a poll was answered HTTP {(int)response.StatusCode}: {Describe(body)}"));
-                    return;
-                }
-            }
-            catch (Exception ex)
-            {
-                Close("transport error", ex);
-                return;
-            }
-            if (!EnginePayload.TryDecode(body, out var packets))
-            {
-                Close("parse error", new SocketIOProtocolException($"a poll returned something that is not an Engine.IO payload: {Describe(body)}"));
-                return;
-            }
-            foreach (var packet in packets) Handle(packet);
-        }
-    }
-
     private async Task WriteLoopAsync()
     {
         var reader = _outgoing.Reader;
         var token = _lifetime.Token;
-        var batch = new List<EnginePacket>();
         try
         {
             while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
@@ -283,35 +218,7 @@ internal sealed class EngineIOClientSession
                 await _sendGate.WaitAsync(token).ConfigureAwait(false);
                 try
                 {
-                    if (Volatile.Read(ref _webSocket) is { } ws)
-                    {
-                        while (reader.TryRead(out var packet))
-                        {
-                            if (packet.Binary is { } bytes) await ws.SendBinaryAsync(bytes, token).ConfigureAwait(false);
-                            else await ws.SendTextAsync(packet.ToPollingText(), token).ConfigureAwait(false);
-                        }
-                    }
-                    else
-                    {
-                        // One POST carries what is queued, up to the server's maxPayload.
-                        batch.Clear();
-                        long size = 0;
-                        while (reader.TryPeek(out var next))
-                        {
-                            long length = next.ToPollingText().Length + 1;
-                            if (batch.Count > 0 && size + length > MaxPayload) break;
-                            reader.TryRead(out _);
-                            batch.Add(next);
-                            size += length;
-                        }
-                        using var response = await _http.SendAsync(NewRequest(HttpMethod.Post, EnginePayload.Encode(batch)), token).ConfigureAwait(false);
-                        if (response.StatusCode != HttpStatusCode.OK)
-                        {
-                            string body = await response.Content.ReadAsStringAsync(token).ConfigureAwait(false);
-                            Close("transport error", new SocketIOProtocolException($"a POST was answered HTTP {(int)response.StatusCode}: {Describe(body)}"));
-                            return;
-                        }
-                    }
+                    await Volatile.Read(ref _transport)!.SendQueuedAsync(reader, token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -329,78 +236,47 @@ internal sealed class EngineIOClientSession
 
     private async Task UpgradeAsync()
     {
-        WebSocketConnection? ws = null;
-        IAsyncEnumerator<WebSocketMessage>? messages = null;
+        Debug.Assert(_polling is not null && ReferenceEquals(_transport, _polling), "an upgrade starts from polling");
+        WebSocketClientTransport? candidate = null;
         bool committed = false;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-            timeout.CancelAfter(_options.UpgradeTimeout);
-            ws = await ConnectWebSocketAsync(timeout.Token).ConfigureAwait(false);
-            using var abortOnTimeout = timeout.Token.Register(static s => ((WebSocketConnection)s!).Abort(), ws);
-            messages = ws.ReadMessagesAsync(_lifetime.Token).GetAsyncEnumerator(_lifetime.Token);
-            await ws.SendTextAsync("2probe", timeout.Token).ConfigureAwait(false);
-            if (!await messages.MoveNextAsync().ConfigureAwait(false) || !messages.Current.IsText || messages.Current.Text != "3probe")
-                throw new SocketIOProtocolException("the server did not answer the WebSocket probe with 3probe");
+            // The timeout bounds the upgrade only: once the WebSocket carries the session, it is the heartbeat's.
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token))
+            {
+                timeout.CancelAfter(_options.UpgradeTimeout);
+                candidate = await WebSocketClientTransport.ConnectAsync(this, timeout.Token).ConfigureAwait(false);
+                using var abortOnTimeout = candidate.AbortOn(timeout.Token);
+                await candidate.ProbeAsync(timeout.Token).ConfigureAwait(false);
 
-            // Stop polling: no new GET once the pending one returns (the server flushes it with a noop),
-            // no POST while the switch happens; then "5" moves the session to the WebSocket.
-            committed = true;
-            _pausePolling = true;
-            await _sendGate.WaitAsync(timeout.Token).ConfigureAwait(false);
-            try
-            {
-                await _pollLoop.WaitAsync(timeout.Token).ConfigureAwait(false);
-                if (!IsOpen) throw new OperationCanceledException("the session closed during the upgrade");
-                await ws.SendTextAsync("5", timeout.Token).ConfigureAwait(false);
-                Volatile.Write(ref _webSocket, ws);
-                _webSocketReader = messages;
-            }
-            finally
-            {
-                _sendGate.Release();
+                // Stop polling: no new GET once the pending one returns (the server flushes it with a noop),
+                // no POST while the switch happens; then "5" moves the session to the WebSocket.
+                committed = true;
+                await _sendGate.WaitAsync(timeout.Token).ConfigureAwait(false);
+                try
+                {
+                    await _polling!.PauseAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+                    if (!IsOpen) throw new OperationCanceledException("the session closed during the upgrade");
+                    await candidate.SendUpgradeAsync(timeout.Token).ConfigureAwait(false);
+                    Debug.Assert(ReferenceEquals(_transport, _polling), "the transport is swapped once");
+                    Volatile.Write(ref _transport, candidate);
+                }
+                finally
+                {
+                    _sendGate.Release();
+                }
             }
             _upgraded.TrySetResult(true);
-            await WebSocketLoopAsync(ws, messages).ConfigureAwait(false);
+            candidate.Start();
         }
         catch (Exception ex)
         {
             _upgraded.TrySetResult(false);
-            if (ReferenceEquals(Volatile.Read(ref _webSocket), ws) && ws is not null) return; // the loop already reported
-            ws?.Abort();
+            if (candidate is not null && ReferenceEquals(Volatile.Read(ref _transport), candidate)) return; // its loop reports
+            candidate?.Abort();
             // Before the commit the session goes on polling; after it, polling has stopped and the
             // session cannot go on.
             if (committed) Close("transport error", ex);
-        }
-    }
-
-    private async Task WebSocketLoopAsync(WebSocketConnection ws, IAsyncEnumerator<WebSocketMessage> messages)
-    {
-        try
-        {
-            while (await messages.MoveNextAsync().ConfigureAwait(false))
-            {
-                var message = messages.Current;
-                EnginePacket packet;
-                if (message.IsText)
-                {
-                    if (!EnginePacket.TryParse(message.Text, out packet))
-                    {
-                        Close("parse error", new SocketIOProtocolException($"a WebSocket message is not an Engine.IO packet: {Describe(message.Text)}"));
-                        return;
-                    }
-                }
-                else
-                {
-                    packet = EnginePacket.Message(message.ToArray());
-                }
-                Handle(packet);
-            }
-            Close("transport close", null);
-        }
-        catch (Exception ex)
-        {
-            Close("transport error", ex);
         }
     }
 
@@ -446,10 +322,7 @@ internal sealed class EngineIOClientSession
         catch (ObjectDisposedException)
         {
         }
-        if (Volatile.Read(ref _webSocket) is { } ws)
-        {
-            // A polite close when we can; the read loop's end does not wait for it.
-            _ = ws.DisposeAsync().AsTask().ContinueWith(static _ => { }, TaskScheduler.Default);
-        }
+        // A WebSocket still being probed is not the transport yet: the upgrade aborts it on the cancel above.
+        Volatile.Read(ref _transport)?.Release();
     }
 }

@@ -98,9 +98,7 @@ public sealed class EngineIOServer
         }
         if (session is not null)
         {
-            if (HttpMethods.IsGet(request.Method)) await session.HandlePollAsync(context).ConfigureAwait(false);
-            else if (HttpMethods.IsPost(request.Method)) await session.HandleDataAsync(context).ConfigureAwait(false);
-            else context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            await session.HandlePollingRequestAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -111,7 +109,7 @@ public sealed class EngineIOServer
             context.Response.Headers.SetCookie = $"{cookie}={session.Id}; Path=/; HttpOnly; SameSite=Lax";
         Connection?.Invoke(session);
         session.Start();
-        await session.HandlePollAsync(context).ConfigureAwait(false);
+        await session.HandlePollingRequestAsync(context).ConfigureAwait(false);
     }
 
     /// <summary>The WebSocket handler: a new session over WebSocket, or the upgrade of a polling one.</summary>
@@ -126,7 +124,7 @@ public sealed class EngineIOServer
         _sessions[session.Id] = session;
         Connection?.Invoke(session);
         session.Start();
-        await session.RunWebSocketAsync(connection).ConfigureAwait(false);
+        await session.RunWebSocketAsync().ConfigureAwait(false);
     }
 
     private static bool IsUpgradeRequest(HttpRequest request)

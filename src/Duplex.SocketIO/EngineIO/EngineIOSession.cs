@@ -1,14 +1,14 @@
+using System.Diagnostics;
 using System.Net;
 using System.Security.Claims;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.SocketIO.EngineIO;
 
 /// <summary>
-/// One Engine.IO session: a send buffer that outlives transports, the heartbeat, and the transport
-/// in use — HTTP long-polling (one pending GET, one POST at a time) or a WebSocket — with the
+/// One Engine.IO session: the handshake data, a send buffer that outlives transports, the heartbeat,
+/// the close and its reason, and the transport in use — HTTP long-polling or a WebSocket — with the
 /// upgrade from the first to the second (<c>2probe</c> / <c>3probe</c> / <c>5</c>, the pending poll
 /// flushed with <c>6</c>). Packets go out in the order they were sent, whatever the transport.
 /// </summary>
@@ -23,18 +23,13 @@ public sealed class EngineIOSession
     private List<EnginePacket> _buffer = new(); // swapped with the WebSocket writer's batch, under _gate
     private SessionState _state;
 
-    // Polling: whether a GET is in hand, and the signal it waits on while there is nothing to send.
-    private bool _pollActive;
-    private TaskCompletionSource? _pollWake;
-    private bool _postActive;
-
-    // WebSocket: the connection once it is the transport, and the signal its writer waits on.
-    private WebSocketConnection? _socket;
-    private TaskCompletionSource? _writerWake;
+    // The transport packets go over now; the polling one stays, to answer polling requests that were
+    // already on their way when the upgrade committed.
+    private EngineTransport _transport;
+    private readonly PollingTransport? _polling;
     private bool _upgrading;
     private CancellationTokenSource? _upgradeCancel;
 
-    private static readonly TimeSpan WriteAlonePause = TimeSpan.FromMilliseconds(1);
     private readonly Timer _pingTimer;
     private readonly Timer _pongTimer;
     private Timer? _closeDeliveryTimer;
@@ -47,7 +42,8 @@ public sealed class EngineIOSession
         _options = server.Options;
         _logger = server.Logger;
         Id = id;
-        _socket = socket;
+        if (socket is null) _transport = _polling = new PollingTransport(this);
+        else _transport = new WebSocketTransport(this, socket, CancellationToken.None);
         var request = handshake.Request;
         RequestHeaders = request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         Query = request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
@@ -64,7 +60,7 @@ public sealed class EngineIOSession
     public string Id { get; }
 
     /// <summary>"polling" or "websocket": the transport packets go over now.</summary>
-    public string Transport => Volatile.Read(ref _socket) is null ? "polling" : "websocket";
+    public string Transport => Volatile.Read(ref _transport).Name;
 
     /// <summary>True once the session moved from polling to WebSocket.</summary>
     public bool Upgraded { get; private set; }
@@ -95,7 +91,7 @@ public sealed class EngineIOSession
     {
         get
         {
-            lock (_gate) return _state == SessionState.Open && (_socket is not null || _pollWake is not null);
+            lock (_gate) return _state == SessionState.Open && _transport.IsWritableLocked;
         }
     }
 
@@ -113,7 +109,7 @@ public sealed class EngineIOSession
 
     internal void Start()
     {
-        Send(EnginePacket.Create(EnginePacketType.Open, OpenPacketJson(polling: _socket is null)));
+        Send(EnginePacket.Create(EnginePacketType.Open, OpenPacketJson(polling: _transport is PollingTransport)));
         _pingTimer.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
     }
 
@@ -127,7 +123,7 @@ public sealed class EngineIOSession
         {
             if (_state != SessionState.Open) return false;
             _buffer.Add(packet);
-            wake = TakeWakeLocked();
+            wake = _transport.TakeWakeLocked();
         }
         wake?.TrySetResult();
         return true;
@@ -141,26 +137,10 @@ public sealed class EngineIOSession
         {
             if (_state != SessionState.Open) return false;
             _buffer.AddRange(packets);
-            wake = TakeWakeLocked();
+            wake = _transport.TakeWakeLocked();
         }
         wake?.TrySetResult();
         return true;
-    }
-
-    private TaskCompletionSource? TakeWakeLocked()
-    {
-        TaskCompletionSource? wake;
-        if (_socket is not null)
-        {
-            wake = _writerWake;
-            _writerWake = null;
-        }
-        else
-        {
-            wake = _pollWake;
-            _pollWake = null;
-        }
-        return wake;
     }
 
     // ───────────────────────────── heartbeat ─────────────────────────────
@@ -171,7 +151,8 @@ public sealed class EngineIOSession
         _pongTimer.Change(_options.PingTimeout, Timeout.InfiniteTimeSpan);
     }
 
-    private void OnPacket(EnginePacket packet)
+    /// <summary>A packet the current transport read from the client.</summary>
+    internal void OnPacket(EnginePacket packet)
     {
         switch (packet.Type)
         {
@@ -218,11 +199,10 @@ public sealed class EngineIOSession
             // A polling session keeps its last packets (and the close packet) for the next poll; so it
             // does when the client's close came in a POST that overtook its poll, which then ends with a
             // noop rather than an unknown-sid error.
-            deferRemoval = _socket is null && !_pollActive && !_upgrading && (graceful || reason == EngineCloseReason.TransportClose);
+            deferRemoval = _transport.DefersCloseLocked && !_upgrading && (graceful || reason == EngineCloseReason.TransportClose);
+            Debug.Assert(!deferRemoval || _transport is PollingTransport, "only a polling session waits for its last poll");
             _state = deferRemoval ? SessionState.Closing : SessionState.Closed;
-            wake = _socket is not null ? _writerWake : _pollWake;
-            _writerWake = null;
-            _pollWake = null;
+            wake = _transport.TakeWakeLocked();
             if (deferRemoval)
                 _closeDeliveryTimer = new Timer(static s => ((EngineIOSession)s!).FinishClose(), this, _options.CloseDeliveryTimeout, Timeout.InfiniteTimeSpan);
         }
@@ -249,7 +229,8 @@ public sealed class EngineIOSession
         }
     }
 
-    private void FinishClose()
+    /// <summary>Ends a session that was kept for its last poll, once that poll took the last packets.</summary>
+    internal void FinishClose()
     {
         lock (_gate)
         {
@@ -261,192 +242,84 @@ public sealed class EngineIOSession
 
     internal string? CloseReason => _closeReason;
 
-    // ───────────────────────────── polling ─────────────────────────────
+    // ───────────────────────── for the transports ─────────────────────────
 
-    internal async Task HandlePollAsync(HttpContext context)
+    /// <summary>The lock the session shares with its transports (see <see cref="EngineTransport"/>).</summary>
+    internal object Gate => _gate;
+
+    internal EngineIOOptions Options => _options;
+
+    internal bool IsCurrentLocked(EngineTransport transport)
     {
-        TaskCompletionSource? wait = null;
-        bool overlap = false;
-        lock (_gate)
-        {
-            if (_pollActive) overlap = true;
-            else
-            {
-                _pollActive = true;
-                if (_buffer.Count == 0 && _state == SessionState.Open && _socket is null)
-                    wait = _pollWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-        }
-        if (overlap)
-        {
-            // A second pending GET: the reference server fails the session ("overlap from client").
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            Close(EngineCloseReason.TransportError, graceful: false);
-            return;
-        }
-        if (wait is not null)
-        {
-            using (context.RequestAborted.Register(static s => ((TaskCompletionSource)s!).TrySetCanceled(), wait))
-            {
-                try
-                {
-                    await wait.Task.ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    lock (_gate)
-                    {
-                        _pollActive = false;
-                        if (_pollWake == wait) _pollWake = null;
-                    }
-                    Close(EngineCloseReason.TransportError, graceful: false); // "poll connection closed prematurely"
-                    return;
-                }
-            }
-        }
-        List<EnginePacket> packets;
-        bool finishClose;
-        lock (_gate)
-        {
-            if (_socket is not null)
-            {
-                // Upgraded meanwhile. A client pauses polling, and waits for its last poll to end, before
-                // it completes the upgrade; a poll still here now is as stale as one arriving after it,
-                // which the reference refuses as a bad request. The WebSocket carries the buffer now.
-                packets = [];
-                finishClose = false;
-            }
-            else
-            {
-                packets = new List<EnginePacket>(_buffer);
-                _buffer.Clear();
-                // The pending poll of a closed session ends with a close packet, except when the client
-                // itself sent the close: the reference then only releases the poll with a noop.
-                if (_state != SessionState.Open)
-                    packets.Add(_closeReason == EngineCloseReason.TransportClose ? EnginePacket.NoopPacket : EnginePacket.ClosePacket);
-                else if (packets.Count == 0) packets.Add(EnginePacket.NoopPacket);
-                finishClose = _state == SessionState.Closing;
-            }
-            _pollActive = false;
-        }
-        if (packets.Count == 0)
-        {
-            await EngineIOServer.RefuseAsync(context, upgrade: false, EngineIOError.BadRequest, null).ConfigureAwait(false);
-            return;
-        }
-        var body = Encoding.UTF8.GetBytes(EnginePayload.Encode(packets));
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/plain; charset=UTF-8";
-        response.ContentLength = body.Length;
-        response.Headers.CacheControl = "no-store";
-        try
-        {
-            await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException)
-        {
-            Close(EngineCloseReason.TransportError, graceful: false);
-        }
-        if (finishClose) FinishClose();
+        Debug.Assert(Monitor.IsEntered(_gate));
+        return ReferenceEquals(_transport, transport);
     }
 
-    internal async Task HandleDataAsync(HttpContext context)
+    internal bool HasQueuedLocked
     {
-        lock (_gate)
+        get
         {
-            if (_postActive)
-            {
-                Close(EngineCloseReason.TransportError, graceful: false); // "data request overlap from client"
-                context.Response.StatusCode = StatusCodes.Status400BadRequest;
-                return;
-            }
-            _postActive = true;
-        }
-        try
-        {
-            var request = context.Request;
-            if (string.Equals(request.ContentType, "application/octet-stream", StringComparison.OrdinalIgnoreCase))
-            {
-                // Engine.IO v4 polling bodies are text; binary travels base64-encoded.
-                Close(EngineCloseReason.TransportError, graceful: false);
-                context.Response.StatusCode = StatusCodes.Status400BadRequest;
-                return;
-            }
-            int limit = _options.MaxHttpBufferSize;
-            if (request.ContentLength > limit)
-            {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                return;
-            }
-            var body = await ReadBodyAsync(request.Body, limit, context.RequestAborted).ConfigureAwait(false);
-            if (body is null)
-            {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                return;
-            }
-            string text;
-            try
-            {
-                text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body);
-            }
-            catch (DecoderFallbackException)
-            {
-                text = "";
-            }
-            if (!EnginePayload.TryDecode(text, out var packets))
-            {
-                Close(EngineCloseReason.ParseError, graceful: false);
-            }
-            else
-            {
-                foreach (var packet in packets)
-                {
-                    if (!IsOpen) break;
-                    OnPacket(packet);
-                }
-            }
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            // text/html, as the reference answers, keeps old user agents from offering a download.
-            response.ContentType = "text/html";
-            response.ContentLength = 2;
-            response.Headers.CacheControl = "no-store";
-            await response.WriteAsync("ok", context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or BadHttpRequestException)
-        {
-            Close(EngineCloseReason.TransportError, graceful: false); // "data request connection closed prematurely"
-        }
-        finally
-        {
-            lock (_gate) _postActive = false;
+            Debug.Assert(Monitor.IsEntered(_gate));
+            return _buffer.Count > 0;
         }
     }
 
-    /// <summary>Reads a body of at most <paramref name="limit"/> bytes; null when it is longer.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(Stream body, int limit, CancellationToken cancellationToken)
+    /// <summary>True while a closed polling session waits for the poll that takes its last packets.</summary>
+    internal bool AwaitsLastPollLocked
     {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        while (true)
+        get
         {
-            int read = await body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-            if (read == 0) return buffer.ToArray();
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
+            Debug.Assert(Monitor.IsEntered(_gate));
+            return _state == SessionState.Closing;
         }
     }
 
-    // ───────────────────────────── WebSocket ─────────────────────────────
+    /// <summary>Takes everything queued, for one poll's payload.</summary>
+    internal List<EnginePacket> TakeQueuedLocked()
+    {
+        Debug.Assert(Monitor.IsEntered(_gate));
+        var packets = new List<EnginePacket>(_buffer);
+        _buffer.Clear();
+        return packets;
+    }
+
+    /// <summary>
+    /// Trades the queued packets for <paramref name="batch"/> (empty), so the WebSocket writer sends one
+    /// list while packets gather in the other; false when nothing is queued.
+    /// </summary>
+    internal bool SwapQueuedLocked(ref List<EnginePacket> batch)
+    {
+        Debug.Assert(Monitor.IsEntered(_gate));
+        Debug.Assert(batch.Count == 0);
+        if (_buffer.Count == 0) return false;
+        (_buffer, batch) = (batch, _buffer);
+        return true;
+    }
+
+    /// <summary>Puts packets taken but not sent back at the head of the queue, unless a failure discarded the queue.</summary>
+    internal void Requeue(IEnumerable<EnginePacket> packets)
+    {
+        lock (_gate)
+            if (!_discarded) _buffer.InsertRange(0, packets);
+    }
+
+    // ───────────────────────────── transports ─────────────────────────────
+
+    /// <summary>Serves a polling GET or POST of this session.</summary>
+    internal Task HandlePollingRequestAsync(HttpContext context)
+    {
+        // The server routes transport=polling requests only to sessions that were polling when it looked.
+        Debug.Assert(_polling is not null, "a session opened over WebSocket never polls");
+        if (_polling is null)
+            return EngineIOServer.RefuseAsync(context, upgrade: false, EngineIOError.BadRequest, null);
+        return _polling.HandleRequestAsync(context);
+    }
 
     /// <summary>Runs a session whose transport is the WebSocket from the start, until it ends.</summary>
-    internal async Task RunWebSocketAsync(WebSocketConnection socket)
+    internal Task RunWebSocketAsync()
     {
-        var writer = WriteLoopAsync(socket);
-        await using (var messages = socket.ReadMessagesAsync().GetAsyncEnumerator())
-            await ReadLoopAsync(messages).ConfigureAwait(false);
-        await writer.ConfigureAwait(false);
+        Debug.Assert(_transport is WebSocketTransport && _polling is null);
+        return ((WebSocketTransport)_transport).RunAsync();
     }
 
     /// <summary>
@@ -459,166 +332,52 @@ public sealed class EngineIOSession
     {
         lock (_gate)
         {
-            if (_state != SessionState.Open || _upgrading || _socket is not null)
+            if (_state != SessionState.Open || _upgrading || _transport is not PollingTransport)
             {
-                _ = CloseSocketQuietlyAsync(socket);
+                _ = WebSocketTransport.CloseQuietlyAsync(socket);
                 return;
             }
             _upgrading = true;
             _upgradeCancel = new CancellationTokenSource(_options.UpgradeTimeout);
         }
         using var timeout = _upgradeCancel;
+        var candidate = new WebSocketTransport(this, socket, timeout.Token);
+        var polling = _polling!;
         Timer? flushPoll = null;
-        bool upgraded = false;
-        var messages = socket.ReadMessagesAsync(timeout.Token).GetAsyncEnumerator();
+        bool upgraded;
         try
         {
-            try
-            {
-                while (await messages.MoveNextAsync().ConfigureAwait(false))
-                {
-                    var message = messages.Current;
-                    string? text = message.IsText ? message.Text : null;
-                    if (text == "2probe")
-                    {
-                        await socket.SendTextAsync("3probe").ConfigureAwait(false);
-                        flushPoll ??= new Timer(static s => ((EngineIOSession)s!).FlushPendingPoll(), this, 100, 100);
-                        continue;
-                    }
-                    upgraded = text == "5";
-                    break;
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
-            {
-            }
-            finally
-            {
-                flushPoll?.Dispose();
-            }
-            TaskCompletionSource? pollWake = null;
-            lock (_gate)
-            {
-                _upgrading = false;
-                if (upgraded && _state == SessionState.Open)
-                {
-                    Volatile.Write(ref _socket, socket);
-                    Upgraded = true;
-                    pollWake = _pollWake;
-                    _pollWake = null;
-                }
-                else upgraded = false;
-            }
-            if (!upgraded)
-            {
-                await CloseSocketQuietlyAsync(socket).ConfigureAwait(false);
-                return;
-            }
-            timeout.CancelAfter(Timeout.Infinite);
-            lock (_gate) _upgradeCancel = null;
-            pollWake?.TrySetResult();
-            _logger.LogDebug("Engine.IO session {Sid} upgraded to websocket", Id);
-            var writer = WriteLoopAsync(socket);
-            await ReadLoopAsync(messages).ConfigureAwait(false);
-            await writer.ConfigureAwait(false);
+            upgraded = await candidate.ProbeAsync(() => flushPoll ??= new Timer(
+                static s => ((PollingTransport)s!).ReleasePendingPoll(), polling, 100, 100)).ConfigureAwait(false);
         }
         finally
         {
-            await messages.DisposeAsync().ConfigureAwait(false);
+            flushPoll?.Dispose();
         }
-    }
-
-    private void FlushPendingPoll()
-    {
-        TaskCompletionSource? wake;
+        TaskCompletionSource? pollWake = null;
         lock (_gate)
         {
-            if (_socket is not null) return;
-            wake = _pollWake;
-            _pollWake = null;
-        }
-        // The poll wakes to an empty buffer and answers a noop.
-        wake?.TrySetResult();
-    }
-
-    private async Task ReadLoopAsync(IAsyncEnumerator<WebSocketMessage> messages)
-    {
-        try
-        {
-            while (await messages.MoveNextAsync().ConfigureAwait(false))
+            _upgrading = false;
+            if (upgraded && _state == SessionState.Open)
             {
-                var message = messages.Current;
-                EnginePacket packet;
-                if (message.IsText)
-                {
-                    if (!EnginePacket.TryParse(message.Text, out packet) || packet.IsBinary)
-                    {
-                        Close(EngineCloseReason.ParseError, graceful: false);
-                        return;
-                    }
-                }
-                else packet = EnginePacket.Message(message.ToArray());
-                OnPacket(packet);
-                if (_state == SessionState.Closed) return;
+                Debug.Assert(ReferenceEquals(_transport, polling), "an upgrade starts from polling and happens once");
+                pollWake = polling.TakeWakeLocked();
+                Volatile.Write(ref _transport, candidate);
+                Upgraded = true;
+                // From here the pending poll, if any, is released empty and refused; polling writes no more.
+                Debug.Assert(!polling.IsWritableLocked, "one transport writable at a time");
             }
+            else upgraded = false;
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        if (!upgraded)
         {
+            await candidate.DiscardAsync().ConfigureAwait(false);
+            return;
         }
-        // The peer closed the WebSocket (or it failed).
-        Close(EngineCloseReason.TransportClose, graceful: false);
-    }
-
-    private async Task WriteLoopAsync(WebSocketConnection socket)
-    {
-        // Two lists trade places: the writer sends one while packets gather in the other.
-        var batch = new List<EnginePacket>();
-        try
-        {
-            while (true)
-            {
-                TaskCompletionSource? wait = null;
-                batch.Clear();
-                lock (_gate)
-                {
-                    if (_buffer.Count > 0) (_buffer, batch) = (batch, _buffer);
-                    else if (_state != SessionState.Open) break;
-                    else wait = _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
-                if (wait is not null)
-                {
-                    await wait.Task.ConfigureAwait(false);
-                    continue;
-                }
-                for (int i = 0; i < batch.Count; i++)
-                {
-                    await socket.SendAsync(batch[i].ToFrame()).ConfigureAwait(false);
-                    if (batch[i].WriteAlone)
-                    {
-                        // What follows goes in a later write, as it does from the reference server (see EnginePacket.WriteAlone).
-                        lock (_gate)
-                            if (!_discarded) _buffer.InsertRange(0, batch.Skip(i + 1));
-                        await Task.Delay(WriteAlonePause).ConfigureAwait(false);
-                        break;
-                    }
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
-        {
-            Close(EngineCloseReason.TransportError, graceful: false);
-        }
-        await CloseSocketQuietlyAsync(socket).ConfigureAwait(false);
-    }
-
-    private static async Task CloseSocketQuietlyAsync(WebSocketConnection socket)
-    {
-        try
-        {
-            if (socket.State < WebSocketState.CloseSent) await socket.CloseAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
-        {
-        }
+        timeout.CancelAfter(Timeout.Infinite);
+        lock (_gate) _upgradeCancel = null;
+        pollWake?.TrySetResult();
+        _logger.LogDebug("Engine.IO session {Sid} upgraded to websocket", Id);
+        await candidate.RunAsync().ConfigureAwait(false);
     }
 }

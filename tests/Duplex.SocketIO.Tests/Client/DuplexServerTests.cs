@@ -86,6 +86,25 @@ public sealed class DuplexServerTests
         Assert.Equal([8], e.Args.Get<Inner>(1)!.Value);
     }
 
+    [Fact]
+    public async Task Upgraded_websocket_outlives_the_upgrade_timeout()
+    {
+        // The upgrade timeout bounds the probe and the switch, not the WebSocket's life after it.
+        var (server, _) = await StartAsync();
+        await using var _s = server;
+        var disconnects = new ConcurrentQueue<string>();
+        await using var client = new SocketIOClient(server.BaseUri, Waits.Fast(o => o.UpgradeTimeout = TimeSpan.FromSeconds(2)));
+        client.Disconnected += reason => disconnects.Enqueue(reason);
+        await client.ConnectAsync(Waits.Deadline);
+        Assert.True(await client.WaitForUpgradeAsync().Within("the upgrade"));
+        var id = client.Id;
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Empty(disconnects);
+        Assert.Equal(id, client.Id);
+        Assert.Equal("websocket", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("transport"));
+    }
+
     private sealed record BinaryCopy(byte[]? Copy);
 
     private sealed record Inner([property: System.Text.Json.Serialization.JsonPropertyName("inner")] byte[]? Value);

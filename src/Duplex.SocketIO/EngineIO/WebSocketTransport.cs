@@ -1,0 +1,176 @@
+using System.Diagnostics;
+
+namespace Duplex.SocketIO.EngineIO;
+
+/// <summary>
+/// A WebSocket carrying a session: each packet is one message (text, or binary for binary
+/// attachments). A read loop hands packets to the session; a writer sends the session's buffer as it
+/// fills, and closes the WebSocket once the session is closed and its last packets are out.
+/// </summary>
+internal sealed class WebSocketTransport : EngineTransport
+{
+    private static readonly TimeSpan WriteAlonePause = TimeSpan.FromMilliseconds(1);
+    private readonly WebSocketConnection _socket;
+    // One enumerator for the whole life of the WebSocket: the probe exchange and the read loop after it.
+    private readonly IAsyncEnumerator<WebSocketMessage> _messages;
+    private TaskCompletionSource? _writerWake;
+
+    /// <param name="session">The session carried.</param>
+    /// <param name="socket">The WebSocket.</param>
+    /// <param name="readCancellation">Ends reading: during an upgrade, the upgrade timeout.</param>
+    internal WebSocketTransport(EngineIOSession session, WebSocketConnection socket, CancellationToken readCancellation) : base(session)
+    {
+        _socket = socket;
+        _messages = socket.ReadMessagesAsync(readCancellation).GetAsyncEnumerator();
+    }
+
+    public override string Name => "websocket";
+
+    /// <summary>Always: the writer picks up whatever is queued without the client asking for it.</summary>
+    public override bool IsWritableLocked => true;
+
+    public override TaskCompletionSource? TakeWakeLocked()
+    {
+        AssertLockHeld();
+        var wake = _writerWake;
+        _writerWake = null;
+        return wake;
+    }
+
+    public override bool DefersCloseLocked => false;
+
+    /// <summary>
+    /// The probe exchange of an upgrade: answers each <c>2probe</c> with <c>3probe</c> (and calls
+    /// <paramref name="onProbe"/>) until the client sends <c>5</c> (true) or anything else, closes, or
+    /// reading is cancelled (false).
+    /// </summary>
+    internal async Task<bool> ProbeAsync(Action onProbe)
+    {
+        try
+        {
+            while (await _messages.MoveNextAsync().ConfigureAwait(false))
+            {
+                var message = _messages.Current;
+                string? text = message.IsText ? message.Text : null;
+                if (text == "2probe")
+                {
+                    await _socket.SendTextAsync("3probe").ConfigureAwait(false);
+                    onProbe();
+                    continue;
+                }
+                return text == "5";
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        {
+        }
+        return false;
+    }
+
+    /// <summary>Carries the session until the WebSocket or the session ends.</summary>
+    internal async Task RunAsync()
+    {
+        var writer = WriteLoopAsync();
+        try
+        {
+            await ReadLoopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Nobody reads any more: the writer's close need not wait for the last message's handling.
+            await _messages.DisposeAsync().ConfigureAwait(false);
+        }
+        await writer.ConfigureAwait(false);
+    }
+
+    /// <summary>Drops a WebSocket that never became the session's transport (a failed or refused upgrade).</summary>
+    internal async Task DiscardAsync()
+    {
+        await _messages.DisposeAsync().ConfigureAwait(false);
+        await CloseQuietlyAsync(_socket).ConfigureAwait(false);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (await _messages.MoveNextAsync().ConfigureAwait(false))
+            {
+                var message = _messages.Current;
+                EnginePacket packet;
+                if (message.IsText)
+                {
+                    if (!EnginePacket.TryParse(message.Text, out packet) || packet.IsBinary)
+                    {
+                        Session.Close(EngineCloseReason.ParseError, graceful: false);
+                        return;
+                    }
+                }
+                else packet = EnginePacket.Message(message.ToArray());
+                Session.OnPacket(packet);
+                if (!Session.IsOpen) return;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        {
+        }
+        // The peer closed the WebSocket (or it failed).
+        Session.Close(EngineCloseReason.TransportClose, graceful: false);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        // Two lists trade places: the writer sends one while packets gather in the other.
+        var batch = new List<EnginePacket>();
+        try
+        {
+            while (true)
+            {
+                TaskCompletionSource? wait = null;
+                batch.Clear();
+                lock (Session.Gate)
+                {
+                    Debug.Assert(Session.IsCurrentLocked(this), "only the session's transport writes");
+                    if (!Session.SwapQueuedLocked(ref batch))
+                    {
+                        if (!Session.IsOpen) break;
+                        wait = _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+                }
+                if (wait is not null)
+                {
+                    await wait.Task.ConfigureAwait(false);
+                    continue;
+                }
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    await _socket.SendAsync(batch[i].ToFrame()).ConfigureAwait(false);
+                    if (batch[i].WriteAlone)
+                    {
+                        // What follows goes in a later write, as it does from the reference server (see EnginePacket.WriteAlone).
+                        Session.Requeue(batch.Skip(i + 1));
+                        await Task.Delay(WriteAlonePause).ConfigureAwait(false);
+                        break;
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        {
+            Session.Close(EngineCloseReason.TransportError, graceful: false);
+        }
+        await CloseQuietlyAsync(_socket).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes <paramref name="socket"/> if nobody has yet, ignoring a peer already gone.</summary>
+    internal static async Task CloseQuietlyAsync(WebSocketConnection socket)
+    {
+        try
+        {
+            if (socket.State < WebSocketState.CloseSent) await socket.CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
+        {
+        }
+    }
+}
