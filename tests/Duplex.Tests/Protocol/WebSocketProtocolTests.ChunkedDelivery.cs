@@ -123,5 +123,39 @@ public partial class WebSocketProtocolTests
                 Assert.True(events[^1].Data.Length <= 1000);
             }
         }
+
+        [Fact]
+        public void Inflated_parts_are_the_same_however_the_input_is_split()
+        {
+            // Exactly two chunks of inflated text: the parts must not depend on how much was inflated
+            // per delivery (they used to end in an extra, empty message when fed byte by byte).
+            var payload = new byte[2000];
+            new Random(1).NextBytes(payload);
+            using var deflater = new MessageDeflater(15, noContextTakeover: true);
+            var compressed = new ArrayBufferWriter<byte>();
+            deflater.CompressMessage(payload, compressed);
+            using var h = ProtocolHarness.Server(Options(chunk: 1000), new(false, false, 15, 15));
+            var events = h.ReceiveInEverySplit(Frames.Client(Opcode.Binary, compressed.WrittenSpan, rsv: FrameHeader.Rsv1));
+            Assert.Equal("MessagePart Message", Kinds(events));
+            Assert.Equal(payload, events.SelectMany(e => e.Data));
+        }
+
+        [Fact]
+        public void A_large_inflated_message_comes_out_whole_in_small_parts()
+        {
+            // 4 MiB from a few KiB, in 4 KiB parts: the parts are read from the inflated bytes in place,
+            // and what is left is moved now and then; every byte must come out once, in order.
+            var payload = new byte[4 << 20];
+            for (int i = 0; i < payload.Length; i++) payload[i] = (byte)(i / 4096);
+            using var deflater = new MessageDeflater(15, noContextTakeover: true);
+            var compressed = new ArrayBufferWriter<byte>();
+            deflater.CompressMessage(payload, compressed);
+            using var h = ProtocolHarness.Server(Options(maxMessageSize: 64 << 20, chunk: 4096), new(false, false, 15, 15));
+            var events = h.Receive(Frames.Client(Opcode.Binary, compressed.WrittenSpan, rsv: FrameHeader.Rsv1));
+            Assert.Equal(1024, events.Count);
+            Assert.All(events, e => Assert.Equal(4096, e.Data.Length));
+            Assert.Equal(WebSocketEvent.Message, events[^1].Kind);
+            Assert.True(payload.AsSpan().SequenceEqual(events.SelectMany(e => e.Data).ToArray()));
+        }
     }
 }
