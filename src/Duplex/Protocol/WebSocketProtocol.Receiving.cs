@@ -148,7 +148,9 @@ public sealed partial class WebSocketProtocol
             {
                 if (input.IsEmpty) return WebSocketEvent.NeedMoreData;
                 if (!InflateChunk(ref input, out error)) return WebSocketEvent.Failure;
-                if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount >= part) return EmitInflatedPart();
+                // Strictly more than a chunk: the message's last part (up to a chunk) waits for its end, so
+                // the parts are the same however the input was split, and the last is never empty.
+                if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount - _inflatedRead > part) return EmitInflatedPart();
                 if (_frames.RemainingInFrame > 0) continue;
             }
             else if (remaining > 0)
@@ -304,7 +306,7 @@ public sealed partial class WebSocketProtocol
             return false;
         }
         _inflatedUtf8.Reset();
-        if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount > part)
+        if (_options.ReceiveChunkSize is int part && _inflated!.WrittenCount - _inflatedRead > part || _inflatedRead > 0)
         {
             _inflatedDone = true;
             return true;
@@ -320,24 +322,44 @@ public sealed partial class WebSocketProtocol
     /// </summary>
     private WebSocketEvent EmitInflatedPart()
     {
-        var written = _inflated!.WrittenSpan;
-        int n = Math.Min(_options.ReceiveChunkSize ?? int.MaxValue, written.Length);
-        if (_inflatedDone && n == written.Length)
+        var rest = _inflated!.WrittenSpan.Slice(_inflatedRead);
+        int n = Math.Min(_options.ReceiveChunkSize ?? int.MaxValue, rest.Length);
+        if (_inflatedDone && n == rest.Length)
         {
-            _message = _inflated.DetachBuffer(out _messageLength);
+            if (_inflatedRead == 0)
+            {
+                _message = _inflated.DetachBuffer(out _messageLength);
+            }
+            else
+            {
+                _message = ArrayPool<byte>.Shared.Rent(Math.Max(n, 1));
+                rest.CopyTo(_message);
+                _messageLength = n;
+                _inflated.Dispose();
+            }
             _inflated = null;
+            _inflatedRead = 0;
             _inflatedDone = false;
             return WebSocketEvent.Message;
         }
         var part = ArrayPool<byte>.Shared.Rent(n);
-        written.Slice(0, n).CopyTo(part);
+        rest.Slice(0, n).CopyTo(part);
         _message = part;
         _messageLength = n;
-        var rest = new PooledBufferWriter(Math.Max(1024, written.Length - n)) { MaxCapacity = _inflated.MaxCapacity };
-        written.Slice(n).CopyTo(rest.GetSpan(written.Length - n));
-        rest.Advance(written.Length - n);
-        _inflated.Dispose();
-        _inflated = rest;
+        _inflatedRead += n;
+        // Parts are read from the front of the inflated bytes; what is left moves to a fresh buffer only
+        // once more has been handed out than is left, so each byte moves O(1) times. Moving the rest on
+        // every part made a 16 MiB inflation in 4 KiB parts take seconds (quadratic).
+        if (_inflatedRead >= _inflated.WrittenCount - _inflatedRead)
+        {
+            var left = _inflated.WrittenSpan.Slice(_inflatedRead);
+            var moved = new PooledBufferWriter(Math.Max(1024, left.Length)) { MaxCapacity = _inflated.MaxCapacity };
+            left.CopyTo(moved.GetSpan(left.Length));
+            moved.Advance(left.Length);
+            _inflated.Dispose();
+            _inflated = moved;
+            _inflatedRead = 0;
+        }
         return WebSocketEvent.MessagePart;
     }
 

@@ -46,6 +46,7 @@ public sealed partial class WebSocketProtocol : IDisposable
     private byte[]? _compressedIn;                  // unmasked compressed bytes on their way to the inflater
     private PooledBufferWriter? _inflated;
     private bool _inflatedDone;                     // the compressed message ended; parts of it remain
+    private int _inflatedRead;                      // bytes at the front of _inflated already handed out as parts
     private Utf8Validator _inflatedUtf8;
     private ProtocolError _error;
 
