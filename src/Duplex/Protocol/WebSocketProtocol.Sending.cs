@@ -120,8 +120,11 @@ public sealed partial class WebSocketProtocol
     /// Writes our close frame (§5.5.1) with <paramref name="status"/> (none when null) and a reason cut to
     /// the 123 bytes a close frame holds; false, with nothing written, when ours is already out.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="status"/> may not appear on the wire (1005, 1006, 1015 and unassigned codes, §7.4).</exception>
     public bool WriteClose(IBufferWriter<byte> output, CloseStatus? status, string? reason = null)
     {
+        if (status is CloseStatus code && !CloseStatusRules.IsValidOnWire((int)code))
+            throw new ArgumentOutOfRangeException(nameof(status), (int)code, "Only 1000–1003, 1007–1014 and 3000–4999 may be sent in a close frame (RFC 6455 §7.4).");
         if (_closeSent) return false;
         Span<byte> payload = stackalloc byte[2 + FrameWriter.MaxCloseReasonBytes];
         int length = status is CloseStatus s ? FrameWriter.WriteClosePayload(payload, s, TruncateReason(reason)) : 0;

@@ -20,7 +20,10 @@ namespace Duplex.Protocol;
 /// peer's close frame arrives (or the driver's close timeout ends it). Closing a socket with unread
 /// bytes makes the kernel reset the connection, and a reset can destroy our close frame before the
 /// peer reads it: the peer would see 1006 instead of the code that says what went wrong. Skipping
-/// stops early at anything that cannot be a frame, or a frame larger than 1 MiB.</para>
+/// only reads frame lengths: it ends input (<see cref="WebSocketEvent.InputEnded"/>, the state staying
+/// <see cref="WebSocketProtocolState.Failing"/>) at a frame over 1 MiB or a length with its top bit
+/// set, and the peer's close frame is recognised at the start of a frame, or where the rest of the
+/// failed frame's payload would start a read (peers that answer our close at once, mid-frame).</para>
 /// </remarks>
 public sealed partial class WebSocketProtocol : IDisposable
 {

@@ -43,6 +43,21 @@ public partial class WebSocketProtocolTests
             h.AssertNothingSent();
         }
 
+        [Theory]
+        [InlineData(1005)]
+        [InlineData(1006)]
+        [InlineData(1015)]
+        [InlineData(999)]
+        [InlineData(2000)]
+        public void A_close_code_not_allowed_on_the_wire_is_refused_and_the_close_can_still_go_out(int code)
+        {
+            using var h = new ProtocolHarness(WebSocketRole.Server);
+            Assert.Throws<ArgumentOutOfRangeException>(() => h.Protocol.WriteClose(h.Output, (CloseStatus)code));
+            h.AssertNothingSent();
+            Assert.True(h.Protocol.CanSendControl);
+            Assert.True(h.WriteClose(CloseStatus.NormalClosure));
+        }
+
         [Fact]
         public void A_data_message_during_an_unfinished_fragmented_message_throws()
         {
