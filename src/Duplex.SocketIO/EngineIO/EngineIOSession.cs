@@ -148,7 +148,22 @@ public sealed class EngineIOSession
     private void OnPingDue()
     {
         if (!Send(EnginePacket.PingPacket)) return;
+        Volatile.Write(ref _pongDeadline, Stopwatch.GetTimestamp() + (long)(_options.PingTimeout.TotalSeconds * Stopwatch.Frequency));
         _pongTimer.Change(_options.PingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    // When the unanswered ping's timeout passes (Stopwatch timestamp), or 0. The pong timer acts on it,
+    // but a timer under load fires late: a request that arrives after the deadline finds the session
+    // over instead of racing the timer (as the reference server's exact timers make it).
+    private long _pongDeadline;
+
+    /// <summary>Closes the session if its ping went unanswered past the timeout and the timer has not fired yet.</summary>
+    private bool HasTimedOut()
+    {
+        long deadline = Volatile.Read(ref _pongDeadline);
+        if (deadline == 0 || Stopwatch.GetTimestamp() < deadline) return false;
+        Close(EngineCloseReason.PingTimeout, graceful: false);
+        return true;
     }
 
     /// <summary>A packet the current transport read from the client.</summary>
@@ -157,6 +172,7 @@ public sealed class EngineIOSession
         switch (packet.Type)
         {
             case EnginePacketType.Pong:
+                Volatile.Write(ref _pongDeadline, 0);
                 _pongTimer.Change(Timeout.Infinite, Timeout.Infinite);
                 if (IsOpen) _pingTimer.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
                 break;
@@ -312,6 +328,7 @@ public sealed class EngineIOSession
         Debug.Assert(_polling is not null, "a session opened over WebSocket never polls");
         if (_polling is null)
             return EngineIOServer.RefuseAsync(context, upgrade: false, EngineIOError.BadRequest, null);
+        if (HasTimedOut()) return EngineIOServer.RefuseAsync(context, upgrade: false, EngineIOError.UnknownSid, null);
         return _polling.HandleRequestAsync(context);
     }
 

@@ -54,6 +54,11 @@ internal sealed class WebSocketTransport : EngineTransport
                 string? text = message.IsText ? message.Text : null;
                 if (text == "2probe")
                 {
+                    // Off the read loop's delivery first, so the 3probe is flushed now rather than at the end
+                    // of the read batch: a "5" in the same read switches the session, and a poll answered
+                    // 400 on another thread meanwhile must not overtake the 3probe (the reference server
+                    // writes it at once; the official suite reads the two in that order).
+                    await Task.Yield();
                     await _socket.SendTextAsync("3probe").ConfigureAwait(false);
                     onProbe();
                     continue;
