@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Duplex.SocketIO.Adapters;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace Duplex.SocketIO.Redis;
@@ -50,6 +51,12 @@ public sealed class RedisAdapter : SocketIOAdapter
     private readonly ConcurrentDictionary<string, AckRequest> _ackRequests = new(StringComparer.Ordinal);
     private readonly List<ChannelMessageQueue> _queues = new();
     private readonly Task _ready;
+    // The adapter logs under its own category, not the namespace's ("Duplex.SocketIO").
+    private readonly ILogger _log;
+    // A Redis outage fails every publish: it is logged once when the first fails and once when one
+    // succeeds again, with the count in between; each lost publish is counted (errors, kind "publish").
+    private int _publishOutage;
+    private long _lostPublishes;
 
     /// <summary>
     /// The adapter of <paramref name="ns"/> in the cluster on <paramref name="redis"/>. It subscribes at
@@ -66,9 +73,13 @@ public sealed class RedisAdapter : SocketIOAdapter
         _subscriber = redis.GetSubscriber();
         Uid = NewId();
         _codec = new RedisAdapterCodec(_options.Key, ns.Name);
+        _log = ns.Server.LoggerFactory?.CreateLogger(LogCategory) ?? NullLogger.Instance;
         _specificResponseChannel = _codec.SpecificResponseChannel(Uid);
         _ready = SubscribeAsync();
     }
+
+    /// <summary>The log category of the adapter's messages (outages, malformed messages, retries).</summary>
+    internal const string LogCategory = "Duplex.SocketIO.Redis";
 
     /// <summary>This server's id in the cluster (the reference's <c>uid</c>): its own messages carry it.</summary>
     public string Uid { get; }
@@ -120,7 +131,7 @@ public sealed class RedisAdapter : SocketIOAdapter
             catch (Exception ex) when (ex is RedisException or TimeoutException && !_disposed)
             {
                 RedisAdapterMetrics.Error("connection");
-                Logger.LogWarning("Socket.IO Redis adapter: cannot subscribe to {Channel} yet ({Reason}); retrying", channel, ex.Message);
+                _log.LogWarning("Socket.IO Redis adapter: cannot subscribe to {Channel} yet ({Reason}); retrying", channel, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6)))).ConfigureAwait(false);
             }
         }
@@ -138,12 +149,12 @@ public sealed class RedisAdapter : SocketIOAdapter
         catch (Exception ex) when (ex is FormatException or JsonException or InvalidOperationException or KeyNotFoundException or ArgumentException or InvalidCastException or OverflowException)
         {
             RedisAdapterMetrics.Error("malformed");
-            Logger.LogWarning("Socket.IO Redis adapter of {Namespace}: ignored a malformed {Kind} message: {Reason}", Namespace.Name, what, ex.Message);
+            _log.LogWarning("Socket.IO Redis adapter of {Namespace}: ignored a malformed {Kind} message: {Reason}", Namespace.Name, what, ex.Message);
         }
         catch (Exception ex)
         {
             RedisAdapterMetrics.Error("malformed");
-            Logger.LogError(ex, "Socket.IO Redis adapter of {Namespace}: failed to handle a {Kind} message", Namespace.Name, what);
+            _log.LogError(ex, "Socket.IO Redis adapter of {Namespace}: failed to handle a {Kind} message", Namespace.Name, what);
         }
     }
 
@@ -167,15 +178,28 @@ public sealed class RedisAdapter : SocketIOAdapter
         }
         sending.ContinueWith(t =>
         {
-            if (t.IsCompletedSuccessfully) RedisAdapterMetrics.Published.Add(1);
+            if (t.IsCompletedSuccessfully) Published();
             else PublishFailed(channel, t.Exception?.GetBaseException());
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Published()
+    {
+        RedisAdapterMetrics.Published.Add(1);
+        if (Volatile.Read(ref _publishOutage) == 0 || Interlocked.Exchange(ref _publishOutage, 0) == 0) return;
+        _log.LogInformation("Socket.IO Redis adapter of {Namespace}: publishing again; {Lost} messages were not published meanwhile",
+            Namespace.Name, Interlocked.Exchange(ref _lostPublishes, 0));
     }
 
     private void PublishFailed(string channel, Exception? ex)
     {
         RedisAdapterMetrics.Error("publish");
-        Logger.LogWarning("Socket.IO Redis adapter: not published to {Channel} (serving this server's clients only): {Reason}", channel, ex?.Message);
+        Interlocked.Increment(ref _lostPublishes);
+        if (Interlocked.Exchange(ref _publishOutage, 1) == 0)
+            _log.LogWarning("Socket.IO Redis adapter of {Namespace}: cannot publish to Redis ({Reason}); other servers miss this server's broadcasts until it is back (first lost: {Channel}; each counted in duplex.socketio.redis.errors, kind publish)",
+                Namespace.Name, ex?.Message, channel);
+        else
+            _log.LogDebug("Socket.IO Redis adapter: not published to {Channel}: {Reason}", channel, ex?.Message);
     }
 
     // ───────────────────────────── operations ─────────────────────────────
@@ -343,7 +367,7 @@ public sealed class RedisAdapter : SocketIOAdapter
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             RedisAdapterMetrics.Error("request");
-            Logger.LogWarning("Socket.IO Redis adapter of {Namespace}: server count unavailable, counting this server only: {Reason}", Namespace.Name, ex.Message);
+            _log.LogWarning("Socket.IO Redis adapter of {Namespace}: server count unavailable, counting this server only: {Reason}", Namespace.Name, ex.Message);
             return 1;
         }
     }
@@ -496,7 +520,7 @@ public sealed class RedisAdapter : SocketIOAdapter
             }
             catch (Exception ex) when (ex is RedisException or ObjectDisposedException or TimeoutException)
             {
-                Logger.LogDebug("Socket.IO Redis adapter: unsubscribe failed: {Reason}", ex.Message);
+                _log.LogDebug("Socket.IO Redis adapter: unsubscribe failed: {Reason}", ex.Message);
             }
         }
         foreach (var pending in _requests.Values) pending.Done.TrySetCanceled();

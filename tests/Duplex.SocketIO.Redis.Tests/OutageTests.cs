@@ -56,6 +56,17 @@ public class OutageTests
         Assert.True(sent > 0);
         await b.GetAsync("/ctl/emit?room=r&event=after&text=resumed");
         Assert.Equal("resumed", (await onA.NextEventAsync("after", timeout: Wait))[0].GetProperty("text").GetString());
+
+        // B logged the outage of its publishes once, under the adapter's own category, and once more when
+        // publishing resumed — not once per lost publish (each of which is counted instead).
+        await DuplexClusterTests.WaitUntilAsync(() => Task.FromResult(b.Process.Transcript.Contains("publishing again")), Wait);
+        var log = b.Process.Transcript.Split('\n');
+        var outageLines = log.Where(l => l.Contains("cannot publish to Redis")).ToList();
+        long lost = await b.CounterAsync("duplex.socketio.redis.errors:publish");
+        Assert.InRange(outageLines.Count, 1, 2); // a second only if the connection flapped while coming back
+        Assert.All(outageLines, l => Assert.Contains("Duplex.SocketIO.Redis", l));
+        Assert.True(lost > outageLines.Count, $"{lost} lost publishes, {outageLines.Count} log lines");
+        Assert.DoesNotContain(log, l => l.Contains("not published to"));
         Assert.False(a.Process.HasExited);
         Assert.False(b.Process.HasExited);
     }

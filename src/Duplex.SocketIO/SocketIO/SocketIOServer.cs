@@ -24,6 +24,7 @@ public sealed class SocketIOServer
     public SocketIOServer(SocketIOOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         Options = options ?? new SocketIOOptions();
+        LoggerFactory = loggerFactory;
         Logger = loggerFactory?.CreateLogger("Duplex.SocketIO") ?? NullLogger.Instance;
         JsonOptions = SocketIOJson.CreateOptions(Options.JsonSerializerOptions, new BinaryPlaceholderConverter());
         Engine = new EngineIOServer(Options, loggerFactory?.CreateLogger("Duplex.SocketIO.EngineIO"));
@@ -38,6 +39,9 @@ public sealed class SocketIOServer
     public EngineIOServer Engine { get; }
 
     internal ILogger Logger { get; }
+
+    /// <summary>Where adapters make their own log categories (null: nothing is logged).</summary>
+    internal ILoggerFactory? LoggerFactory { get; }
 
     internal JsonSerializerOptions JsonOptions { get; }
 
