@@ -60,6 +60,19 @@ const scenarios = {
     done();
   },
 
+  // Two clients asked at once by a broadcast with acks: one answers, one stays silent (the server's wait times out).
+  async "partial-acks"() {
+    const [a, b] = [connect(), connect()];
+    await Promise.all([once(a, "connect"), once(b, "connect")]);
+    a.on("poll", (callback) => callback("yes-a"));
+    b.on("poll", () => {}); // never answers
+    const outcome = await a.timeout(10000).emitWithAck("start-poll");
+    report("outcome", { outcome });
+    a.disconnect();
+    b.disconnect();
+    done();
+  },
+
   // Three clients: two join a room, one speaks to it; then a broadcast to all and one to all but the sender.
   async rooms() {
     const names = ["alice", "bob", "carol"];

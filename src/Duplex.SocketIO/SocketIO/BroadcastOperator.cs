@@ -66,8 +66,8 @@ public sealed class BroadcastOperator
 
     /// <summary>
     /// Emits with an acknowledgement requested from every selected socket (on every server), and returns
-    /// their answers once all have come. Throws <see cref="TimeoutException"/> when <see cref="Timeout"/>
-    /// passes first (with several servers and no timeout given, the adapter's request timeout applies);
+    /// their answers once all have come. Throws <see cref="SocketIOBroadcastAckTimeoutException"/> (a
+    /// <see cref="TimeoutException"/> holding the answers that did come) when <see cref="Timeout"/> passes first (with several servers and no timeout given, the adapter's request timeout applies);
     /// recipients of this server that disconnect meanwhile are not waited for.
     /// </summary>
     public async Task<IReadOnlyList<SocketIOArgs>> EmitWithAckAsync(string eventName, params object?[] args)
@@ -113,7 +113,7 @@ public sealed class BroadcastOperator
         catch (TimeoutException)
         {
             forget.Cancel();
-            throw;
+            lock (gate) throw new SocketIOBroadcastAckTimeoutException(expected, answers.ToArray());
         }
         lock (gate) return answers.ToArray();
     }

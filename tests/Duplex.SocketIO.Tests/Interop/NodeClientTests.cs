@@ -63,6 +63,32 @@ public sealed class NodeClientTests
     }
 
     [Fact]
+    public async Task A_broadcast_ack_that_times_out_keeps_the_answers_that_came()
+    {
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket => socket.On("start-poll", e =>
+        {
+            // Off the handler: the asker's own answer to the poll must be read while the server waits.
+            var asking = Task.Run(async () =>
+            {
+                try
+                {
+                    await io.Sockets.Timeout(TimeSpan.FromMilliseconds(500)).EmitWithAckAsync("poll");
+                    await e.AckAsync(new { timedOut = false });
+                }
+                catch (SocketIOBroadcastAckTimeoutException ex)
+                {
+                    await e.AckAsync(new { timedOut = true, expected = ex.Expected, responses = ex.Responses.Select(r => r.Get<string>(0)).ToArray() });
+                }
+            });
+        })));
+        await using var _ = server;
+        var outcome = (await NodeClient.RunAsync("partial-acks", server.Url)).EnsureDone().Step("outcome").GetProperty("outcome");
+        Assert.True(outcome.GetProperty("timedOut").GetBoolean());
+        Assert.Equal(2, outcome.GetProperty("expected").GetInt32());
+        Assert.Equal(new[] { "yes-a" }, outcome.GetProperty("responses").EnumerateArray().Select(r => r.GetString()!).ToArray());
+    }
+
+    [Fact]
     public async Task Rooms_and_broadcasts_reach_exactly_their_sockets()
     {
         var (server, _) = await StartChatAsync();
