@@ -60,6 +60,22 @@ const scenarios = {
     done();
   },
 
+  // Two of three clients join a room; its size as the server counts it, before and after one leaves.
+  async "room-size"() {
+    const sockets = [connect(), connect(), connect()];
+    await Promise.all(sockets.map((s) => once(s, "connect")));
+    await sockets[0].timeout(5000).emitWithAck("join-room", "lobby");
+    await sockets[1].timeout(5000).emitWithAck("join-room", "lobby");
+    const both = await sockets[2].timeout(5000).emitWithAck("room-size", "lobby");
+    sockets[1].disconnect();
+    await new Promise((r) => setTimeout(r, 300));
+    const one = await sockets[2].timeout(5000).emitWithAck("room-size", "lobby");
+    const none = await sockets[2].timeout(5000).emitWithAck("room-size", "nowhere");
+    report("sizes", { both, one, none });
+    sockets.forEach((s) => s.disconnect());
+    done();
+  },
+
   // Two clients asked at once by a broadcast with acks: one answers, one stays silent (the server's wait times out).
   async "partial-acks"() {
     const [a, b] = [connect(), connect()];

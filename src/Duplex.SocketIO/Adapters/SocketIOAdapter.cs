@@ -92,6 +92,15 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// How many sockets of this process are in <paramref name="room"/> now; 0 when none (the reference's
+    /// <c>adapter.rooms.get(room)?.size</c>). Across servers, count <see cref="BroadcastOperator.FetchSocketsAsync"/>.
+    /// </summary>
+    public int RoomSize(string room)
+    {
+        lock (_gate) return _rooms.TryGetValue(room, out var members) ? members.Count : 0;
+    }
+
     /// <summary>True when <paramref name="room"/> has members in this process.</summary>
     public bool HasRoom(string room)
     {

@@ -54,6 +54,7 @@ public sealed class ChatApp
                 await socket.EmitAsync("server-binary", new byte[] { 9, 8, 7 }, new Upload("srv", [0, 1, 2]));
             });
             socket.On("kick-me", _ => socket.Disconnect());
+            socket.On("room-size", e => e.AckAsync(io.Sockets.Adapter.RoomSize(e.Args.Get<string>(0)!)));
         });
     }
 }

@@ -63,6 +63,17 @@ public sealed class NodeClientTests
     }
 
     [Fact]
+    public async Task Room_size_counts_the_members_of_a_room_as_they_join_and_leave()
+    {
+        var (server, _) = await StartChatAsync();
+        await using var _ = server;
+        var sizes = (await NodeClient.RunAsync("room-size", server.Url)).EnsureDone().Step("sizes");
+        Assert.Equal(2, sizes.GetProperty("both").GetInt32());
+        Assert.Equal(1, sizes.GetProperty("one").GetInt32());
+        Assert.Equal(0, sizes.GetProperty("none").GetInt32());
+    }
+
+    [Fact]
     public async Task A_broadcast_ack_that_times_out_keeps_the_answers_that_came()
     {
         var (server, _) = await StartChatAsync(io => io.OnConnection(socket => socket.On("start-poll", e =>
