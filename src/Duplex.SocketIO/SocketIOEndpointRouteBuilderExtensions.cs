@@ -61,6 +61,7 @@ public static class SocketIOEndpointRouteBuilderExtensions
             // Engine.IO keeps its own heartbeat (ping/pong packets), and sizes messages by maxHttpBufferSize.
             o.Connection.KeepAliveInterval = TimeSpan.Zero;
             o.Connection.MaxMessageSize = options.MaxHttpBufferSize;
+            options.ConfigureWebSocket?.Invoke(o);
         });
         // One endpoint for every request to the path: Engine.IO judges it first, and only upgrade
         // requests it accepts reach the WebSocket handshake.

@@ -60,6 +60,18 @@ const scenarios = {
     done();
   },
 
+  // WebSocket only: what the handshake agreed (ws' negotiated extensions), then a large echo over it.
+  async deflate() {
+    const socket = connect("", { transports: ["websocket"] });
+    await once(socket, "connect");
+    const extensions = socket.io.engine.transport.ws.extensions || "";
+    const big = "x".repeat(4000) + "é";
+    const back = await socket.timeout(5000).emitWithAck("echo", big);
+    report("deflate", { extensions, echoed: back === big });
+    socket.disconnect();
+    done();
+  },
+
   // Two of three clients join a room; its size as the server counts it, before and after one leaves.
   async "room-size"() {
     const sockets = [connect(), connect(), connect()];

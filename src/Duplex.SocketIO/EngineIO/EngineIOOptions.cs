@@ -40,6 +40,14 @@ public class EngineIOOptions
 
     /// <summary>How long a closed polling session waits for the client's next poll to deliver its last packets. Default 5 s.</summary>
     public TimeSpan CloseDeliveryTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Settings of the WebSocket transport's endpoint, applied after Engine.IO's own (no WebSocket-level
+    /// keep-alive, messages up to <see cref="MaxHttpBufferSize"/>): permessage-deflate (the reference's
+    /// <c>perMessageDeflate</c>, off by default as there), receive rate limits, the slow-consumer policy,
+    /// handshake limits, the close timeout. Null leaves Engine.IO's defaults.
+    /// </summary>
+    public Action<Duplex.Server.WebSocketEndpointOptions>? ConfigureWebSocket { get; set; }
 }
 
 /// <summary>

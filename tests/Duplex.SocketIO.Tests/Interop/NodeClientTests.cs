@@ -62,6 +62,22 @@ public sealed class NodeClientTests
         Assert.Equal(42, run.Step("server-got").GetProperty("server").GetInt32());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PerMessageDeflate_on_the_websocket_transport_is_off_by_default_and_on_when_configured(bool enabled)
+    {
+        var (server, _) = await StartChatAsync(options: o =>
+        {
+            if (enabled) o.ConfigureWebSocket = w => w.Connection.Compression.Enabled = true;
+        });
+        await using var _ = server;
+        var step = (await NodeClient.RunAsync("deflate", server.Url)).EnsureDone().Step("deflate");
+        // The npm client (ws underneath) offers permessage-deflate; the server agrees only when told to.
+        Assert.Equal(enabled, step.GetProperty("extensions").GetString()!.Contains("permessage-deflate"));
+        Assert.True(step.GetProperty("echoed").GetBoolean());
+    }
+
     [Fact]
     public async Task Room_size_counts_the_members_of_a_room_as_they_join_and_leave()
     {
