@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Duplex.SocketIO.EngineIO;
+using Microsoft.Extensions.Logging;
 
 namespace Duplex.SocketIO.Client;
 
@@ -68,16 +69,17 @@ internal sealed class EngineIOClientSession
     /// <summary>
     /// Performs the handshake and starts the session. Throws <see cref="SocketIOProtocolException"/>
     /// when the server's answer is not an Engine.IO open packet, and the transport's own exception
-    /// when the network fails.
+    /// when the network fails. With <c>preferWebSocket</c> the session opens on WebSocket first
+    /// (<see cref="SocketIOClientOptions.RememberUpgrade"/> after a WebSocket worked).
     /// </summary>
     public static async Task<EngineIOClientSession> OpenAsync(Uri baseUri, SocketIOClientOptions options, HttpClient http,
         Action<EngineIOClientSession, EnginePacket> onMessage, Action<EngineIOClientSession, string, Exception?> onClose,
-        CancellationToken cancellationToken)
+        bool preferWebSocket, CancellationToken cancellationToken)
     {
         var session = new EngineIOClientSession(baseUri, options, http, onMessage, onClose);
         try
         {
-            await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            await session.HandshakeAsync(preferWebSocket, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -110,36 +112,65 @@ internal sealed class EngineIOClientSession
     /// <summary>Cancelled when the session ends: every transport's I/O stops with it.</summary>
     internal CancellationToken Lifetime => _lifetime.Token;
 
-    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The transports to open the session on, in order: <see cref="SocketIOClientOptions.Transports"/>, with
+    /// "websocket" moved first when <paramref name="preferWebSocket"/>.
+    /// </summary>
+    internal static List<string> HandshakeOrder(SocketIOClientOptions options, bool preferWebSocket)
     {
-        string first = _options.Transports.Count > 0 ? _options.Transports[0] : "polling";
+        var order = options.Transports.Count > 0 ? options.Transports.Distinct().ToList() : ["polling"];
+        if (preferWebSocket && order.Remove("websocket")) order.Insert(0, "websocket");
+        return order;
+    }
+
+    private async Task HandshakeAsync(bool preferWebSocket, CancellationToken cancellationToken)
+    {
+        var order = HandshakeOrder(_options, preferWebSocket);
         List<EnginePacket> received;
-        if (first == "websocket")
+        for (int i = 0; ; i++)
         {
-            var webSocket = await WebSocketClientTransport.ConnectAsync(this, cancellationToken).ConfigureAwait(false);
-            _transport = webSocket;
-            received = [await webSocket.ReceiveOpenAsync(cancellationToken).ConfigureAwait(false)];
-        }
-        else if (first == "polling")
-        {
-            _transport = _polling = new PollingClientTransport(this, _http);
-            received = await _polling.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            throw new ArgumentException($"unknown transport \"{first}\": use \"polling\" or \"websocket\"");
+            try
+            {
+                received = await OpenTransportAsync(order[i], cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (i + 1 < order.Count && !cancellationToken.IsCancellationRequested
+                && (_options.TryAllTransports || ex is SocketIOProtocolException { TransportUnknown: true }))
+            {
+                // The next transport gets a fresh start: nothing of this attempt is kept.
+                _options.Logger?.LogDebug(ex, "Socket.IO client: opening on {Transport} failed, trying {Next}", order[i], order[i + 1]);
+                Volatile.Read(ref _transport)?.Release();
+                _transport = _polling = null;
+            }
         }
         ReadOpenPacket(received[0]);
+        Debug.Assert(_transport is not null, "the handshake set the transport");
 
         // The server pings within pingInterval; it is dead when nothing came for pingInterval + pingTimeout.
         ResetHeartbeat();
         _writeLoop = Task.Run(WriteLoopAsync);
         foreach (var packet in received.Skip(1)) OnPacket(packet);
         _transport.Start();
-        if (_polling is not null && _options.Upgrade && _options.Transports.Contains("websocket") && _upgrades.Contains("websocket"))
+        if (_polling is not null && _options.Upgrade && order.Contains("websocket") && _upgrades.Contains("websocket"))
             _ = Task.Run(UpgradeAsync);
         else
             _upgraded.TrySetResult(false);
+    }
+
+    private async Task<List<EnginePacket>> OpenTransportAsync(string name, CancellationToken cancellationToken)
+    {
+        if (name == "websocket")
+        {
+            var webSocket = await WebSocketClientTransport.ConnectAsync(this, cancellationToken).ConfigureAwait(false);
+            _transport = webSocket;
+            return [await webSocket.ReceiveOpenAsync(cancellationToken).ConfigureAwait(false)];
+        }
+        if (name == "polling")
+        {
+            _transport = _polling = new PollingClientTransport(this, _http);
+            return await _polling.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        throw new ArgumentException($"unknown transport \"{name}\": use \"polling\" or \"websocket\"");
     }
 
     private string[] _upgrades = [];

@@ -27,10 +27,29 @@ internal sealed class PollingClientTransport : EngineIOClientTransport
         using var response = await _http.SendAsync(NewRequest(HttpMethod.Get), HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
-            throw new SocketIOProtocolException($"the handshake was answered HTTP {(int)response.StatusCode}: {EngineIOClientSession.Describe(body)}");
+            throw new SocketIOProtocolException($"the handshake was answered HTTP {(int)response.StatusCode}: {EngineIOClientSession.Describe(body)}")
+            {
+                TransportUnknown = response.StatusCode == HttpStatusCode.BadRequest && IsTransportUnknown(body),
+            };
         if (!EnginePayload.TryDecode(body, out var packets))
             throw new SocketIOProtocolException($"the handshake answer is not an Engine.IO payload: {EngineIOClientSession.Describe(body)}");
         return packets;
+    }
+
+    // Engine.IO's refusal of a transport the server does not serve: 400 {"code":0,"message":"Transport unknown"}.
+    private static bool IsTransportUnknown(string body)
+    {
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            return json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && json.RootElement.TryGetProperty("code", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.Number
+                && code.TryGetInt32(out int value) && value == 0;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     public override void Start() => _polling = Task.Run(PollLoopAsync);

@@ -30,6 +30,9 @@ public sealed class SocketIOClient : IAsyncDisposable
     private Task<EngineIOClientSession>? _opening;
     private Task? _reconnecting;
     private bool _closedByUser;
+    // A WebSocket carried a session of this client (npm's priorWebsocketSuccess, kept per client here):
+    // with RememberUpgrade, the next session opens on WebSocket first.
+    private volatile bool _webSocketWorked;
     private bool _disposed;
 
     /// <summary>A client for the server at <paramref name="uri"/> (http://, https://, ws:// or wss://; the path is the server's, see <see cref="SocketIOClientOptions.Path"/>).</summary>
@@ -222,15 +225,28 @@ public sealed class SocketIOClient : IAsyncDisposable
             timeout.CancelAfter(Options.ConnectTimeout);
             var assembler = new PacketAssembler();
             EngineIOClientSession session;
+            bool preferWebSocket = Options.RememberUpgrade && _webSocketWorked;
             try
             {
                 session = await EngineIOClientSession.OpenAsync(Uri, Options, _http,
-                    (s, packet) => OnMessage(s, packet, assembler), OnSessionClosed, timeout.Token).ConfigureAwait(false);
+                    (s, packet) => OnMessage(s, packet, assembler), OnSessionClosed, preferWebSocket, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
             {
+                _webSocketWorked = false;
                 throw new TimeoutException($"the Engine.IO handshake with {Uri} took longer than {Options.ConnectTimeout.TotalSeconds:0.###} s");
             }
+            catch
+            {
+                // As npm: a failed attempt forgets the WebSocket's success, so the next starts from the usual order.
+                _webSocketWorked = false;
+                throw;
+            }
+            if (session.Transport == "websocket") _webSocketWorked = true;
+            else _ = session.Upgraded.ContinueWith(static (upgraded, state) =>
+            {
+                if (upgraded.Result) ((SocketIOClient)state!)._webSocketWorked = true;
+            }, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             SocketIOClientSocket[] sockets;
             lock (_gate)
             {

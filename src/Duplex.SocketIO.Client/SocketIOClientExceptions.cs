@@ -23,4 +23,8 @@ public sealed class SocketIOConnectException : Exception
 }
 
 /// <summary>The server sent something that is not Engine.IO v4 / Socket.IO v5.</summary>
-public sealed class SocketIOProtocolException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class SocketIOProtocolException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The server answered the handshake "Transport unknown" (Engine.IO error 0): it does not serve that transport.</summary>
+    internal bool TransportUnknown { get; init; }
+}

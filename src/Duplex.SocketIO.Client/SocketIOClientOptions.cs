@@ -18,6 +18,21 @@ public sealed class SocketIOClientOptions
     /// <summary>Whether a polling session upgrades to WebSocket when it can. Default true.</summary>
     public bool Upgrade { get; set; } = true;
 
+    /// <summary>
+    /// Whether a handshake that fails on one transport is tried on the next of <see cref="Transports"/>
+    /// (npm's <c>tryAllTransports</c>). Default false, as npm. Either way, a server that answers
+    /// "Transport unknown" (it does not serve that transport, e.g. a WebSocket-only server asked for
+    /// polling) is tried on the next transport at once, so such a server is reachable with the defaults.
+    /// </summary>
+    public bool TryAllTransports { get; set; }
+
+    /// <summary>
+    /// Whether, once a WebSocket has carried a session of this client (opened on it or upgraded to it),
+    /// later sessions open on WebSocket first (npm's <c>rememberUpgrade</c>, which remembers it for the
+    /// whole process; here, per <see cref="SocketIOClient"/>). A failed attempt forgets it. Default false.
+    /// </summary>
+    public bool RememberUpgrade { get; set; }
+
     /// <summary>Extra query parameters sent with every Engine.IO request.</summary>
     public IDictionary<string, string> Query { get; set; } = new Dictionary<string, string>();
 
@@ -53,6 +68,17 @@ public sealed class SocketIOClientOptions
 
     /// <summary>The deadline of acknowledgements that have none of their own; null (the default) waits until disconnect.</summary>
     public TimeSpan? AckTimeout { get; set; }
+
+    /// <summary>
+    /// At-least-once delivery (npm's <c>retries</c>): above 0, every non-volatile emit of a namespace waits
+    /// its turn in a queue and goes out with an acknowledgement id, one at a time, in order; an attempt
+    /// that is not acknowledged within <see cref="AckTimeout"/> (or the emitter's own timeout), or that
+    /// the connection's end cuts short, is sent again (under a new id), up to this many more times; the
+    /// head of the queue is also sent again on each reconnection. The server's handlers must acknowledge,
+    /// and may see an emit more than once. The queue holds at most <see cref="MaxBufferedEmits"/> emits.
+    /// Default 0 (off), as npm.
+    /// </summary>
+    public int Retries { get; set; }
 
     /// <summary>
     /// How many emits each namespace holds while disconnected, to send on (re)connection; past it

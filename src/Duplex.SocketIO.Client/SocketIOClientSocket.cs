@@ -16,6 +16,7 @@ public sealed class SocketIOClientSocket
     private readonly object _gate = new();
     private readonly AckRegistry _acks = new();
     private readonly SendBuffer _buffer;
+    private readonly RetryQueue? _retries; // with SocketIOClientOptions.Retries > 0: every emit goes through it
     private readonly EventHandlerRegistry<SocketIOClientEvent> _events;
 
     // State, guarded by _gate.
@@ -39,6 +40,8 @@ public sealed class SocketIOClientSocket
         _events = new EventHandlerRegistry<SocketIOClientEvent>((ex, eventName) =>
             _client.Options.Logger?.LogError(ex, "Socket.IO client: the handler of \"{Event}\" in {Namespace} failed", eventName, Namespace));
         _buffer = new SendBuffer(Math.Max(0, client.Options.MaxBufferedEmits));
+        if (client.Options.Retries > 0)
+            _retries = new RetryQueue(this, client.Options.Retries, Math.Max(0, client.Options.MaxBufferedEmits), client.Options.Logger);
     }
 
     /// <summary>The namespace, such as "/" or "/admin".</summary>
@@ -79,6 +82,12 @@ public sealed class SocketIOClientSocket
     {
         get { lock (_gate) return _buffer.Count; }
     }
+
+    /// <summary>
+    /// With <see cref="SocketIOClientOptions.Retries"/>: how many emits wait in the retry queue (the one in
+    /// flight included) for their acknowledgement; 0 otherwise.
+    /// </summary>
+    public int RetryQueueCount => _retries?.Count ?? 0;
 
     /// <summary>Raised on each successful connection to the namespace (npm <c>connect</c>).</summary>
     public event Action? Connected;
@@ -291,7 +300,9 @@ public sealed class SocketIOClientSocket
             _connecting = null;
             _buffer.Drain();
         }
-        _acks.FailAll(new SocketIODisconnectedException(reason));
+        var gone = new SocketIODisconnectedException(reason);
+        _acks.FailAll(gone);
+        _retries?.FailAll(gone);
         waiter?.TrySetException(error);
     }
 
@@ -325,6 +336,7 @@ public sealed class SocketIOClientSocket
         if (wasConnected) session?.Send(SocketIOEncoder.Disconnect(Namespace));
         var reason = new SocketIODisconnectedException("io client disconnect");
         _acks.FailAll(reason);
+        _retries?.FailAll(reason);
         waiter?.TrySetException(new SocketIOConnectException("the client disconnected before the connection was made", null, reason));
         if (wasConnected) RaiseDisconnected("io client disconnect");
         return Task.CompletedTask;
@@ -404,6 +416,8 @@ public sealed class SocketIOClientSocket
             _received.Clear();
         }
         foreach (var e in early) DispatchEvent(e);
+        // The emit at the head of the retry queue goes out again on every connection (npm's drainQueue(true)).
+        _retries?.Drain(force: true);
         Raise(Connected);
         waiter?.TrySetResult();
     }
@@ -510,12 +524,32 @@ public sealed class SocketIOClientSocket
     /// Emits an event. Arguments are serialized as JSON; <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c>
     /// travel as binary attachments. While disconnected the emit is buffered (up to
     /// <see cref="SocketIOClientOptions.MaxBufferedEmits"/>, else <see cref="InvalidOperationException"/>)
-    /// and sent on connection.
+    /// and sent on connection. With <see cref="SocketIOClientOptions.Retries"/> the emit joins the retry
+    /// queue instead and goes out with an acknowledgement id, sent again until the server acknowledges it
+    /// (npm's behaviour: the server's handler must call its ack).
     /// </summary>
     public ValueTask EmitAsync(string eventName, params object?[] args)
     {
+        if (_retries is not null)
+        {
+            Encode(eventName, args, null); // the argument checks, at the call
+            _ = ObserveAsync(_retries.EnqueueAsync(eventName, args, null, CancellationToken.None), eventName);
+            return ValueTask.CompletedTask;
+        }
         Emit(eventName, args, isVolatile: false);
         return ValueTask.CompletedTask;
+    }
+
+    private async Task ObserveAsync(Task<SocketIOArgs> emit, string eventName)
+    {
+        try
+        {
+            await emit.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _client.Options.Logger?.LogWarning(ex, "Socket.IO client: \"{Event}\" on {Namespace} was never acknowledged", eventName, Namespace);
+        }
     }
 
     /// <summary>
@@ -555,7 +589,15 @@ public sealed class SocketIOClientSocket
         }
     }
 
-    internal async Task<SocketIOArgs> EmitWithAckCoreAsync(string eventName, object?[] args, TimeSpan? timeout, CancellationToken cancellationToken)
+    internal Task<SocketIOArgs> EmitWithAckCoreAsync(string eventName, object?[] args, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        if (_retries is null) return EmitWithAckOnceAsync(eventName, args, timeout, cancellationToken);
+        Encode(eventName, args, null); // the argument checks, at the call
+        return _retries.EnqueueAsync(eventName, args, timeout, cancellationToken);
+    }
+
+    /// <summary>One attempt: the emit goes out (or into the send buffer) with a new ack id, and its answer is awaited.</summary>
+    internal async Task<SocketIOArgs> EmitWithAckOnceAsync(string eventName, object?[] args, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var (id, answer) = _acks.Register();
         try

@@ -31,6 +31,7 @@ io.use((socket, next) => {
   next();
 });
 
+const attempts = new Map();
 io.on("connection", (socket) => {
   connections++;
   socket.on("echo", (...args) => {
@@ -41,6 +42,17 @@ io.on("connection", (socket) => {
   socket.on("hang", () => { /* never acknowledges */ });
   socket.on("auth", (callback) => callback(socket.handshake.auth, connections));
   socket.on("transport", (callback) => callback(socket.conn.transport.name));
+  socket.on("first-transport", (callback) => callback(socket.handshake.query.transport));
+  // Counts the attempts per key; acknowledges from the `needed`-th on (retries), or drops the
+  // transport on the first attempt when `drop` is set.
+  socket.on("flaky", (key, needed, drop, callback) => {
+    const n = (attempts.get(key) || 0) + 1;
+    attempts.set(key, n);
+    if (n >= needed) callback(n);
+    else if (drop) socket.conn.close();
+  });
+  socket.on("attempts", (key, callback) => callback(attempts.get(key) || 0));
+  socket.on("record-ack", (value, callback) => { records.push(value); callback(value); });
   socket.on("binary", (data, meta, callback) => {
     // Buffers come back reversed, and once more nested in an object, to prove both directions.
     const reversed = Buffer.from(data).reverse();

@@ -36,6 +36,115 @@ public sealed class NodeServerInteropTests
     }
 
     [Fact]
+    public async Task Reaches_a_websocket_only_server_with_the_default_transports()
+    {
+        // The server answers the polling handshake "Transport unknown": the client goes on to WebSocket.
+        await using var server = await NodeServer.StartAsync(new { transports = new[] { "websocket" } });
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Reconnection = false));
+        await client.ConnectAsync(Waits.Deadline);
+        Assert.Equal("websocket", client.Transport);
+        Assert.Equal("websocket", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("first-transport"));
+        Assert.Equal("fine", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("echo", "fine"));
+    }
+
+    [Fact]
+    public async Task A_transport_that_fails_is_not_skipped_unless_told_to_try_all()
+    {
+        // A WebSocket refused with a bare 400 (not "Transport unknown") ends the attempt, as npm without tryAllTransports.
+        await using var server = await NodeServer.StartAsync(new { transports = new[] { "polling" } });
+        await using (var strict = new SocketIOClient(server.Uri, Waits.Fast(o => { o.Transports = ["websocket", "polling"]; o.Reconnection = false; })))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => strict.ConnectAsync(Waits.Deadline));
+            Assert.False(strict.IsConnected);
+        }
+        await using var tryAll = new SocketIOClient(server.Uri, Waits.Fast(o =>
+        {
+            o.Transports = ["websocket", "polling"];
+            o.TryAllTransports = true;
+            o.Reconnection = false;
+        }));
+        await tryAll.ConnectAsync(Waits.Deadline);
+        Assert.Equal("polling", tryAll.Transport);
+        Assert.Equal("polling", await tryAll.Timeout(Waits.Long).EmitWithAckAsync<string>("first-transport"));
+    }
+
+    [Theory]
+    [InlineData(true, "websocket")]
+    [InlineData(false, "polling")]
+    public async Task Remember_upgrade_opens_the_next_session_on_websocket(bool rememberUpgrade, string secondFirstTransport)
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.RememberUpgrade = rememberUpgrade));
+        await client.ConnectAsync(Waits.Deadline);
+        Assert.Equal("polling", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("first-transport"));
+        Assert.True(await client.WaitForUpgradeAsync().Within("the upgrade"));
+
+        var reconnected = Waits.Signal<int>();
+        client.Reconnected += attempt => reconnected.TrySetResult(attempt);
+        await client.EmitAsync("drop-transport");
+        await reconnected.Within("the reconnection");
+        Assert.Equal(secondFirstTransport, await client.Timeout(Waits.Long).EmitWithAckAsync<string>("first-transport"));
+    }
+
+    [Fact]
+    public async Task Retries_resend_an_unacknowledged_emit_until_the_server_acks()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o =>
+        {
+            o.Retries = 3;
+            o.AckTimeout = TimeSpan.FromMilliseconds(300);
+        }));
+        await client.ConnectAsync(Waits.Deadline);
+        // The server ignores the first two attempts: the third, under a new packet id, is acknowledged.
+        Assert.Equal(3, await client.EmitWithAckAsync<int>("flaky", "k", 3, false).Within("the retried emit"));
+        Assert.Equal(0, client.Socket.RetryQueueCount);
+    }
+
+    [Fact]
+    public async Task Retries_give_up_after_the_last_attempt_with_a_timeout()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o =>
+        {
+            o.Retries = 2;
+            o.AckTimeout = TimeSpan.FromMilliseconds(200);
+        }));
+        await client.ConnectAsync(Waits.Deadline);
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => client.EmitWithAckAsync("flaky", "never", 100, false).WaitAsync(Waits.Long));
+        Assert.Contains("no acknowledgement of \"flaky\"", error.Message);
+        // One first attempt and two retries reached the server; the queue moved on.
+        Assert.Equal(3, await client.EmitWithAckAsync<int>("attempts", "never").Within("the count"));
+    }
+
+    [Fact]
+    public async Task Retries_send_one_emit_at_a_time_in_order()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Retries = 1));
+        await client.ConnectAsync(Waits.Deadline);
+        Assert.True(await client.EmitWithAckAsync<bool>("clear-records").Within("the clear"));
+        var emits = Enumerable.Range(0, 30).Select(i => client.EmitWithAckAsync<int>("record-ack", i.ToString())).ToArray();
+        Assert.True(client.Socket.RetryQueueCount > 1); // queued behind the one in flight
+        await Task.WhenAll(emits).Within("the queued emits");
+        var records = await client.EmitWithAckAsync<string[]>("records").Within("the records");
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => i.ToString()), records);
+    }
+
+    [Fact]
+    public async Task Retries_carry_an_emit_cut_short_by_a_disconnect_over_to_the_next_connection()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast(o => o.Retries = 2));
+        await client.ConnectAsync(Waits.Deadline);
+        var disconnected = Waits.Signal<string>();
+        client.Disconnected += r => disconnected.TrySetResult(r);
+        // The first attempt makes the server drop the transport; the second goes out on the new connection.
+        Assert.Equal(2, await client.EmitWithAckAsync<int>("flaky", "cut", 2, true).Within("the emit across the reconnection"));
+        Assert.Equal("transport close", await disconnected.Within("the disconnect"));
+    }
+
+    [Fact]
     public async Task Stays_on_polling_when_told_to()
     {
         await using var server = await NodeServer.StartAsync();
