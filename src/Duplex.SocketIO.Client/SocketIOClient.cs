@@ -223,7 +223,7 @@ public sealed class SocketIOClient : IAsyncDisposable
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
             timeout.CancelAfter(Options.ConnectTimeout);
-            var assembler = new PacketAssembler();
+            var assembler = new PacketAssembler(Options.Parser);
             EngineIOClientSession session;
             bool preferWebSocket = Options.RememberUpgrade && _webSocketWorked;
             try

@@ -92,6 +92,12 @@ public sealed class SocketIOClientOptions
     /// </summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
 
+    /// <summary>
+    /// How packets are written on the wire: <see cref="SocketIOParser.Default"/> (socket.io-parser, the
+    /// default) or <see cref="SocketIOParser.MsgPack"/> (socket.io-msgpack-parser). It must be the server's.
+    /// </summary>
+    public SocketIOParser Parser { get; set => field = value ?? throw new ArgumentNullException(nameof(value)); } = SocketIOParser.Default;
+
     /// <summary>Adjusts the HTTP handler of the polling transport (TLS validation, proxy, cookies …).</summary>
     public Action<SocketsHttpHandler>? ConfigureHttpHandler { get; set; }
 

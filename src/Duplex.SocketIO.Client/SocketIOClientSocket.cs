@@ -103,6 +103,8 @@ public sealed class SocketIOClientSocket
 
     private JsonSerializerOptions JsonOptions => _client.JsonOptions;
 
+    private SocketIOParser Parser => _client.Options.Parser;
+
     // ───────────────────────────── listeners ─────────────────────────────
 
     /// <summary>Handles the event <paramref name="eventName"/>; the handler may answer the server through <see cref="SocketIOClientEvent.AckAsync"/>.</summary>
@@ -243,8 +245,7 @@ public sealed class SocketIOClientSocket
             if (!data.ContainsKey("pid")) data["pid"] = pid;
             if (offset is not null && !data.ContainsKey("offset")) data["offset"] = offset;
         }
-        string text = "0" + (Namespace == "/" ? "" : Namespace + ",") + data?.ToJsonString();
-        session.Send(EnginePacket.Message(text));
+        session.Send(SocketIOEncoder.ClientConnect(Parser, Namespace, data));
     }
 
     /// <summary>A new Engine.IO session opened: an active namespace (re)connects on it.</summary>
@@ -333,7 +334,7 @@ public sealed class SocketIOClientSocket
             _connecting = null;
             _buffer.Drain();
         }
-        if (wasConnected) session?.Send(SocketIOEncoder.Disconnect(Namespace));
+        if (wasConnected) session?.Send(SocketIOEncoder.Disconnect(Parser, Namespace));
         var reason = new SocketIODisconnectedException("io client disconnect");
         _acks.FailAll(reason);
         _retries?.FailAll(reason);
@@ -646,12 +647,12 @@ public sealed class SocketIOClientSocket
         foreach (var arg in args)
             if (arg is CancellationToken)
                 throw new ArgumentException("a CancellationToken is not an event argument: use the overload that takes args as an array and a token");
-        return SocketIOEncoder.Event(Namespace, eventName, args, ackId, JsonOptions);
+        return SocketIOEncoder.Event(Parser, Namespace, eventName, args, ackId, JsonOptions);
     }
 
     internal void SendAck(long id, object?[] args)
     {
-        var packets = SocketIOEncoder.Ack(Namespace, id, args, JsonOptions);
+        var packets = SocketIOEncoder.Ack(Parser, Namespace, id, args, JsonOptions);
         lock (_gate)
             if (_connected && _session is { } session) session.Send(packets);
     }

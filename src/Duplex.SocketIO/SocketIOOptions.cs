@@ -14,4 +14,12 @@ public sealed class SocketIOOptions : EngineIOOptions
     /// case-insensitive reads), as JavaScript peers expect. <c>byte[]</c> always travels as attachments.
     /// </summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// How packets are written on the wire and read from it: <see cref="SocketIOParser.Default"/>
+    /// (socket.io-parser, the default) or <see cref="SocketIOParser.MsgPack"/> (socket.io-msgpack-parser:
+    /// clients must use it too, as with Node's <c>parser</c> option). Handlers see the same JSON arguments
+    /// either way.
+    /// </summary>
+    public SocketIOParser Parser { get; set => field = value ?? throw new ArgumentNullException(nameof(value)); } = SocketIOParser.Default;
 }

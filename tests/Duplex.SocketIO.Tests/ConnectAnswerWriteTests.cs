@@ -25,7 +25,7 @@ public sealed class ConnectAnswerWriteTests
     public void Connect_answer_is_written_alone_with_or_without_recovery(string? pid, string text)
     {
         // With connection state recovery the answer also carries the private id; it must go out the same way.
-        var packet = Assert.Single(SocketIOConnection.ConnectAnswer("/custom", "abc", pid));
+        var packet = Assert.Single(SocketIOConnection.ConnectAnswer(SocketIOParser.Default, "/custom", "abc", pid));
         Assert.True(packet.WriteAlone);
         Assert.Equal(text, packet.Text);
     }

@@ -1,5 +1,6 @@
 // Drives the real npm socket.io-client against a server the .NET tests started.
 // Usage: node client.js <scenario> <base-url> [json-options]
+//   options: { client (io() options), parser ("msgpack": socket.io-msgpack-parser), timeoutMs, … per scenario }
 // Prints one JSON object per line ({"step":..., ...}); exits 0 when the scenario ran to its end.
 "use strict";
 const { io } = require("socket.io-client");
@@ -11,7 +12,9 @@ const fail = (why) => { report("fail", { why: String(why && why.stack || why) })
 const timer = setTimeout(() => fail("scenario timed out"), options.timeoutMs || 15000);
 const done = () => { clearTimeout(timer); report("done"); setTimeout(() => process.exit(0), 50); };
 const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-const connect = (path = "", extra = {}) => io(url + path, { forceNew: true, reconnection: false, ...options.client, ...extra });
+// options.parser "msgpack" runs any scenario with socket.io-msgpack-parser instead of the default parser.
+const parser = options.parser === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {};
+const connect = (path = "", extra = {}) => io(url + path, { forceNew: true, reconnection: false, ...parser, ...options.client, ...extra });
 
 const scenarios = {
   // Polling first, then the upgrade to WebSocket; an ack round trip on each side of it.
@@ -128,6 +131,20 @@ const scenarios = {
     const reply = await socket.timeout(5000).emitWithAck("upload", Buffer.from([1, 2, 3, 255]), { name: "file", payload: Buffer.from("héllo") });
     report("reply", { length: reply.length, bytes: [...reply.reversed], nested: reply.nested.toString() });
     report("server-binary", await gotServerBinary);
+    socket.disconnect();
+    done();
+  },
+
+  // Values of every JSON kind (and undefined) go to the server and come back in its ack; what JS sees back.
+  async values() {
+    const socket = connect();
+    await once(socket, "connect");
+    const sent = ["text", "é✓ \u{1F600}", "x".repeat(300), 0, 42, -7, -300000, 1.5, -0.25, 2 ** 40, null, true, false,
+      { nested: { a: [1, { b: null }], s: "in" } }, [1, "two", [3]], undefined];
+    const back = await new Promise((resolve, reject) =>
+      socket.timeout(5000).emit("echo-all", ...sent, (err, ...args) => err ? reject(err) : resolve(args)));
+    const kinds = back.map((v) => v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "number" && Number.isInteger(v) ? "integer" : typeof v);
+    report("values", { back, kinds, same: JSON.stringify(back) === JSON.stringify(sent.map((v) => v === undefined ? null : v)) });
     socket.disconnect();
     done();
   },

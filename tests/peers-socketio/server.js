@@ -1,6 +1,6 @@
 // The real npm socket.io server (4.8.x) the Duplex C# client tests connect to.
 // Usage: node server.js [json-options]
-//   options: { pingInterval, pingTimeout, transports, recovery (bool), maxHttpBufferSize }
+//   options: { pingInterval, pingTimeout, transports, recovery (bool), maxHttpBufferSize, parser ("msgpack") }
 // Listens on 127.0.0.1 on a free port and prints {"ready":true,"port":N} once listening.
 // Exits by itself when stdin closes (the test process went away) or after 5 minutes at most.
 "use strict";
@@ -14,6 +14,7 @@ const io = new Server(httpServer, {
   pingTimeout: options.pingTimeout || 20000,
   transports: options.transports || ["polling", "websocket"],
   maxHttpBufferSize: options.maxHttpBufferSize || 1e6,
+  ...(options.parser === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {}),
   ...(options.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: true } } : {}),
 });
 

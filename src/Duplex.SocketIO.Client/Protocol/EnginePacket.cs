@@ -43,6 +43,8 @@ public sealed class EnginePacket
 
     internal static EnginePacket MessageWrittenAlone(string text) => new(EnginePacketType.Message, text, null) { WriteAlone = true };
 
+    internal static EnginePacket MessageWrittenAlone(byte[] data) => new(EnginePacketType.Message, null, data) { WriteAlone = true };
+
     /// <summary>
     /// A text packet of <paramref name="type"/> with <paramref name="text"/> after the type digit (null is
     /// the same as empty): <c>Create(EnginePacketType.Ping, "probe")</c> is <c>2probe</c>.

@@ -1,13 +1,13 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using Duplex.SocketIO.EngineIO;
 
 namespace Duplex.SocketIO;
 
 /// <summary>
-/// Encodes Socket.IO packets into the Engine.IO message packets that carry them: the text part, then
-/// one binary message per attachment. The result is immutable, so a broadcast encodes once and hands
+/// Encodes Socket.IO packets into the Engine.IO message packets that carry them: with the default
+/// parser the text part, then one binary message per attachment; with the msgpack parser one binary
+/// message (see <see cref="SocketIOParser"/>). The result is immutable, so a broadcast encodes once and hands
 /// the same packets (and their cached frames) to every recipient.
 /// </summary>
 public static class SocketIOEncoder
@@ -17,10 +17,14 @@ public static class SocketIOEncoder
     /// acknowledgement numbered <paramref name="id"/> when it is set. Arguments are serialized with
     /// <paramref name="options"/>: with the options Duplex's server and client prepare, <c>byte[]</c> parts become
     /// attachments (a BINARY_EVENT, then one binary message each); other options write them as base64 strings.
-    /// Reserved event names are not checked here.
+    /// Reserved event names are not checked here. Written as <see cref="SocketIOParser.Default"/> writes it.
     /// </summary>
     public static EnginePacket[] Event(string nsp, string eventName, IReadOnlyList<object?> args, long? id, JsonSerializerOptions options) =>
-        Encode(SocketIOPacketType.Event, nsp, id, writer =>
+        Event(SocketIOParser.Default, nsp, eventName, args, id, options);
+
+    /// <summary>As <see cref="Event(string, string, IReadOnlyList{object?}, long?, JsonSerializerOptions)"/>, written by <paramref name="parser"/>.</summary>
+    internal static EnginePacket[] Event(SocketIOParser parser, string nsp, string eventName, IReadOnlyList<object?> args, long? id, JsonSerializerOptions options) =>
+        Encode(parser, SocketIOPacketType.Event, nsp, id, writer =>
         {
             writer.WriteStartArray();
             writer.WriteStringValue(eventName);
@@ -30,10 +34,14 @@ public static class SocketIOEncoder
 
     /// <summary>
     /// Encodes an ACK <c>[...args]</c> answering the event numbered <paramref name="id"/> in
-    /// <paramref name="nsp"/>; binary parts as in <see cref="Event"/> (then a BINARY_ACK).
+    /// <paramref name="nsp"/>; binary parts as in <see cref="Event(string, string, IReadOnlyList{object?}, long?, JsonSerializerOptions)"/> (then a BINARY_ACK).
     /// </summary>
     public static EnginePacket[] Ack(string nsp, long id, IReadOnlyList<object?> args, JsonSerializerOptions options) =>
-        Encode(SocketIOPacketType.Ack, nsp, id, writer =>
+        Ack(SocketIOParser.Default, nsp, id, args, options);
+
+    /// <summary>As <see cref="Ack(string, long, IReadOnlyList{object?}, JsonSerializerOptions)"/>, written by <paramref name="parser"/>.</summary>
+    internal static EnginePacket[] Ack(SocketIOParser parser, string nsp, long id, IReadOnlyList<object?> args, JsonSerializerOptions options) =>
+        Encode(parser, SocketIOPacketType.Ack, nsp, id, writer =>
         {
             writer.WriteStartArray();
             foreach (var arg in args) SocketIOJson.Write(writer, arg, options);
@@ -45,23 +53,24 @@ public static class SocketIOEncoder
     /// socket <paramref name="sid"/>. As from the reference server, what is queued after it goes out over
     /// WebSocket in a later write.
     /// </summary>
-    public static EnginePacket[] Connect(string nsp, string sid) => Connect(nsp, sid, pid: null);
+    public static EnginePacket[] Connect(string nsp, string sid) => Connect(SocketIOParser.Default, nsp, sid, pid: null);
 
     /// <summary>
     /// The CONNECT answer, with connection state recovery's private session id <paramref name="pid"/> when
     /// set (<c>{"sid":…,"pid":…}</c>); written alone either way, as <see cref="Connect(string, string)"/> says.
     /// </summary>
-    internal static EnginePacket[] Connect(string nsp, string sid, string? pid)
-    {
-        var text = Encode(SocketIOPacketType.Connect, nsp, null, writer =>
+    internal static EnginePacket[] Connect(SocketIOParser parser, string nsp, string sid, string? pid) =>
+        Encode(parser, SocketIOPacketType.Connect, nsp, null, writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("sid", sid);
             if (pid is not null) writer.WriteString("pid", pid);
             writer.WriteEndObject();
-        })[0].Text!;
-        return [EnginePacket.MessageWrittenAlone(text)];
-    }
+        }, writeAlone: true);
+
+    /// <summary>A client's CONNECT to <paramref name="nsp"/>, with its <c>auth</c> payload <paramref name="data"/> when set.</summary>
+    internal static EnginePacket[] ClientConnect(SocketIOParser parser, string nsp, System.Text.Json.Nodes.JsonObject? data) =>
+        Encode(parser, SocketIOPacketType.Connect, nsp, null, data is null ? null : writer => data.WriteTo(writer));
 
     /// <summary>
     /// Encodes a CONNECT_ERROR refusing a client's join of <paramref name="nsp"/>:
@@ -70,7 +79,14 @@ public static class SocketIOEncoder
     /// form, so <c>byte[]</c> parts of <paramref name="data"/> are written as base64 strings.
     /// </summary>
     public static EnginePacket[] ConnectError(string nsp, string message, object? data, JsonSerializerOptions options) =>
-        Encode(SocketIOPacketType.ConnectError, nsp, null, writer =>
+        ConnectError(SocketIOParser.Default, nsp, message, data, options);
+
+    /// <summary>
+    /// As <see cref="ConnectError(string, string, object?, JsonSerializerOptions)"/>, written by
+    /// <paramref name="parser"/> (with the msgpack parser, <c>byte[]</c> parts are bin).
+    /// </summary>
+    internal static EnginePacket[] ConnectError(SocketIOParser parser, string nsp, string message, object? data, JsonSerializerOptions options) =>
+        Encode(parser, SocketIOPacketType.ConnectError, nsp, null, writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("message", message);
@@ -86,36 +102,27 @@ public static class SocketIOEncoder
     /// Encodes a DISCONNECT for <paramref name="nsp"/>: from a client it leaves the namespace; from the server
     /// it puts the client out (the npm client's "io server disconnect").
     /// </summary>
-    public static EnginePacket[] Disconnect(string nsp) => Encode(SocketIOPacketType.Disconnect, nsp, null, null);
+    public static EnginePacket[] Disconnect(string nsp) => Disconnect(SocketIOParser.Default, nsp);
 
-    private static EnginePacket[] Encode(SocketIOPacketType type, string nsp, long? id, Action<Utf8JsonWriter>? writeData)
+    /// <summary>As <see cref="Disconnect(string)"/>, written by <paramref name="parser"/>.</summary>
+    internal static EnginePacket[] Disconnect(SocketIOParser parser, string nsp) => Encode(parser, SocketIOPacketType.Disconnect, nsp, null, null);
+
+    private static EnginePacket[] Encode(SocketIOParser parser, SocketIOPacketType type, string nsp, long? id, Action<Utf8JsonWriter>? writeData, bool writeAlone = false)
     {
         var attachments = new List<byte[]>();
         var json = new ArrayBufferWriter<byte>(256);
         if (writeData is not null)
         {
-            // Only EVENT and ACK have a binary form (socket.io-parser's Encoder); every other packet is
+            // socket.io-parser has a binary form for EVENT and ACK only; every other packet is
             // JSON.stringify'd whole, so its binary stays in the JSON (here: base64, System.Text.Json's
             // form of byte[]) rather than becoming attachments of a packet no client could parse.
-            using var collecting = type is SocketIOPacketType.Event or SocketIOPacketType.Ack
+            // MessagePack has bin anywhere.
+            using var collecting = parser.BinaryInEveryPacket || type is SocketIOPacketType.Event or SocketIOPacketType.Ack
                 ? BinaryPlaceholderConverter.Collect(attachments)
                 : BinaryPlaceholderConverter.Inline();
             using var writer = new Utf8JsonWriter(json);
             writeData(writer);
         }
-        if (attachments.Count > 0)
-            type = type == SocketIOPacketType.Ack ? SocketIOPacketType.BinaryAck : SocketIOPacketType.BinaryEvent;
-
-        var text = new StringBuilder(json.WrittenCount + 16);
-        text.Append((char)('0' + (int)type));
-        if (attachments.Count > 0) text.Append(attachments.Count).Append('-');
-        if (nsp != "/") text.Append(nsp).Append(',');
-        if (id is long ackId) text.Append(ackId);
-        text.Append(Encoding.UTF8.GetString(json.WrittenSpan));
-
-        var packets = new EnginePacket[1 + attachments.Count];
-        packets[0] = EnginePacket.Message(text.ToString());
-        for (int i = 0; i < attachments.Count; i++) packets[i + 1] = EnginePacket.Message(attachments[i]);
-        return packets;
+        return parser.Encode(type, nsp, id, json.WrittenSpan, attachments, writeAlone);
     }
 }

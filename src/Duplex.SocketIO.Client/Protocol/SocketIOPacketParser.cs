@@ -76,7 +76,8 @@ public static class SocketIOPacketParser
         return true;
     }
 
-    private static bool IsPayloadValid(SocketIOPacketType type, JsonElement? data) => type switch
+    /// <summary>Whether <paramref name="data"/> (null: none) has the shape <paramref name="type"/> requires; the msgpack parser checks the same.</summary>
+    internal static bool IsPayloadValid(SocketIOPacketType type, JsonElement? data) => type switch
     {
         SocketIOPacketType.Connect => data is null || data.Value.ValueKind == JsonValueKind.Object,
         SocketIOPacketType.Disconnect => data is null,

@@ -214,7 +214,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     {
         var recipients = Select(options);
         if (recipients.Count == 0) return 0;
-        var encoded = packet.Encoded;
+        var encoded = packet.EncodedWith(Namespace.Server.Parser);
         int handed = 0;
         foreach (var socket in recipients)
         {
@@ -228,7 +228,7 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     protected void BroadcastWithAckLocal(BroadcastPacket packet, BroadcastOptions options, Action<int> clientCount, Action<SocketIOArgs?> ack, CancellationToken cancellationToken)
     {
         long id = Namespace.NextAckId();
-        var encoded = packet.WithId(id).Encoded;
+        var encoded = packet.WithId(id).EncodedWith(Namespace.Server.Parser);
         var waiting = new List<SocketIOSocket>();
         foreach (var socket in Select(options))
         {

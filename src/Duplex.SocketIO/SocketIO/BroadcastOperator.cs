@@ -60,7 +60,7 @@ public sealed class BroadcastOperator
     public ValueTask<int> EmitAsync(string eventName, params object?[] args)
     {
         SocketIOSocket.CheckReserved(eventName);
-        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Name, eventName, args, null, _namespace.Server.JsonOptions));
+        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Server.Parser, _namespace.Name, eventName, args, null, _namespace.Server.JsonOptions), _namespace.Server.Parser);
         return _namespace.Adapter.BroadcastAsync(packet, _options);
     }
 
@@ -74,7 +74,7 @@ public sealed class BroadcastOperator
     {
         SocketIOSocket.CheckReserved(eventName);
         var adapter = _namespace.Adapter;
-        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Name, eventName, args, null, _namespace.Server.JsonOptions));
+        var packet = BroadcastPacket.FromEncoded(SocketIOEncoder.Event(_namespace.Server.Parser, _namespace.Name, eventName, args, null, _namespace.Server.JsonOptions), _namespace.Server.Parser);
         int servers = _options.Local ? 1 : await adapter.ServerCountAsync().ConfigureAwait(false);
         var timeout = _options.Timeout ?? (servers > 1 ? adapter.RequestsTimeout : System.Threading.Timeout.InfiniteTimeSpan);
 

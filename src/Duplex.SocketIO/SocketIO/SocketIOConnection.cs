@@ -45,27 +45,13 @@ internal sealed class SocketIOConnection
 
     private void OnMessage(EnginePacket message)
     {
-        if (message.Binary is { } bytes)
+        if (!_server.Parser.TryDecode(message, ref _partial, out var packet, out var error))
         {
-            if (_partial is not { } partial)
-            {
-                Engine.Close(EngineCloseReason.ParseError, graceful: false); // binary data without a packet awaiting it
-                return;
-            }
-            partial.Attachments.Add(bytes);
-            if (!partial.IsComplete) return;
-            _partial = null;
-            Route(partial);
-            return;
-        }
-        if (_partial is not null || !SocketIOPacketParser.TryParse(message.Text!, out var packet))
-        {
-            _server.Logger.LogDebug("Socket.IO connection {Sid}: malformed packet", Engine.Id);
+            _server.Logger.LogDebug("Socket.IO connection {Sid}: malformed packet ({Error})", Engine.Id, error);
             Engine.Close(EngineCloseReason.ParseError, graceful: false);
             return;
         }
-        if (packet.AttachmentCount > 0) _partial = packet;
-        else Route(packet);
+        if (packet is not null) Route(packet);
     }
 
     private void Route(SocketIOPacket packet)
@@ -91,7 +77,7 @@ internal sealed class SocketIOConnection
             var ns = _server.Lookup(name);
             if (ns is null)
             {
-                Engine.Send(SocketIOEncoder.ConnectError(name, "Invalid namespace", null, _server.JsonOptions));
+                Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, "Invalid namespace", null, _server.JsonOptions));
                 return;
             }
             var restored = await RestoreAsync(ns, auth).ConfigureAwait(false);
@@ -105,13 +91,13 @@ internal sealed class SocketIOConnection
                 }
                 catch (SocketIOConnectRefusedException refused)
                 {
-                    Engine.Send(SocketIOEncoder.ConnectError(name, refused.Message, refused.ErrorData, _server.JsonOptions));
+                    Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, refused.Message, refused.ErrorData, _server.JsonOptions));
                     return;
                 }
                 catch (Exception ex)
                 {
                     _server.Logger.LogError(ex, "Socket.IO middleware of {Namespace} failed", name);
-                    Engine.Send(SocketIOEncoder.ConnectError(name, "Internal server error", null, _server.JsonOptions));
+                    Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, "Internal server error", null, _server.JsonOptions));
                     return;
                 }
             }
@@ -144,9 +130,9 @@ internal sealed class SocketIOConnection
                 socket.Discard();
                 return;
             }
-            Engine.Send(ConnectAnswer(name, socket.Id, socket.Pid));
+            Engine.Send(ConnectAnswer(_server.Parser, name, socket.Id, socket.Pid));
             if (restored is not null)
-                foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.Encoded);
+                foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.EncodedWith(_server.Parser));
             foreach (var handler in ns.ConnectionHandlers)
             {
                 try
@@ -166,7 +152,7 @@ internal sealed class SocketIOConnection
     }
 
     /// <summary>The CONNECT answer admitting socket <paramref name="sid"/>, with its private id when recovery is on.</summary>
-    internal static EnginePacket[] ConnectAnswer(string nsp, string sid, string? pid) => SocketIOEncoder.Connect(nsp, sid, pid);
+    internal static EnginePacket[] ConnectAnswer(SocketIOParser parser, string nsp, string sid, string? pid) => SocketIOEncoder.Connect(parser, nsp, sid, pid);
 
     /// <summary>Connection state recovery: the session a CONNECT's <c>{pid, offset}</c> names, when it can come back.</summary>
     private async Task<Adapters.RestoredSession?> RestoreAsync(SocketIONamespace ns, JsonElement? auth)

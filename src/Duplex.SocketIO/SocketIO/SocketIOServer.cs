@@ -45,6 +45,9 @@ public sealed class SocketIOServer
 
     internal JsonSerializerOptions JsonOptions { get; }
 
+    /// <summary>The wire format of every packet of this server (<see cref="SocketIOOptions.Parser"/>).</summary>
+    internal SocketIOParser Parser => Options.Parser;
+
     /// <summary>The main namespace, "/".</summary>
     public SocketIONamespace Sockets => Of("/");
 

@@ -72,6 +72,8 @@ public sealed class SocketIOSocket
 
     private JsonSerializerOptions JsonOptions => Namespace.Server.JsonOptions;
 
+    private SocketIOParser Parser => Namespace.Server.Parser;
+
     // ───────────────────────────── listeners ─────────────────────────────
 
     /// <summary>Handles the event <paramref name="eventName"/>; the handler may answer through <see cref="SocketIOEvent.AckAsync"/>.</summary>
@@ -149,9 +151,9 @@ public sealed class SocketIOSocket
     public ValueTask EmitAsync(string eventName, params object?[] args)
     {
         CheckReserved(eventName);
-        var packets = SocketIOEncoder.Event(Namespace.Name, eventName, args, null, JsonOptions);
+        var packets = SocketIOEncoder.Event(Parser, Namespace.Name, eventName, args, null, JsonOptions);
         // With recovery on, the adapter numbers and keeps the event, so a client that comes back gets it.
-        if (Pid is not null) return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets), new Adapters.BroadcastOptions { Rooms = new HashSet<string> { Id }, Local = true }));
+        if (Pid is not null) return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets, Parser), new Adapters.BroadcastOptions { Rooms = new HashSet<string> { Id }, Local = true }));
         SendPackets(packets);
         return ValueTask.CompletedTask;
     }
@@ -176,7 +178,7 @@ public sealed class SocketIOSocket
         CheckReserved(eventName);
         long id = Namespace.NextAckId();
         var answer = ExpectAck(id);
-        SendPackets(SocketIOEncoder.Event(Namespace.Name, eventName, args, id, JsonOptions));
+        SendPackets(SocketIOEncoder.Event(Parser, Namespace.Name, eventName, args, id, JsonOptions));
         if (timeout is not { } limit) return await answer.ConfigureAwait(false);
         try
         {
@@ -204,7 +206,7 @@ public sealed class SocketIOSocket
     internal void SendAck(long id, object?[] args)
     {
         if (!Connected) return;
-        Connection.Engine.Send(SocketIOEncoder.Ack(Namespace.Name, id, args, JsonOptions));
+        Connection.Engine.Send(SocketIOEncoder.Ack(Parser, Namespace.Name, id, args, JsonOptions));
     }
 
     // ───────────────────────────── rooms and broadcast ─────────────────────────────
@@ -241,7 +243,7 @@ public sealed class SocketIOSocket
             Connection.DisconnectAll();
             return;
         }
-        Connection.Engine.Send(SocketIOEncoder.Disconnect(Namespace.Name));
+        Connection.Engine.Send(SocketIOEncoder.Disconnect(Parser, Namespace.Name));
         OnClose(DisconnectReason.ServerNamespaceDisconnect);
     }
 

@@ -3,17 +3,21 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
-namespace Duplex.SocketIO.Redis;
+namespace Duplex.SocketIO;
 
 /// <summary>
-/// The subset of MessagePack the Node Redis adapter's encoder (notepack.io) produces and reads, mapped
-/// to and from JSON: maps ↔ objects, arrays, strings, integers and floats ↔ numbers, nil ↔ null,
-/// booleans, and bin ↔ Socket.IO binary placeholders (<c>{"_placeholder":true,"num":N}</c> plus an
-/// attachment), so a packet crosses between nodes with its binary parts as real bytes. Ext values
-/// (notepack's <c>undefined</c>, dates) read as null and are left out of maps, as JSON would.
-/// Malformed input throws <see cref="FormatException"/>; nesting is bounded.
+/// The MessagePack that notepack.io (the encoder of socket.io-msgpack-parser and of the Node Redis
+/// adapter) produces and reads, mapped to and from the JSON model Duplex's Socket.IO code works in:
+/// maps ↔ objects, arrays, strings, integers and floats ↔ numbers, nil ↔ null, booleans, and bin ↔
+/// Socket.IO binary placeholders (<c>{"_placeholder":true,"num":N}</c> plus an attachment), so binary
+/// parts stay real bytes. notepack's extensions read as JSON.stringify would see the JavaScript value:
+/// <c>undefined</c> (fixext 1, type 0) is null in an array and left out of a map; a <c>Date</c> (fixext 8,
+/// type 0) is its ISO 8601 text; an ArrayBuffer or typed array (ext 8–32, type 0) is binary like bin.
+/// Other extension types read as null. Malformed input throws <see cref="FormatException"/>: every length
+/// is checked against the bytes left before anything is allocated, and nesting is bounded. One codec for
+/// the Socket.IO msgpack parser (server and client) and the Redis adapter.
 /// </summary>
-public static class MsgPack
+internal static class MsgPack
 {
     /// <summary>The deepest nesting of maps and arrays encoded or decoded (the top level is 0); deeper throws <see cref="FormatException"/>.</summary>
     public const int MaxDepth = 64;
@@ -225,7 +229,8 @@ public static class MsgPack
             ReadValue(data, ref offset, writer, attachments, 0);
             if (offset != data.Length) throw new FormatException("trailing bytes after the MessagePack value");
         }
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        // MaxDepth + 1 levels: containers at depths 0 … MaxDepth.
+        using var document = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxDepth + 1 });
         return document.RootElement.Clone();
     }
 
@@ -242,7 +247,7 @@ public static class MsgPack
     private static uint U32(ReadOnlySpan<byte> data, ref int offset) => BinaryPrimitives.ReadUInt32BigEndian(Take(data, ref offset, 4));
     private static ulong U64(ReadOnlySpan<byte> data, ref int offset) => BinaryPrimitives.ReadUInt64BigEndian(Take(data, ref offset, 8));
 
-    /// <summary>Reads a value; returns false when it was an ext (undefined), written as null.</summary>
+    /// <summary>Reads a value; returns false when it was notepack's <c>undefined</c>, written as null.</summary>
     private static bool ReadValue(ReadOnlySpan<byte> data, ref int offset, Utf8JsonWriter writer, List<byte[]> attachments, int depth)
     {
         if (depth > MaxDepth) throw new FormatException("MessagePack nesting too deep");
@@ -260,9 +265,9 @@ public static class MsgPack
             case 0xc4: Bin(Take(data, ref offset, U8(data, ref offset))); return true;
             case 0xc5: Bin(Take(data, ref offset, U16(data, ref offset))); return true;
             case 0xc6: Bin(Take(data, ref offset, U32(data, ref offset))); return true;
-            case 0xc7: Take(data, ref offset, 1L + U8(data, ref offset)); writer.WriteNullValue(); return false;
-            case 0xc8: Take(data, ref offset, 1L + U16(data, ref offset)); writer.WriteNullValue(); return false;
-            case 0xc9: Take(data, ref offset, 1L + U32(data, ref offset)); writer.WriteNullValue(); return false;
+            case 0xc7: Ext(Take(data, ref offset, 1L + U8(data, ref offset))); return true;
+            case 0xc8: Ext(Take(data, ref offset, 1L + U16(data, ref offset))); return true;
+            case 0xc9: Ext(Take(data, ref offset, 1L + U32(data, ref offset))); return true;
             case 0xca: Number(BitConverter.Int32BitsToSingle((int)U32(data, ref offset))); return true;
             case 0xcb: Number(BitConverter.UInt64BitsToDouble(U64(data, ref offset))); return true;
             case 0xcc: writer.WriteNumberValue(U8(data, ref offset)); return true;
@@ -273,11 +278,11 @@ public static class MsgPack
             case 0xd1: writer.WriteNumberValue((short)U16(data, ref offset)); return true;
             case 0xd2: writer.WriteNumberValue((int)U32(data, ref offset)); return true;
             case 0xd3: writer.WriteNumberValue((long)U64(data, ref offset)); return true;
-            case 0xd4: Take(data, ref offset, 2); writer.WriteNullValue(); return false;
-            case 0xd5: Take(data, ref offset, 3); writer.WriteNullValue(); return false;
-            case 0xd6: Take(data, ref offset, 5); writer.WriteNullValue(); return false;
-            case 0xd7: Take(data, ref offset, 9); writer.WriteNullValue(); return false;
-            case 0xd8: Take(data, ref offset, 17); writer.WriteNullValue(); return false;
+            case 0xd4: bool undefined = Take(data, ref offset, 2)[0] == 0; writer.WriteNullValue(); return !undefined;
+            case 0xd5: Take(data, ref offset, 3); writer.WriteNullValue(); return true;
+            case 0xd6: Take(data, ref offset, 5); writer.WriteNullValue(); return true;
+            case 0xd7: FixExt8(Take(data, ref offset, 9)); return true;
+            case 0xd8: Take(data, ref offset, 17); writer.WriteNullValue(); return true;
             case 0xd9: writer.WriteStringValue(Utf8(Take(data, ref offset, U8(data, ref offset)))); return true;
             case 0xda: writer.WriteStringValue(Utf8(Take(data, ref offset, U16(data, ref offset)))); return true;
             case 0xdb: writer.WriteStringValue(Utf8(Take(data, ref offset, U32(data, ref offset)))); return true;
@@ -297,6 +302,23 @@ public static class MsgPack
             attachments.Add(bytes.ToArray());
         }
 
+        // ext 8–32: the type byte, then the payload; notepack writes ArrayBuffers and typed arrays as type 0.
+        void Ext(ReadOnlySpan<byte> ext)
+        {
+            if (ext[0] == 0) Bin(ext[1..]);
+            else writer.WriteNullValue();
+        }
+
+        // fixext 8 of type 0 is notepack's Date: milliseconds since the epoch as a signed 64-bit integer.
+        // JSON.stringify writes a Date as toISOString(); so does this, when the time is in range.
+        void FixExt8(ReadOnlySpan<byte> ext)
+        {
+            long ms = BinaryPrimitives.ReadInt64BigEndian(ext[1..]);
+            if (ext[0] == 0 && ms is >= -62135596800000 and <= 253402300799999)
+                writer.WriteStringValue(DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            else writer.WriteNullValue();
+        }
+
         void Number(double value)
         {
             if (double.IsFinite(value)) writer.WriteNumberValue(value);
@@ -304,11 +326,13 @@ public static class MsgPack
         }
     }
 
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
     private static string Utf8(ReadOnlySpan<byte> bytes)
     {
         try
         {
-            return new UTF8Encoding(false, true).GetString(bytes);
+            return StrictUtf8.GetString(bytes);
         }
         catch (DecoderFallbackException)
         {
@@ -330,9 +354,15 @@ public static class MsgPack
         writer.WriteStartObject();
         for (long i = 0; i < count; i++)
         {
-            writer.WritePropertyName(ReadKey(data, ref offset));
-            // An ext value (notepack's undefined) is written as null: JSON.stringify would drop the key,
-            // and nothing the adapter reads tells null from absent.
+            string key = ReadKey(data, ref offset);
+            // notepack writes a key whose value is undefined (socket.io's packet.id when no ack is asked);
+            // JSON.stringify leaves such a key out, and so does this.
+            if (data.Length - offset >= 3 && data[offset] == 0xd4 && data[offset + 1] == 0)
+            {
+                offset += 3;
+                continue;
+            }
+            writer.WritePropertyName(key);
             ReadValue(data, ref offset, writer, attachments, depth + 1);
         }
         writer.WriteEndObject();
