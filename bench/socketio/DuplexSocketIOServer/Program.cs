@@ -14,8 +14,9 @@ using Duplex.SocketIO;
 //   (socket completions inline), the connection fast path; run it on workstation GC (DOTNET_gcServer=0).
 // --mode aspnet: ASP.NET Core's defaults: WebApplication.CreateBuilder, Kestrel's socket transport,
 //   thread-pool scheduling, server GC.
-// Both clear logging (as bench/AspNetCoreEcho does). --debug adds GET /debug/gc: allocation and heap
-// figures for bench/socketio/loadgen.js --alloc-url (bytes allocated per message) and for profiling.
+// Both clear logging (as bench/AspNetCoreEcho does). --debug adds GET /debug/gc, for profiling and for
+// bench/socketio/loadgen.js --alloc-url (bytes allocated per message): allocation and heap figures, and
+// first-chance exceptions counted by type and throw site.
 int port = 18700;
 string mode = "duplex";
 bool debug = false;
@@ -67,8 +68,17 @@ io.OnConnection(socket =>
 });
 app.MapSocketIO(io, "/socket.io");
 
+var exceptions = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+var exceptionStacks = new System.Collections.Concurrent.ConcurrentDictionary<string, string>();
 if (debug)
 {
+    // First-chance exceptions by type and throw site: a server that throws per connection or message pays for it.
+    AppDomain.CurrentDomain.FirstChanceException += (_, e) =>
+    {
+        var site = e.Exception.TargetSite is { } m ? $"{m.DeclaringType?.FullName}.{m.Name}" : "?";
+        var key = $"{e.Exception.GetType().Name} at {site}: {e.Exception.Message}";
+        if (exceptions.AddOrUpdate(key, 1, (_, n) => n + 1) == 1) exceptionStacks.TryAdd(key, Environment.StackTrace);
+    };
     // ?collect=1: a full, compacting collection first, so "heap" is what is live.
     app.MapGet("/debug/gc", (HttpContext context) =>
     {
@@ -81,6 +91,8 @@ if (debug)
             gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2),
             serverGC = GCSettings.IsServerGC,
             sockets = io.Engine.ClientsCount,
+            exceptions,
+            exceptionStacks = context.Request.Query.ContainsKey("stacks") ? exceptionStacks : null,
         });
     });
 }
