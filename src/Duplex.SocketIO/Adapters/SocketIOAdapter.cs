@@ -110,13 +110,29 @@ public abstract class SocketIOAdapter : IAsyncDisposable
     /// <summary>The sockets of this process in any of <paramref name="rooms"/> (all when empty) and in none of <paramref name="except"/>.</summary>
     public List<SocketIOSocket> Select(IReadOnlySet<string> rooms, IReadOnlySet<string> except)
     {
+        lock (_gate)
+        {
+            // One room (or every socket): its members are distinct already, so they are read in place,
+            // and those in an excepted room skipped, with no set built per broadcast.
+            if (rooms.Count <= 1)
+            {
+                IReadOnlyCollection<string>? members = null;
+                if (rooms.Count == 0) members = _socketRooms.Keys;
+                else
+                    foreach (var room in rooms)
+                        members = _rooms.TryGetValue(room, out var inRoom) ? inRoom : null;
+                if (members is null) return [];
+                var selected = new List<SocketIOSocket>(members.Count);
+                foreach (var id in members)
+                    if (!IsExceptedLocked(id, except) && Namespace.TryGetSocket(id, out var socket)) selected.Add(socket);
+                return selected;
+            }
+        }
         var ids = new HashSet<string>(StringComparer.Ordinal);
         lock (_gate)
         {
-            if (rooms.Count == 0) ids.UnionWith(_socketRooms.Keys);
-            else
-                foreach (var room in rooms)
-                    if (_rooms.TryGetValue(room, out var members)) ids.UnionWith(members);
+            foreach (var room in rooms)
+                if (_rooms.TryGetValue(room, out var members)) ids.UnionWith(members);
             foreach (var room in except)
                 if (_rooms.TryGetValue(room, out var members)) ids.ExceptWith(members);
         }
@@ -124,6 +140,14 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         foreach (var id in ids)
             if (Namespace.TryGetSocket(id, out var socket)) sockets.Add(socket);
         return sockets;
+    }
+
+    private bool IsExceptedLocked(string socketId, IReadOnlySet<string> except)
+    {
+        if (except.Count == 0) return false;
+        foreach (var room in except)
+            if (_rooms.TryGetValue(room, out var members) && members.Contains(socketId)) return true;
+        return false;
     }
 
     /// <summary>The sockets of this process that <paramref name="options"/> selects (its <see cref="BroadcastOptions.Rooms"/> and <see cref="BroadcastOptions.Except"/>).</summary>
