@@ -117,6 +117,9 @@ internal sealed class PollingTransport : EngineTransport
         }
         List<EnginePacket> packets;
         bool finishClose;
+        long takenBytes = 0;
+        int taken = 0;
+        bool compress = false;
         lock (Session.Gate)
         {
             if (!Session.IsCurrentLocked(this))
@@ -129,7 +132,8 @@ internal sealed class PollingTransport : EngineTransport
             }
             else
             {
-                packets = Session.TakeQueuedLocked();
+                packets = Session.TakeQueuedLocked(out takenBytes, out compress);
+                taken = packets.Count;
                 // The pending poll of a closed session ends with a close packet, except when the client
                 // itself sent the close: the reference then only releases the poll with a noop.
                 if (!Session.IsOpen)
@@ -158,6 +162,7 @@ internal sealed class PollingTransport : EngineTransport
         {
             Session.Close(EngineCloseReason.TransportError, graceful: false);
         }
+        Session.OnWritten(takenBytes, taken);
         if (finishClose) Session.FinishClose();
     }
 
