@@ -58,6 +58,14 @@ public class EngineIOOptions
     /// </summary>
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Close;
 
+    /// <summary>
+    /// HTTP compression of polling responses (the reference's <c>httpCompression</c>, on by default there
+    /// with a 1024-byte threshold, and so here): a response of at least <see cref="EngineIOHttpCompressionOptions.Threshold"/>
+    /// bytes is gzip- or deflate-encoded when the request's Accept-Encoding allows it, unless every packet
+    /// in it was sent with <c>Compress(false)</c>. Null turns it off.
+    /// </summary>
+    public EngineIOHttpCompressionOptions? HttpCompression { get; set; } = new();
+
     /// <summary>The transports allowed: "polling" and/or "websocket". Default both.</summary>
     public IList<string> Transports { get; set; } = new List<string> { "polling", "websocket" };
 
@@ -86,6 +94,16 @@ public class EngineIOOptions
     /// handshake limits, the close timeout. Null leaves Engine.IO's defaults.
     /// </summary>
     public Action<Duplex.Server.WebSocketEndpointOptions>? ConfigureWebSocket { get; set; }
+}
+
+/// <summary>HTTP compression of polling responses (<see cref="EngineIOOptions.HttpCompression"/>).</summary>
+public sealed class EngineIOHttpCompressionOptions
+{
+    /// <summary>Responses shorter than this many bytes go out as they are. Default 1024, the reference's.</summary>
+    public int Threshold { get; set; } = 1024;
+
+    /// <summary>The compression level. Default <see cref="System.IO.Compression.CompressionLevel.Optimal"/> (zlib's default, as the reference's).</summary>
+    public System.IO.Compression.CompressionLevel Level { get; set; } = System.IO.Compression.CompressionLevel.Optimal;
 }
 
 /// <summary>
