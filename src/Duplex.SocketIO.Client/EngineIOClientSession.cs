@@ -232,11 +232,40 @@ internal sealed class EngineIOClientSession
         }
     }
 
-    /// <summary>Queues packets; they go out in order on the current transport.</summary>
+    // Packets in _outgoing, bounded for TrySend by MaxQueuedPackets; the transports count down as they take them.
+    private int _queued;
+    private readonly object _queueGate = new();
+
+    /// <summary>Queues packets; they go out in order on the current transport. Not bounded: for what the session and sockets send themselves.</summary>
     public void Send(params EnginePacket[] packets)
     {
-        foreach (var packet in packets) _outgoing.Writer.TryWrite(packet);
+        lock (_queueGate)
+        {
+            Interlocked.Add(ref _queued, packets.Length);
+            foreach (var packet in packets) _outgoing.Writer.TryWrite(packet);
+        }
     }
+
+    /// <summary>
+    /// Queues packets kept together (all, or none) unless <see cref="SocketIOClientOptions.MaxQueuedPackets"/>
+    /// would be passed: then false, and nothing is queued.
+    /// </summary>
+    public bool TrySend(EnginePacket[] packets)
+    {
+        lock (_queueGate)
+        {
+            if (Volatile.Read(ref _queued) + packets.Length > _options.MaxQueuedPackets) return false;
+            Interlocked.Add(ref _queued, packets.Length);
+            foreach (var packet in packets) _outgoing.Writer.TryWrite(packet);
+        }
+        return true;
+    }
+
+    /// <summary>Packets queued and not yet taken by a transport.</summary>
+    internal int QueuedPackets => Volatile.Read(ref _queued);
+
+    /// <summary>A transport took a packet from the queue.</summary>
+    internal void OnDequeued() => Interlocked.Decrement(ref _queued);
 
     private async Task WriteLoopAsync()
     {

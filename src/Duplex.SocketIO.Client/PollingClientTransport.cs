@@ -105,6 +105,7 @@ internal sealed class PollingClientTransport : EngineIOClientTransport
             long length = next.ToPollingText().Length + 1;
             if (batch.Count > 0 && size + length > Session.MaxPayload) break;
             queued.TryRead(out _);
+            Session.OnDequeued();
             batch.Add(next);
             size += length;
         }

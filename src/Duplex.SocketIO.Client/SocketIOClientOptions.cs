@@ -87,6 +87,16 @@ public sealed class SocketIOClientOptions
     public int MaxBufferedEmits { get; set; } = 1000;
 
     /// <summary>
+    /// How many packets the connection's Engine.IO session holds for its transport while connected (a packet
+    /// with attachments counts one per part). Past it, <c>EmitAsync</c> and <c>EmitWithAckAsync</c> throw
+    /// <see cref="InvalidOperationException"/> and nothing of the emit is queued; a volatile emit and the answer
+    /// to a server's acknowledgement request are dropped instead. Packets the session sends itself (pong,
+    /// close, namespace connect and disconnect, emits buffered while disconnected) are not refused. Default
+    /// 10,000, as the server's <c>MaxBufferedPackets</c>: a transport that keeps up never has that many waiting.
+    /// </summary>
+    public int MaxQueuedPackets { get; set; } = 10_000;
+
+    /// <summary>
     /// How arguments are (de)serialized. Default: System.Text.Json's web defaults (camelCase), as
     /// JavaScript peers expect. <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c> always travel as attachments.
     /// </summary>

@@ -584,7 +584,10 @@ public sealed class SocketIOClientSocket
         var packets = Encode(eventName, args, null);
         lock (_gate)
         {
-            if (_connected && _session is { IsOpen: true } session) session.Send(packets);
+            if (_connected && _session is { IsOpen: true } session)
+            {
+                if (!session.TrySend(packets) && !isVolatile) throw QueueFull(session);
+            }
             else if (isVolatile) return;
             else if (!_buffer.TryAdd(packets, null)) throw BufferFull();
         }
@@ -608,7 +611,7 @@ public sealed class SocketIOClientSocket
             {
                 if (_connected && _session is { IsOpen: true } session)
                 {
-                    session.Send(packets);
+                    if (!session.TrySend(packets)) throw QueueFull(session);
                     _acks.MarkSent(id);
                 }
                 else if (!_buffer.TryAdd(packets, id)) throw BufferFull();
@@ -636,6 +639,9 @@ public sealed class SocketIOClientSocket
         }
     }
 
+    private InvalidOperationException QueueFull(EngineIOClientSession session) =>
+        new($"the connection's outgoing queue is full ({session.QueuedPackets} packets wait for the {session.Transport} transport; MaxQueuedPackets)");
+
     private InvalidOperationException BufferFull() =>
         new($"the send buffer of namespace {Namespace} is full ({_buffer.Capacity} emits wait for the connection)");
 
@@ -654,7 +660,7 @@ public sealed class SocketIOClientSocket
     {
         var packets = SocketIOEncoder.Ack(Parser, Namespace, id, args, JsonOptions);
         lock (_gate)
-            if (_connected && _session is { } session) session.Send(packets);
+            if (_connected && _session is { } session) session.TrySend(packets); // full: dropped, the server's ack wait times out
     }
 }
 

@@ -98,6 +98,7 @@ internal sealed class WebSocketClientTransport : EngineIOClientTransport
     {
         while (queued.TryRead(out var packet))
         {
+            Session.OnDequeued();
             if (packet.Binary is { } bytes) await _socket.SendBinaryAsync(bytes, cancellationToken).ConfigureAwait(false);
             else await _socket.SendTextAsync(packet.ToPollingText(), cancellationToken).ConfigureAwait(false);
         }

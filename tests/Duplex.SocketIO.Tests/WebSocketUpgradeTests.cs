@@ -42,7 +42,12 @@ public sealed class WebSocketUpgradeTests
             await Task.Delay(5);
         }
         Assert.Equal("websocket", harness.Session.Transport);
-        Assert.True(harness.Session.IsWritable);
+        // Writable once the WebSocket writer is up with nothing to send.
+        while (!harness.Session.IsWritable)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the WebSocket writer never became idle");
+            await Task.Delay(5);
+        }
 
         harness.Session.Send(EnginePacket.Message("over the websocket"));
         Assert.Equal("4over the websocket", await ReceiveAsync(messages));

@@ -75,6 +75,50 @@ const scenarios = {
     done();
   },
 
+  // The server sends a burst of volatile events, then ordinary ones: what arrives of each.
+  async "volatile-burst"() {
+    const socket = connect("", { transports: options.transports || ["websocket"] });
+    const counts = { volatile: 0, regular: 0 };
+    socket.on("v", () => counts.volatile++);
+    socket.on("n", () => counts.regular++);
+    await once(socket, "connect");
+    const ended = once(socket, "burst-end");
+    socket.emit("burst", options.burst || {});
+    await ended;
+    report("burst", { ...counts, transport: socket.io.engine.transport.name });
+    socket.disconnect();
+    done();
+  },
+
+  // WebSocket with permessage-deflate: the RSV1 bit of each large frame the server sends, read from the
+  // raw TCP bytes under ws (server frames are unmasked), for an emit with compress(false) and one without.
+  async "compress-flag"() {
+    const socket = connect("", { transports: ["websocket"] });
+    await once(socket, "connect");
+    const ws = socket.io.engine.transport.ws;
+    const frames = [];
+    let pending = Buffer.alloc(0);
+    ws._socket.on("data", (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        let length = pending[1] & 0x7f, offset = 2;
+        if (length === 126) { if (pending.length < 4) return; length = pending.readUInt16BE(2); offset = 4; }
+        else if (length === 127) { if (pending.length < 10) return; length = Number(pending.readBigUInt64BE(2)); offset = 10; }
+        if (pending.length < offset + length) return;
+        frames.push({ opcode: pending[0] & 0x0f, rsv1: (pending[0] & 0x40) !== 0, length });
+        pending = pending.subarray(offset + length);
+      }
+    });
+    const payloads = [];
+    socket.on("payload", (text) => payloads.push(text.length));
+    const ended = once(socket, "payload-end");
+    socket.emit("send-payloads");
+    await ended;
+    report("frames", { extensions: ws.extensions, payloads, large: frames.filter((f) => f.opcode === 1 && (f.rsv1 || f.length > 200)).map((f) => f.rsv1) });
+    socket.disconnect();
+    done();
+  },
+
   // Two of three clients join a room; its size as the server counts it, before and after one leaves.
   async "room-size"() {
     const sockets = [connect(), connect(), connect()];

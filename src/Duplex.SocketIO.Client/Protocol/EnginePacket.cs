@@ -9,7 +9,9 @@ namespace Duplex.SocketIO.EngineIO;
 public sealed class EnginePacket
 {
     private PreparedMessage? _frame;
+    private PreparedMessage? _uncompressedFrame;
     private string? _pollingText;
+    private int _wireLength = -1;
 
     private EnginePacket(EnginePacketType type, string? text, byte[]? binary)
     {
@@ -73,9 +75,28 @@ public sealed class EnginePacket
     /// The packet as one WebSocket message, framed once: text packets as a text frame with the type
     /// digit, binary messages as a binary frame of the bare data.
     /// </summary>
-    internal PreparedMessage ToFrame() => _frame ??= Binary is not null
-        ? PreparedMessage.Create(Binary, WebSocketMessageType.Binary)
-        : PreparedMessage.Create(Encoding.UTF8.GetBytes((char)('0' + (int)Type) + Text), WebSocketMessageType.Text);
+    internal PreparedMessage ToFrame() => _frame ??= MakeFrame(compress: true);
+
+    /// <summary>As <see cref="ToFrame()"/>; with <paramref name="compress"/> false, a frame never compressed (RSV1 clear).</summary>
+    internal PreparedMessage ToFrame(bool compress) => compress ? ToFrame() : _uncompressedFrame ??= MakeFrame(compress: false);
+
+    private PreparedMessage MakeFrame(bool compress) => Binary is not null
+        ? PreparedMessage.Create(Binary, WebSocketMessageType.Binary, compress)
+        : PreparedMessage.Create(Encoding.UTF8.GetBytes((char)('0' + (int)Type) + Text), WebSocketMessageType.Text, compress);
+
+    /// <summary>
+    /// The packet's size as one WebSocket message (binary data, or the type digit and the text in UTF-8),
+    /// before compression: what a session's buffer limits count. Measured once per packet.
+    /// </summary>
+    internal int WireLength
+    {
+        get
+        {
+            int length = _wireLength;
+            if (length < 0) _wireLength = length = Binary?.Length ?? 1 + Encoding.UTF8.GetByteCount(Text!);
+            return length;
+        }
+    }
 
     /// <summary>Parses a text packet (a WebSocket text frame, or one item of a polling payload).</summary>
     public static bool TryParse(ReadOnlySpan<char> text, out EnginePacket packet)

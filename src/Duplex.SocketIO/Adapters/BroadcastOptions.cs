@@ -18,8 +18,15 @@ public sealed record BroadcastOptions
     /// <summary>Skip recipients that cannot take the packet right now instead of queueing it.</summary>
     public bool Volatile { get; init; }
 
-    /// <summary>Accepted for parity with the reference flags; WebSocket compression is decided per connection.</summary>
+    /// <summary>
+    /// False sends the packet uncompressed: no permessage-deflate on WebSocket recipients that agreed to it,
+    /// no HTTP compression of a polling response holding only such packets. Default true.
+    /// </summary>
     public bool Compress { get; init; } = true;
+
+    /// <summary>The flags the engine sends with.</summary>
+    internal EngineIO.EngineSendFlags SendFlags =>
+        (Volatile ? EngineIO.EngineSendFlags.Volatile : 0) | (Compress ? 0 : EngineIO.EngineSendFlags.NoCompression);
 
     /// <summary>This process only: an adapter must not forward the operation to other nodes.</summary>
     public bool Local { get; init; }

@@ -240,11 +240,9 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         if (recipients.Count == 0) return 0;
         var encoded = packet.EncodedWith(Namespace.Server.Parser);
         int handed = 0;
+        var flags = options.SendFlags;
         foreach (var socket in recipients)
-        {
-            if (options.Volatile && !socket.Connection.Engine.IsWritable) continue;
-            if (socket.SendPackets(encoded)) handed++;
-        }
+            if (socket.SendPackets(encoded, flags)) handed++;
         return handed;
     }
 
@@ -254,11 +252,11 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         long id = Namespace.NextAckId();
         var encoded = packet.WithId(id).EncodedWith(Namespace.Server.Parser);
         var waiting = new List<SocketIOSocket>();
+        var flags = options.SendFlags;
         foreach (var socket in Select(options))
         {
-            if (options.Volatile && !socket.Connection.Engine.IsWritable) continue;
             var answer = socket.ExpectAck(id);
-            if (!socket.SendPackets(encoded))
+            if (!socket.SendPackets(encoded, flags))
             {
                 socket.ForgetAck(id);
                 continue;

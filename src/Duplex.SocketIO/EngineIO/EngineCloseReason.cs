@@ -16,6 +16,12 @@ public static class EngineCloseReason
     public const string ParseError = "parse error";
     /// <summary>The server closed the session itself (<see cref="EngineIOSession.Close()"/>, the reference's <c>socket.close()</c>).</summary>
     public const string ForcedClose = "forced close";
+    /// <summary>
+    /// The session's outgoing buffer passed <see cref="EngineIOOptions.MaxBufferedBytes"/> or
+    /// <see cref="EngineIOOptions.MaxBufferedPackets"/> under <see cref="SlowConsumerPolicy.Close"/>: its client
+    /// does not read what is sent to it. The client sees its transport close ("transport close").
+    /// </summary>
+    public const string SlowConsumer = "slow consumer";
     /// <summary>The server closed every session (<see cref="EngineIOServer.CloseAll"/>), as when the application stops.</summary>
     public const string ServerShuttingDown = "server shutting down";
 }

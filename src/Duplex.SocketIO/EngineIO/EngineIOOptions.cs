@@ -20,6 +20,52 @@ public class EngineIOOptions
     /// </summary>
     public int MaxHttpBufferSize { get; set; } = 1_000_000;
 
+    private long? _maxBufferedBytes;
+
+    /// <summary>
+    /// The most bytes a session holds for its client, queued or being written (<see cref="EngineIOSession.BufferedAmount"/>),
+    /// beyond which <see cref="SlowConsumerPolicy"/> applies. An empty buffer takes one send of any size.
+    /// Default 8 × <see cref="MaxHttpBufferSize"/> (8 MB): room for several packets of the largest size a
+    /// client may send, far beyond what a client that reads keeps waiting. The reference does not bound it.
+    /// </summary>
+    public long MaxBufferedBytes
+    {
+        get => _maxBufferedBytes ?? 8L * MaxHttpBufferSize;
+        set => _maxBufferedBytes = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The limit must be positive.");
+    }
+
+    /// <summary>
+    /// The most packets a session holds for its client (a Socket.IO packet with attachments counts one per
+    /// part), beyond which <see cref="SlowConsumerPolicy"/> applies. Default 10,000: ten seconds of a
+    /// 1,000-messages-a-second stream, which a client that reads never has waiting; small packets cost
+    /// memory and time per packet that <see cref="MaxBufferedBytes"/> alone would not bound.
+    /// </summary>
+    public int MaxBufferedPackets
+    {
+        get;
+        set => field = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The limit must be positive.");
+    } = 10_000;
+
+    /// <summary>
+    /// What a send that would pass <see cref="MaxBufferedBytes"/> or <see cref="MaxBufferedPackets"/> does
+    /// (volatile packets are dropped before that, whenever the transport is not writable):
+    /// <see cref="SlowConsumerPolicy.Close"/> (the default) closes the session (reason "slow consumer"; its
+    /// client sees "transport close" and may reconnect); <see cref="SlowConsumerPolicy.DropMessage"/> drops
+    /// the packet and keeps the session. Both are counted (<c>duplex.socketio.engine.dropped</c>,
+    /// <c>duplex.socketio.engine.slow_consumers</c>) and logged once per session. The default differs from
+    /// a plain WebSocket broadcast's (drop): a Socket.IO client expects every non-volatile packet, in
+    /// order, or a disconnect — a silent gap would break acknowledgements and state.
+    /// </summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Close;
+
+    /// <summary>
+    /// HTTP compression of polling responses (the reference's <c>httpCompression</c>, on by default there
+    /// with a 1024-byte threshold, and so here): a response of at least <see cref="EngineIOHttpCompressionOptions.Threshold"/>
+    /// bytes is gzip- or deflate-encoded when the request's Accept-Encoding allows it, unless every packet
+    /// in it was sent with <c>Compress(false)</c>. Null turns it off.
+    /// </summary>
+    public EngineIOHttpCompressionOptions? HttpCompression { get; set; } = new();
+
     /// <summary>The transports allowed: "polling" and/or "websocket". Default both.</summary>
     public IList<string> Transports { get; set; } = new List<string> { "polling", "websocket" };
 
@@ -48,6 +94,16 @@ public class EngineIOOptions
     /// handshake limits, the close timeout. Null leaves Engine.IO's defaults.
     /// </summary>
     public Action<Duplex.Server.WebSocketEndpointOptions>? ConfigureWebSocket { get; set; }
+}
+
+/// <summary>HTTP compression of polling responses (<see cref="EngineIOOptions.HttpCompression"/>).</summary>
+public sealed class EngineIOHttpCompressionOptions
+{
+    /// <summary>Responses shorter than this many bytes go out as they are. Default 1024, the reference's.</summary>
+    public int Threshold { get; set; } = 1024;
+
+    /// <summary>The compression level. Default <see cref="System.IO.Compression.CompressionLevel.Optimal"/> (zlib's default, as the reference's).</summary>
+    public System.IO.Compression.CompressionLevel Level { get; set; } = System.IO.Compression.CompressionLevel.Optimal;
 }
 
 /// <summary>

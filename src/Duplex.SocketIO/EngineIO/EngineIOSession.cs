@@ -20,8 +20,15 @@ public sealed class EngineIOSession
     private readonly EngineIOOptions _options;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private List<EnginePacket> _buffer = new(); // swapped with the WebSocket writer's batch, under _gate
+    private List<QueuedPacket> _buffer = new(); // swapped with the WebSocket writer's batch, under _gate
     private SessionState _state;
+
+    // What waits to be written, under _gate: queued (in _buffer) and taken by a transport but not yet
+    // written (a WebSocket writer's batch, a poll's response). BufferedAmount is their bytes together.
+    private long _queuedBytes, _inFlightBytes;
+    private int _queuedPackets, _inFlightPackets;
+    private TaskCompletionSource<bool>? _drain;
+    private bool _overflowReported;
 
     // The transport packets go over now; the polling one stays, to answer polling requests that were
     // already on their way when the upgrade committed.
@@ -86,13 +93,52 @@ public sealed class EngineIOSession
     /// <summary>True until the session closes (<see cref="Closed"/>); after that <see cref="Send(EnginePacket)"/> queues nothing.</summary>
     public bool IsOpen => _state == SessionState.Open;
 
-    /// <summary>True when a packet sent now would go out at once (a poll is waiting, or the WebSocket is the transport).</summary>
+    /// <summary>
+    /// True when a packet sent now would go out at once: a poll is waiting, or the WebSocket writer has
+    /// nothing queued and nothing in flight (the reference's <c>transport.writable</c>). Volatile packets
+    /// (<see cref="EngineSendFlags.Volatile"/>) are sent only then.
+    /// </summary>
     public bool IsWritable
     {
         get
         {
             lock (_gate) return _state == SessionState.Open && _transport.IsWritableLocked;
         }
+    }
+
+    /// <summary>
+    /// Bytes sent and not yet written to the transport (the socket's pipe, a poll's response): queued packets
+    /// and those a transport took but has not finished writing, each counted as its WebSocket message
+    /// before compression. At most <see cref="EngineIOOptions.MaxBufferedBytes"/> plus one packet.
+    /// </summary>
+    public long BufferedAmount
+    {
+        get
+        {
+            lock (_gate) return _queuedBytes + _inFlightBytes;
+        }
+    }
+
+    /// <summary>
+    /// Raised (on the transport's task) when everything sent so far has been written and
+    /// <see cref="BufferedAmount"/> falls to 0 — the reference's <c>drain</c>.
+    /// </summary>
+    public event Action<EngineIOSession>? Drain;
+
+    /// <summary>
+    /// Completes when everything sent so far has been written (true; at once when nothing waits), or when
+    /// the session closes first (false). A producer that awaits it between bursts never fills the buffer.
+    /// </summary>
+    public Task<bool> WaitForDrainAsync(CancellationToken cancellationToken = default)
+    {
+        Task<bool> drained;
+        lock (_gate)
+        {
+            if (_state != SessionState.Open) return Task.FromResult(false);
+            if (_queuedPackets + _inFlightPackets == 0) return Task.FromResult(true);
+            drained = (_drain ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        return cancellationToken.CanBeCanceled ? drained.WaitAsync(cancellationToken) : drained;
     }
 
     /// <summary>Raised for each message packet, in arrival order, on the transport's reading task.</summary>
@@ -115,32 +161,107 @@ public sealed class EngineIOSession
 
     // ───────────────────────────── sending ─────────────────────────────
 
-    /// <summary>Queues packets (kept together, in order). False when the session is no longer open.</summary>
-    public bool Send(EnginePacket packet)
+    /// <summary>
+    /// Queues a packet; false when it was not queued: the session is no longer open, or the buffer is full
+    /// (<see cref="EngineIOOptions.MaxBufferedBytes"/>, <see cref="EngineIOOptions.MaxBufferedPackets"/>)
+    /// and the <see cref="EngineIOOptions.SlowConsumerPolicy"/> dropped it or closed the session.
+    /// </summary>
+    public bool Send(EnginePacket packet) => Send(packet, EngineSendFlags.None);
+
+    /// <inheritdoc cref="Send(EnginePacket)"/>
+    public bool Send(IReadOnlyList<EnginePacket> packets) => Send(packets, EngineSendFlags.None);
+
+    /// <summary>As <see cref="Send(EnginePacket)"/>, with <paramref name="flags"/> (a volatile packet is dropped unless <see cref="IsWritable"/>).</summary>
+    public bool Send(EnginePacket packet, EngineSendFlags flags)
     {
         TaskCompletionSource? wake;
         lock (_gate)
         {
-            if (_state != SessionState.Open) return false;
-            _buffer.Add(packet);
+            if (!CanQueueLocked(flags, packet.WireLength, 1, out var overflow))
+            {
+                if (overflow) OnOverflow();
+                return false;
+            }
+            _buffer.Add(new QueuedPacket(packet, flags));
+            _queuedBytes += packet.WireLength;
+            _queuedPackets++;
             wake = _transport.TakeWakeLocked();
         }
         wake?.TrySetResult();
         return true;
     }
 
-    /// <inheritdoc cref="Send(EnginePacket)"/>
-    public bool Send(IReadOnlyList<EnginePacket> packets)
+    /// <summary>
+    /// As <see cref="Send(EnginePacket, EngineSendFlags)"/> for packets kept together, in order (a Socket.IO
+    /// packet and its attachments): all are queued, or none.
+    /// </summary>
+    public bool Send(IReadOnlyList<EnginePacket> packets, EngineSendFlags flags)
     {
         TaskCompletionSource? wake;
+        long bytes = 0;
+        for (int i = 0; i < packets.Count; i++) bytes += packets[i].WireLength;
         lock (_gate)
         {
-            if (_state != SessionState.Open) return false;
-            _buffer.AddRange(packets);
+            if (!CanQueueLocked(flags, bytes, packets.Count, out var overflow))
+            {
+                if (overflow) OnOverflow();
+                return false;
+            }
+            for (int i = 0; i < packets.Count; i++) _buffer.Add(new QueuedPacket(packets[i], flags));
+            _queuedBytes += bytes;
+            _queuedPackets += packets.Count;
             wake = _transport.TakeWakeLocked();
         }
         wake?.TrySetResult();
         return true;
+    }
+
+    /// <summary>
+    /// Whether packets may join the buffer. A volatile packet only when the transport is writable (then
+    /// nothing waits, so volatile packets never meet a full buffer). Others while the buffer stays within
+    /// its limits; an empty buffer takes one send of any size, so a large packet is not refused outright.
+    /// </summary>
+    private bool CanQueueLocked(EngineSendFlags flags, long bytes, int count, out bool overflow)
+    {
+        overflow = false;
+        if (_state != SessionState.Open) return false;
+        if ((flags & EngineSendFlags.Volatile) != 0 && !_transport.IsWritableLocked)
+        {
+            EngineIOMetrics.Dropped.Add(count, EngineIOMetrics.Volatile);
+            return false;
+        }
+        int packets = _queuedPackets + _inFlightPackets;
+        if (packets == 0) return true;
+        if (packets + count <= _options.MaxBufferedPackets && _queuedBytes + _inFlightBytes + bytes <= _options.MaxBufferedBytes) return true;
+        EngineIOMetrics.Dropped.Add(count, EngineIOMetrics.BufferFull);
+        overflow = true;
+        return false;
+    }
+
+    /// <summary>
+    /// The buffer passed a limit (called under the lock, which is re-entrant): logged once per session, then
+    /// the packet is dropped, or the session closed as a slow consumer.
+    /// </summary>
+    private void OnOverflow()
+    {
+        bool close = _options.SlowConsumerPolicy == SlowConsumerPolicy.Close;
+        if (!_overflowReported)
+        {
+            _overflowReported = true;
+            _logger.LogInformation("Engine.IO session {Sid}: {Bytes} bytes in {Packets} packets wait for a client that does not read them ({Transport}); {Outcome}",
+                Id, _queuedBytes + _inFlightBytes, _queuedPackets + _inFlightPackets, _transport.Name,
+                close ? "closing it as a slow consumer" : "dropping what does not fit (counted as duplex.socketio.engine.dropped)");
+        }
+        if (!close) return;
+        EngineIOMetrics.SlowConsumers.Add(1);
+        // Close on another thread: the sender holds the lock, and close handlers must not run under it.
+        ThreadPool.UnsafeQueueUserWorkItem(static s => s.CloseAsSlowConsumer(), this, preferLocal: false);
+    }
+
+    private void CloseAsSlowConsumer()
+    {
+        if (Volatile.Read(ref _transport) is WebSocketTransport webSocket) webSocket.CloseStalled();
+        Close(EngineCloseReason.SlowConsumer, graceful: false);
     }
 
     // ───────────────────────────── heartbeat ─────────────────────────────
@@ -205,17 +326,27 @@ public sealed class EngineIOSession
     internal void Close(string reason, bool graceful)
     {
         TaskCompletionSource? wake;
+        TaskCompletionSource<bool>? drain;
         bool deferRemoval;
         lock (_gate)
         {
             if (_state != SessionState.Open) return;
             _closeReason = reason;
             _discarded = !graceful;
-            if (!graceful) _buffer.Clear();
+            if (!graceful)
+            {
+                _buffer.Clear();
+                _queuedBytes = 0;
+                _queuedPackets = 0;
+            }
+            drain = _drain;
+            _drain = null;
             // A polling session keeps its last packets (and the close packet) for the next poll; so it
             // does when the client's close came in a POST that overtook its poll, which then ends with a
-            // noop rather than an unknown-sid error.
-            deferRemoval = _transport.DefersCloseLocked && !_upgrading && (graceful || reason == EngineCloseReason.TransportClose);
+            // noop rather than an unknown-sid error; and a slow consumer's, whose packets are dropped but
+            // whose client then reads a close packet ("transport close") rather than an unknown sid.
+            deferRemoval = _transport.DefersCloseLocked && !_upgrading
+                && (graceful || reason is EngineCloseReason.TransportClose or EngineCloseReason.SlowConsumer);
             Debug.Assert(!deferRemoval || _transport is PollingTransport, "only a polling session waits for its last poll");
             _state = deferRemoval ? SessionState.Closing : SessionState.Closed;
             wake = _transport.TakeWakeLocked();
@@ -225,6 +356,7 @@ public sealed class EngineIOSession
         _pingTimer.Change(Timeout.Infinite, Timeout.Infinite);
         _pongTimer.Change(Timeout.Infinite, Timeout.Infinite);
         wake?.TrySetResult();
+        drain?.TrySetResult(false);
         if (!deferRemoval) _server.Remove(this);
         _logger.LogDebug("Engine.IO session {Sid} closed: {Reason}", Id, reason);
         try
@@ -290,33 +422,108 @@ public sealed class EngineIOSession
         }
     }
 
-    /// <summary>Takes everything queued, for one poll's payload.</summary>
-    internal List<EnginePacket> TakeQueuedLocked()
+    /// <summary>
+    /// Takes everything queued, for one poll's payload, with its size (to give back to <see cref="OnWritten"/>)
+    /// and whether it may be compressed: unless every packet was sent with <see cref="EngineSendFlags.NoCompression"/>.
+    /// </summary>
+    internal List<EnginePacket> TakeQueuedLocked(out long bytes, out bool compress)
     {
         Debug.Assert(Monitor.IsEntered(_gate));
-        var packets = new List<EnginePacket>(_buffer);
+        var packets = new List<EnginePacket>(_buffer.Count);
+        compress = false;
+        foreach (var queued in _buffer)
+        {
+            packets.Add(queued.Packet);
+            compress |= (queued.Flags & EngineSendFlags.NoCompression) == 0;
+        }
         _buffer.Clear();
+        bytes = _queuedBytes;
+        MoveInFlightLocked();
         return packets;
     }
 
     /// <summary>
     /// Trades the queued packets for <paramref name="batch"/> (empty), so the WebSocket writer sends one
-    /// list while packets gather in the other; false when nothing is queued.
+    /// list while packets gather in the other; false when nothing is queued. The packets stay counted in
+    /// <see cref="BufferedAmount"/> until the writer reports them written.
     /// </summary>
-    internal bool SwapQueuedLocked(ref List<EnginePacket> batch)
+    internal bool SwapQueuedLocked(ref List<QueuedPacket> batch)
     {
         Debug.Assert(Monitor.IsEntered(_gate));
         Debug.Assert(batch.Count == 0);
         if (_buffer.Count == 0) return false;
         (_buffer, batch) = (batch, _buffer);
+        MoveInFlightLocked();
         return true;
     }
 
+    private void MoveInFlightLocked()
+    {
+        _inFlightBytes += _queuedBytes;
+        _inFlightPackets += _queuedPackets;
+        _queuedBytes = 0;
+        _queuedPackets = 0;
+    }
+
+    /// <summary>
+    /// A transport wrote <paramref name="packets"/> packets (<paramref name="bytes"/>) it had taken. When
+    /// nothing waits any more, returns the drain to signal once the lock is released (see <see cref="SignalDrain"/>).
+    /// </summary>
+    internal TaskCompletionSource<bool>? OnWrittenLocked(long bytes, int packets)
+    {
+        Debug.Assert(Monitor.IsEntered(_gate));
+        if (packets == 0) return null;
+        _inFlightBytes -= bytes;
+        _inFlightPackets -= packets;
+        Debug.Assert(_inFlightBytes >= 0 && _inFlightPackets >= 0, "written more than was taken");
+        if (_inFlightPackets + _queuedPackets != 0) return null;
+        var drain = _drain ?? DrainSignaled;
+        _drain = null;
+        return drain;
+    }
+
+    // Stands for "drained, nobody waits" so OnWrittenLocked can say "raise Drain" without allocating.
+    private static readonly TaskCompletionSource<bool> DrainSignaled = new();
+
+    /// <summary>Outside the lock: completes drain waiters and raises <see cref="Drain"/>.</summary>
+    internal void SignalDrain(TaskCompletionSource<bool>? drain)
+    {
+        if (drain is null) return;
+        if (drain != DrainSignaled) drain.TrySetResult(true);
+        if (Drain is not { } handler) return;
+        try
+        {
+            handler(this);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Engine.IO session {Sid}: drain handler failed", Id);
+        }
+    }
+
+    /// <summary>As <see cref="OnWrittenLocked"/>, taking the lock and signalling the drain.</summary>
+    internal void OnWritten(long bytes, int packets)
+    {
+        TaskCompletionSource<bool>? drain;
+        lock (_gate) drain = OnWrittenLocked(bytes, packets);
+        SignalDrain(drain);
+    }
+
     /// <summary>Puts packets taken but not sent back at the head of the queue, unless a failure discarded the queue.</summary>
-    internal void Requeue(IEnumerable<EnginePacket> packets)
+    internal void Requeue(List<QueuedPacket> batch, int from)
     {
         lock (_gate)
-            if (!_discarded) _buffer.InsertRange(0, packets);
+        {
+            long bytes = 0;
+            for (int i = from; i < batch.Count; i++) bytes += batch[i].Packet.WireLength;
+            int count = batch.Count - from;
+            _inFlightBytes -= bytes;
+            _inFlightPackets -= count;
+            if (_discarded) return;
+            _buffer.InsertRange(0, batch.Skip(from));
+            _queuedBytes += bytes;
+            _queuedPackets += count;
+        }
     }
 
     // ───────────────────────────── transports ─────────────────────────────

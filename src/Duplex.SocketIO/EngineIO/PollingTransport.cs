@@ -117,6 +117,9 @@ internal sealed class PollingTransport : EngineTransport
         }
         List<EnginePacket> packets;
         bool finishClose;
+        long takenBytes = 0;
+        int taken = 0;
+        bool compress = false;
         lock (Session.Gate)
         {
             if (!Session.IsCurrentLocked(this))
@@ -129,7 +132,8 @@ internal sealed class PollingTransport : EngineTransport
             }
             else
             {
-                packets = Session.TakeQueuedLocked();
+                packets = Session.TakeQueuedLocked(out takenBytes, out compress);
+                taken = packets.Count;
                 // The pending poll of a closed session ends with a close packet, except when the client
                 // itself sent the close: the reference then only releases the poll with a noop.
                 if (!Session.IsOpen)
@@ -148,6 +152,14 @@ internal sealed class PollingTransport : EngineTransport
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/plain; charset=UTF-8";
+        // As the reference: compressed when allowed, at least the threshold long, and some packet in it may
+        // be (pings and noops may; only Compress(false) packets may not); a close or noop alone never is.
+        if (compress && Session.Options.HttpCompression is { } http && body.Length >= http.Threshold
+            && ChooseEncoding(context.Request.Headers.AcceptEncoding.ToString()) is { } encoding)
+        {
+            body = HttpCompress(body, encoding, http.Level);
+            response.Headers.ContentEncoding = encoding;
+        }
         response.ContentLength = body.Length;
         response.Headers.CacheControl = "no-store";
         try
@@ -158,6 +170,7 @@ internal sealed class PollingTransport : EngineTransport
         {
             Session.Close(EngineCloseReason.TransportError, graceful: false);
         }
+        Session.OnWritten(takenBytes, taken);
         if (finishClose) Session.FinishClose();
     }
 
@@ -232,6 +245,43 @@ internal sealed class PollingTransport : EngineTransport
         {
             lock (Session.Gate) _postActive = false;
         }
+    }
+
+    /// <summary>
+    /// "gzip" or "deflate" when Accept-Encoding allows it (gzip first, as the reference's preference; a
+    /// zero q-value refuses, <c>*</c> stands for either), else null.
+    /// </summary>
+    internal static string? ChooseEncoding(string acceptEncoding)
+    {
+        if (string.IsNullOrEmpty(acceptEncoding)) return null;
+        double gzip = -1, deflate = -1, any = -1;
+        foreach (var part in acceptEncoding.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var pieces = part.Split(';', StringSplitOptions.TrimEntries);
+            double q = 1;
+            for (int i = 1; i < pieces.Length; i++)
+                if (pieces[i].StartsWith("q=", StringComparison.OrdinalIgnoreCase)
+                    && !double.TryParse(pieces[i].AsSpan(2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out q))
+                    q = 0;
+            if (pieces[0].Equals("gzip", StringComparison.OrdinalIgnoreCase)) gzip = q;
+            else if (pieces[0].Equals("deflate", StringComparison.OrdinalIgnoreCase)) deflate = q;
+            else if (pieces[0] == "*") any = q;
+        }
+        if (gzip < 0) gzip = any;
+        if (deflate < 0) deflate = any;
+        if (gzip > 0 && gzip >= deflate) return "gzip";
+        return deflate > 0 ? "deflate" : null;
+    }
+
+    /// <summary>The body gzip-encoded (RFC 1952) or, for "deflate", zlib-wrapped (RFC 1950) as HTTP's deflate is.</summary>
+    private static byte[] HttpCompress(byte[] body, string encoding, System.IO.Compression.CompressionLevel level)
+    {
+        using var output = new MemoryStream(body.Length / 2 + 64);
+        using (Stream compressor = encoding == "gzip"
+            ? new System.IO.Compression.GZipStream(output, level, leaveOpen: true)
+            : new System.IO.Compression.ZLibStream(output, level, leaveOpen: true))
+            compressor.Write(body);
+        return output.ToArray();
     }
 
     /// <summary>Reads a body of at most <paramref name="limit"/> bytes; null when it is longer.</summary>

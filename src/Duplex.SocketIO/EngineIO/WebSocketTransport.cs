@@ -14,6 +14,10 @@ internal sealed class WebSocketTransport : EngineTransport
     // One enumerator for the whole life of the WebSocket: the probe exchange and the read loop after it.
     private readonly IAsyncEnumerator<WebSocketMessage> _messages;
     private TaskCompletionSource? _writerWake;
+    // permessage-deflate with the server's context carried over between messages: a prepared frame is
+    // never compressed for such a connection (the engine's broadcast rule), so packets go through the
+    // connection's own deflater instead, as the reference's per-socket compression does.
+    private readonly bool _compressesOwnMessages;
 
     /// <param name="session">The session carried.</param>
     /// <param name="socket">The WebSocket.</param>
@@ -21,13 +25,25 @@ internal sealed class WebSocketTransport : EngineTransport
     internal WebSocketTransport(EngineIOSession session, WebSocketConnection socket, CancellationToken readCancellation) : base(session)
     {
         _socket = socket;
+        _compressesOwnMessages = socket.Compression is { } agreed && !agreed.SenderResetsContext(Duplex.Protocol.WebSocketRole.Server);
         _messages = socket.ReadMessagesAsync(readCancellation).GetAsyncEnumerator();
     }
 
     public override string Name => "websocket";
 
-    /// <summary>Always: the writer picks up whatever is queued without the client asking for it.</summary>
-    public override bool IsWritableLocked => true;
+    /// <summary>
+    /// While the writer waits with nothing to send: nothing queued, nothing in flight. As the reference's
+    /// WebSocket transport, which is not writable from a send until the socket has taken its last packet;
+    /// a volatile packet sent meanwhile is dropped, so a burst delivers what the socket keeps up with.
+    /// </summary>
+    public override bool IsWritableLocked
+    {
+        get
+        {
+            AssertLockHeld();
+            return _writerWake is not null;
+        }
+    }
 
     public override TaskCompletionSource? TakeWakeLocked()
     {
@@ -126,22 +142,29 @@ internal sealed class WebSocketTransport : EngineTransport
     private async Task WriteLoopAsync()
     {
         // Two lists trade places: the writer sends one while packets gather in the other.
-        var batch = new List<EnginePacket>();
+        var batch = new List<QueuedPacket>();
+        // What the last batch wrote, reported to the session under the lock the next batch takes anyway.
+        long writtenBytes = 0;
+        int written = 0;
         try
         {
             while (true)
             {
                 TaskCompletionSource? wait = null;
+                TaskCompletionSource<bool>? drained;
                 batch.Clear();
                 lock (Session.Gate)
                 {
                     Debug.Assert(Session.IsCurrentLocked(this), "only the session's transport writes");
+                    drained = Session.OnWrittenLocked(writtenBytes, written);
+                    writtenBytes = written = 0;
                     if (!Session.SwapQueuedLocked(ref batch))
                     {
                         if (!Session.IsOpen) break;
                         wait = _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     }
                 }
+                Session.SignalDrain(drained);
                 if (wait is not null)
                 {
                     await wait.Task.ConfigureAwait(false);
@@ -149,11 +172,16 @@ internal sealed class WebSocketTransport : EngineTransport
                 }
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    await _socket.SendAsync(batch[i].ToFrame()).ConfigureAwait(false);
-                    if (batch[i].WriteAlone)
+                    var packet = batch[i].Packet;
+                    var frame = batch[i].ToFrame();
+                    if (_compressesOwnMessages) await _socket.SendAsync(frame.Payload, frame.Type, frame.Compress).ConfigureAwait(false);
+                    else await _socket.SendAsync(frame).ConfigureAwait(false);
+                    writtenBytes += packet.WireLength;
+                    written++;
+                    if (packet.WriteAlone)
                     {
                         // What follows goes in a later write, as it does from the reference server (see EnginePacket.WriteAlone).
-                        Session.Requeue(batch.Skip(i + 1));
+                        Session.Requeue(batch, i + 1);
                         await Task.Delay(WriteAlonePause).ConfigureAwait(false);
                         break;
                     }
@@ -165,6 +193,27 @@ internal sealed class WebSocketTransport : EngineTransport
             Session.Close(EngineCloseReason.TransportError, graceful: false);
         }
         await CloseQuietlyAsync(_socket).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A slow consumer's WebSocket: starts the close (1013 Try Again Later) now, though the writer may be
+    /// stuck on a peer that does not read; the close timeout then drops the connection and frees the writer.
+    /// </summary>
+    internal void CloseStalled()
+    {
+        if (_socket.State >= WebSocketState.CloseSent) return;
+        _ = CloseSlowConsumerAsync(_socket);
+
+        static async Task CloseSlowConsumerAsync(WebSocketConnection socket)
+        {
+            try
+            {
+                await socket.CloseAsync(Duplex.Protocol.CloseStatus.TryAgainLater, "slow consumer").ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException or ObjectDisposedException)
+            {
+            }
+        }
     }
 
     /// <summary>Closes <paramref name="socket"/> if nobody has yet, ignoring a peer already gone.</summary>

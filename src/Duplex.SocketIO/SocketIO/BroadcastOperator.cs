@@ -48,8 +48,9 @@ public sealed class BroadcastOperator
     public BroadcastOperator Local => With(_options with { Local = true });
 
     /// <summary>
-    /// Accepted for API parity (and forwarded to other nodes); WebSocket compression is decided per
-    /// connection by the endpoint, so the flag changes nothing here.
+    /// With false, the packet goes out uncompressed (forwarded to other nodes too): no permessage-deflate
+    /// to WebSocket recipients that agreed to it, no HTTP compression of a polling response holding only
+    /// such packets.
     /// </summary>
     public BroadcastOperator Compress(bool compress) => With(_options with { Compress = compress });
 

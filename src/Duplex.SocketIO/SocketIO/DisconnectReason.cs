@@ -17,6 +17,8 @@ public static class DisconnectReason
     public const string ParseError = EngineIO.EngineCloseReason.ParseError;
     /// <inheritdoc cref="EngineIO.EngineCloseReason.ForcedClose"/>
     public const string ForcedClose = EngineIO.EngineCloseReason.ForcedClose;
+    /// <inheritdoc cref="EngineIO.EngineCloseReason.SlowConsumer"/>
+    public const string SlowConsumer = EngineIO.EngineCloseReason.SlowConsumer;
     /// <summary>The server closed every connection (<see cref="SocketIOServer.Close"/>, also when the application stops).</summary>
     public const string ServerShuttingDown = EngineIO.EngineCloseReason.ServerShuttingDown;
     /// <summary>

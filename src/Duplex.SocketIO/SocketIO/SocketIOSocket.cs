@@ -16,6 +16,7 @@ public sealed class SocketIOSocket
     {
         DisconnectReason.TransportError, DisconnectReason.TransportClose, DisconnectReason.ForcedClose,
         DisconnectReason.PingTimeout, DisconnectReason.ServerShuttingDown, DisconnectReason.ForcedServerClose,
+        DisconnectReason.SlowConsumer,
     };
 
     private readonly object _gate = new();
@@ -65,7 +66,7 @@ public sealed class SocketIOSocket
     public ConcurrentDictionary<string, object?> Data { get; } = new(StringComparer.Ordinal);
 
     /// <summary>True from the moment the socket is admitted (its CONNECT answer) until it disconnects (<c>socket.connected</c>).</summary>
-    public bool Connected => Volatile.Read(ref _connected) == 1;
+    public bool Connected => System.Threading.Volatile.Read(ref _connected) == 1;
 
     /// <summary>The rooms this socket is in, its own included.</summary>
     public IReadOnlySet<string> Rooms => Namespace.Adapter.RoomsOf(Id);
@@ -148,15 +149,43 @@ public sealed class SocketIOSocket
     }
 
     /// <summary>Emits an event to this client. Arguments are serialized as JSON; <c>byte[]</c> travel as binary.</summary>
-    public ValueTask EmitAsync(string eventName, params object?[] args)
+    public ValueTask EmitAsync(string eventName, params object?[] args) => EmitCoreAsync(eventName, args, EngineSendFlags.None);
+
+    internal ValueTask EmitCoreAsync(string eventName, object?[] args, EngineSendFlags flags)
     {
         CheckReserved(eventName);
         var packets = SocketIOEncoder.Event(Parser, Namespace.Name, eventName, args, null, JsonOptions);
         // With recovery on, the adapter numbers and keeps the event, so a client that comes back gets it.
-        if (Pid is not null) return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets, Parser), new Adapters.BroadcastOptions { Rooms = new HashSet<string> { Id }, Local = true }));
-        SendPackets(packets);
+        if (Pid is not null)
+            return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets, Parser), new Adapters.BroadcastOptions
+            {
+                Rooms = new HashSet<string> { Id }, Local = true,
+                Volatile = (flags & EngineSendFlags.Volatile) != 0, Compress = (flags & EngineSendFlags.NoCompression) == 0,
+            }));
+        SendPackets(packets, flags);
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// Emits whose packet is dropped unless the transport can take it right now (<c>socket.volatile</c>):
+    /// a poll is waiting, or the WebSocket has nothing queued or in flight. For data a newer emit replaces.
+    /// </summary>
+    public SocketIOEmitter Volatile => new(this, EngineSendFlags.Volatile);
+
+    /// <summary>
+    /// Emits sent compressed or not (<c>socket.compress(false)</c>): with false, uncompressed over a WebSocket
+    /// that agreed to permessage-deflate, and no HTTP compression for a polling response holding only such packets.
+    /// </summary>
+    public SocketIOEmitter Compress(bool compress) => new(this, compress ? EngineSendFlags.None : EngineSendFlags.NoCompression);
+
+    /// <summary>Bytes sent to this client and not yet written to its transport (<see cref="EngineIOSession.BufferedAmount"/>, shared by its namespaces).</summary>
+    public long BufferedAmount => Connection.Engine.BufferedAmount;
+
+    /// <summary>
+    /// Completes when everything sent to this client has been written (true), or its connection closes first
+    /// (false): the reference's engine <c>drain</c> (also <see cref="EngineIOSession.Drain"/> on <see cref="Engine"/>).
+    /// </summary>
+    public Task<bool> WaitForDrainAsync(CancellationToken cancellationToken = default) => Connection.Engine.WaitForDrainAsync(cancellationToken);
 
     private static ValueTask AwaitCount(ValueTask<int> pending) => pending.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(pending.AsTask());
 
@@ -201,7 +230,7 @@ public sealed class SocketIOSocket
 
     internal void ForgetAck(long id) => _acks.TryRemove(id, out _);
 
-    internal bool SendPackets(EnginePacket[] packets) => Connected && Connection.Engine.Send(packets);
+    internal bool SendPackets(EnginePacket[] packets, EngineSendFlags flags = EngineSendFlags.None) => Connected && Connection.Engine.Send(packets, flags);
 
     internal void SendAck(long id, object?[] args)
     {
@@ -247,7 +276,7 @@ public sealed class SocketIOSocket
         OnClose(DisconnectReason.ServerNamespaceDisconnect);
     }
 
-    internal void MarkConnected() => Volatile.Write(ref _connected, 1);
+    internal void MarkConnected() => System.Threading.Volatile.Write(ref _connected, 1);
 
     /// <summary>Undoes the admission of a socket that never connected (its engine closed first): no events.</summary>
     internal void Discard()
@@ -288,7 +317,7 @@ public sealed class SocketIOSocket
         foreach (var handler in _disconnectingHandlers) EventHandlerRegistry.Run(handler, reason, "disconnecting", LogHandlerFailure);
         if (Pid is not null && RecoverableReasons.Contains(reason))
             Namespace.Adapter.PersistSession(new Adapters.SocketSession(Id, Pid, Rooms.ToArray(), Data));
-        Volatile.Write(ref _connected, 0);
+        System.Threading.Volatile.Write(ref _connected, 0);
         Namespace.Adapter.DeleteAll(Id);
         Namespace.Remove(this);
         Connection.Remove(this);
@@ -320,4 +349,27 @@ public readonly struct SocketIOAckEmitter
     /// <summary>As <see cref="EmitWithAckAsync(string, object?[])"/>, with the first answer read as <typeparamref name="T"/>.</summary>
     public async Task<T?> EmitWithAckAsync<T>(string eventName, params object?[] args) =>
         (await _socket.EmitWithAckCoreAsync(eventName, args, _timeout).ConfigureAwait(false)).Get<T>(0);
+}
+
+/// <summary>Emits to one socket with send flags (<see cref="SocketIOSocket.Volatile"/>, <see cref="SocketIOSocket.Compress"/>).</summary>
+public readonly struct SocketIOEmitter
+{
+    private readonly SocketIOSocket _socket;
+    private readonly EngineSendFlags _flags;
+
+    internal SocketIOEmitter(SocketIOSocket socket, EngineSendFlags flags)
+    {
+        _socket = socket;
+        _flags = flags;
+    }
+
+    /// <summary>The same emitter, volatile as well.</summary>
+    public SocketIOEmitter Volatile => new(_socket, _flags | EngineSendFlags.Volatile);
+
+    /// <summary>The same emitter, compressed or not.</summary>
+    public SocketIOEmitter Compress(bool compress) =>
+        new(_socket, compress ? _flags & ~EngineSendFlags.NoCompression : _flags | EngineSendFlags.NoCompression);
+
+    /// <summary>As <see cref="SocketIOSocket.EmitAsync"/>, with this emitter's flags.</summary>
+    public ValueTask EmitAsync(string eventName, params object?[] args) => _socket.EmitCoreAsync(eventName, args, _flags);
 }

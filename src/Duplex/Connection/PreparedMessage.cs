@@ -11,11 +11,12 @@ namespace Duplex;
 /// </summary>
 public sealed class PreparedMessage
 {
-    private PreparedMessage(ReadOnlyMemory<byte> frame, WebSocketMessageType type, int payloadLength)
+    private PreparedMessage(ReadOnlyMemory<byte> frame, WebSocketMessageType type, int payloadLength, bool compress)
     {
         Frame = frame;
         Type = type;
         PayloadLength = payloadLength;
+        Compress = compress;
     }
 
     // permessage-deflate frames, made on first need, per (window bits, level): every recipient that
@@ -37,13 +38,13 @@ public sealed class PreparedMessage
             if (known is not null)
                 foreach (var (w, l, frame) in known)
                     if (w == windowBits && l == level) return frame;
-            var made = Compress(windowBits, level);
+            var made = MakeCompressedFrame(windowBits, level);
             // Two senders may race to make the same frame: either copy is right, and the first one stays.
             if (Interlocked.CompareExchange(ref _compressed, [.. known ?? [], (windowBits, level, made)], known) == known) return made;
         }
     }
 
-    private ReadOnlyMemory<byte> Compress(int windowBits, int level)
+    private ReadOnlyMemory<byte> MakeCompressedFrame(int windowBits, int level)
     {
         var compressed = new ArrayBufferWriter<byte>(PayloadLength / 2 + 64);
         var deflater = DeflaterPool.Rent(windowBits, level);
@@ -64,16 +65,28 @@ public sealed class PreparedMessage
     public int PayloadLength { get; }
 
     /// <summary>
+    /// Whether the message may go out compressed where permessage-deflate was agreed (true unless made
+    /// with <c>compress: false</c>); when false every recipient gets <see cref="Frame"/>, RSV1 clear.
+    /// </summary>
+    public bool Compress { get; }
+
+    /// <summary>
     /// Frames <paramref name="payload"/> (copied) as one unmasked, final frame of <paramref name="type"/>.
     /// Throws <see cref="ArgumentException"/> when a text payload is not valid UTF-8 (RFC 6455 §5.6).
     /// </summary>
-    public static PreparedMessage Create(ReadOnlySpan<byte> payload, WebSocketMessageType type)
+    public static PreparedMessage Create(ReadOnlySpan<byte> payload, WebSocketMessageType type) => Create(payload, type, compress: true);
+
+    /// <summary>
+    /// As <see cref="Create(ReadOnlySpan{byte}, WebSocketMessageType)"/>; with <paramref name="compress"/>
+    /// false the message is never compressed, even for recipients that agreed to permessage-deflate.
+    /// </summary>
+    public static PreparedMessage Create(ReadOnlySpan<byte> payload, WebSocketMessageType type, bool compress)
     {
         if (type == WebSocketMessageType.Text && !System.Text.Unicode.Utf8.IsValid(payload))
             throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(payload));
         var writer = new ArrayBufferWriter<byte>(FrameHeader.GetLength(payload.Length, false) + payload.Length);
         FrameWriter.WriteFrame(writer, type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary, true, 0, payload, null);
-        return new PreparedMessage(writer.WrittenMemory, type, payload.Length);
+        return new PreparedMessage(writer.WrittenMemory, type, payload.Length, compress);
     }
 
     /// <summary>Frames <paramref name="text"/> as a text message, encoded as UTF-8 (lone surrogates become U+FFFD).</summary>

@@ -58,6 +58,18 @@ public sealed partial class WebSocketConnection
         type == WebSocketMessageType.Text ? SendTextAsync(data, cancellationToken) : SendBinaryAsync(data, cancellationToken);
 
     /// <summary>
+    /// Sends a message of the given type (text must be valid UTF-8); with <paramref name="compress"/> false
+    /// it goes out uncompressed, RSV1 clear, even when permessage-deflate was agreed — for data that is
+    /// already compressed, or too small or too random to gain.
+    /// </summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, WebSocketMessageType type, bool compress, CancellationToken cancellationToken = default)
+    {
+        if (type == WebSocketMessageType.Text && !System.Text.Unicode.Utf8.IsValid(data.Span))
+            throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(data));
+        return SendFrameAsync(type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary, data, cancellationToken, compress);
+    }
+
+    /// <summary>
     /// Sends a received message on (an echo, a relay), same type. Its text was validated when it
     /// arrived, so it is not validated again.
     /// </summary>
@@ -129,14 +141,14 @@ public sealed partial class WebSocketConnection
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private async ValueTask SendFrameAsync(Opcode opcode, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, bool compress = true)
     {
         await AcquireForMessageAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfCannotSend();
-            int wire = _protocol.WriteMessage(_transport.Output, opcode, payload.Span);
-            if (_protocol.WillCompress(payload.Length)) DuplexMetrics.CompressionRatio.Record((double)wire / payload.Length);
+            int wire = _protocol.WriteMessage(_transport.Output, opcode, payload.Span, compress);
+            if (compress && _protocol.WillCompress(payload.Length)) DuplexMetrics.CompressionRatio.Record((double)wire / payload.Length);
             await FlushOrDeferAsync(payload.Length, cancellationToken).ConfigureAwait(false);
             DuplexMetrics.MessagesSent.Add(1);
         }

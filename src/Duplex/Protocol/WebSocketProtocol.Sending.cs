@@ -25,11 +25,20 @@ public sealed partial class WebSocketProtocol
     /// was agreed and it is large enough — and returns the payload's length on the wire.
     /// </summary>
     /// <exception cref="InvalidOperationException">Our close frame is out, or a fragmented message is unfinished.</exception>
-    public int WriteMessage(IBufferWriter<byte> output, Opcode opcode, ReadOnlySpan<byte> payload)
+    public int WriteMessage(IBufferWriter<byte> output, Opcode opcode, ReadOnlySpan<byte> payload) => WriteMessage(output, opcode, payload, compress: true);
+
+    /// <summary>
+    /// As <see cref="WriteMessage(IBufferWriter{byte}, Opcode, ReadOnlySpan{byte})"/>; with
+    /// <paramref name="compress"/> false the message goes out as it is, RSV1 clear, even when
+    /// permessage-deflate was agreed (RFC 7692 §6: a sender chooses per message). With context takeover
+    /// the compression context is left as it was on both sides: an uncompressed message enters neither.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Our close frame is out, or a fragmented message is unfinished.</exception>
+    public int WriteMessage(IBufferWriter<byte> output, Opcode opcode, ReadOnlySpan<byte> payload, bool compress)
     {
         ArgumentNullException.ThrowIfNull(output);
         EnsureCanSendMessage(opcode);
-        if (!WillCompress(payload.Length))
+        if (!compress || !WillCompress(payload.Length))
         {
             FrameWriter.WriteFrame(output, opcode, true, 0, payload, _maskKeys?.Next());
             return payload.Length;
@@ -145,7 +154,7 @@ public sealed partial class WebSocketProtocol
 
     /// <summary>
     /// Records that a data message framed elsewhere (a broadcast frame written by reference) went out:
-    /// the same rules as <see cref="WriteMessage"/>.
+    /// the same rules as <see cref="WriteMessage(IBufferWriter{byte}, Opcode, ReadOnlySpan{byte})"/>.
     /// </summary>
     internal void OnPreframedMessage() => EnsureCanSendMessage(Opcode.Binary);
 
@@ -155,7 +164,7 @@ public sealed partial class WebSocketProtocol
     /// gets the plain frame (RFC 7692 lets a sender choose per message).
     /// </summary>
     internal ReadOnlyMemory<byte> FrameFor(PreparedMessage message) =>
-        _deflater is null && Compression is not null && message.PayloadLength >= _options.MinMessageSizeToCompress
+        _deflater is null && Compression is not null && message.Compress && message.PayloadLength >= _options.MinMessageSizeToCompress
             ? message.CompressedFrame(_sharedDeflaterWindowBits, _options.CompressionLevel)
             : message.Frame;
 

@@ -238,4 +238,58 @@ public sealed class BadServerTests
             await serving;
         }
     }
+    [Fact]
+    public async Task A_transport_that_takes_nothing_fills_the_outgoing_queue_and_emits_then_throw()
+    {
+        // Polling only: the handshake and the CONNECT answer come, then every POST after the first hangs,
+        // so the client's writer is stuck and what is emitted stays queued.
+        int gets = 0, posts = 0;
+        await using var server = await FakeServer.StartAsync(async context =>
+        {
+            if (HttpMethods.IsPost(context.Request.Method))
+            {
+                if (Interlocked.Increment(ref posts) > 1) await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+                else await context.Response.WriteAsync("ok");
+                return;
+            }
+            switch (Interlocked.Increment(ref gets))
+            {
+                case 1:
+                    await context.Response.WriteAsync("0{\"sid\":\"stuck\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}");
+                    break;
+                case 2:
+                    await context.Response.WriteAsync("40{\"sid\":\"socket\"}");
+                    break;
+                default:
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+                    break;
+            }
+        });
+        await using var client = new SocketIOClient(server.Uri, Options(o =>
+        {
+            o.Transports = ["polling"];
+            o.MaxQueuedPackets = 50;
+        }));
+        await client.ConnectAsync().WaitAsync(Waits.Long);
+        int accepted = 0;
+        InvalidOperationException? full = null;
+        for (int i = 0; i < 200 && full is null; i++)
+        {
+            try
+            {
+                await client.EmitAsync("e", i);
+                accepted++;
+            }
+            catch (InvalidOperationException ex)
+            {
+                full = ex;
+            }
+        }
+        Assert.NotNull(full);
+        Assert.Contains("outgoing queue is full", full.Message);
+        // The limit waits, beyond what the stuck POST took (one payload's worth, before the queue counts them out).
+        Assert.InRange(accepted, 50, 199);
+        await client.Volatile.EmitAsync("dropped", 1); // a volatile emit is dropped, not refused
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.EmitWithAckAsync("ask", 1).WaitAsync(Waits.Long));
+    }
 }

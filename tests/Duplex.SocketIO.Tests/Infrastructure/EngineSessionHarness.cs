@@ -49,7 +49,12 @@ internal sealed class EngineSessionHarness
     }
 
     /// <summary>A session opened over <paramref name="socket"/>; its transport is not running yet.</summary>
-    public static EngineSessionHarness OpenOverWebSocket(WebSocketConnection socket) => new(new EngineIOOptions(), socket);
+    public static EngineSessionHarness OpenOverWebSocket(WebSocketConnection socket, Action<EngineIOOptions>? configure = null)
+    {
+        var options = new EngineIOOptions();
+        configure?.Invoke(options);
+        return new(options, socket);
+    }
 
     /// <summary>A GET, answered when the session has something to send (bounded).</summary>
     public Task<(int Status, string Body)> PollAsync(CancellationToken aborted = default) =>

@@ -507,6 +507,26 @@ public class WebSocketConnectionTests
     }
 
     [Fact]
+    public async Task Send_with_compress_false_clears_rsv1_on_a_deflate_connection()
+    {
+        await using var h = new PipeHarness(options: new WebSocketConnectionOptions { Compression = { Enabled = true } },
+            compression: new Duplex.Protocol.Deflate.PerMessageDeflateParameters(true, true, 15, 15));
+        var data = System.Text.Encoding.UTF8.GetBytes(new string('a', 2000));
+        await h.Connection.SendAsync(data, WebSocketMessageType.Text);
+        await h.Connection.SendAsync(data, WebSocketMessageType.Text, compress: false);
+        await h.Connection.SendAsync(PreparedMessage.Create(data, WebSocketMessageType.Text, compress: false));
+        var compressed = await h.ReadFrameAsync();
+        Assert.Equal(FrameHeader.Rsv1, compressed!.Rsv);
+        for (int i = 0; i < 2; i++)
+        {
+            var plain = await h.ReadFrameAsync();
+            Assert.Equal(0, plain!.Rsv);
+            Assert.Equal(data, plain.Payload);
+        }
+        Assert.Throws<ArgumentException>(() => { _ = h.Connection.SendAsync(new byte[] { 0xFF }, WebSocketMessageType.Text, compress: false); });
+    }
+
+    [Fact]
     public async Task Prepared_message_is_refused_in_client_role()
     {
         await using var h = new PipeHarness(WebSocketRole.Client);

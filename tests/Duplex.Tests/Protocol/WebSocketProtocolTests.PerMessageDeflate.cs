@@ -230,6 +230,45 @@ public partial class WebSocketProtocolTests
             Assert.All(h.TakeFramesSent(), f => Assert.Equal(0, f.Rsv));
         }
 
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void A_message_sent_with_compress_false_goes_out_as_it_is_with_rsv1_clear(bool noContextTakeover)
+        {
+            var agreed = noContextTakeover ? NoTakeover : Takeover;
+            using var server = ProtocolHarness.Server(compression: agreed);
+            using var client = ProtocolHarness.Client(compression: agreed);
+            var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 60).Select(i => $"word{i * 37 % 101} ")));
+            server.Protocol.WriteMessage(server.Output, Opcode.Text, text);
+            Assert.Equal(text.Length, server.Protocol.WriteMessage(server.Output, Opcode.Text, text, compress: false));
+            server.Protocol.WriteMessage(server.Output, Opcode.Text, text);
+            var toClient = server.Output.WrittenSpan.ToArray();
+            var frames = server.TakeFramesSent();
+            Assert.Equal([FrameHeader.Rsv1, 0, FrameHeader.Rsv1], frames.Select(f => f.Rsv));
+            Assert.Equal(text, frames[1].Payload);
+            // The uncompressed message entered neither side's context: the third still inflates.
+            var atClient = client.ReceiveInEverySplit(toClient);
+            Assert.All(atClient, e => Assert.Equal(text, e.Data));
+            Assert.Equal(3, atClient.Count);
+        }
+
+        [Fact]
+        public void A_prepared_message_made_with_compress_false_is_framed_plain_for_every_recipient()
+        {
+            using var h = ProtocolHarness.Server(compression: NoTakeover);
+            var payload = new byte[4000];
+            var compressible = PreparedMessage.Create(payload, WebSocketMessageType.Binary);
+            var plain = PreparedMessage.Create(payload, WebSocketMessageType.Binary, compress: false);
+            Assert.True(compressible.Compress);
+            Assert.False(plain.Compress);
+            var compressed = h.Protocol.FrameFor(compressible);
+            Assert.Equal(0x40, compressed.Span[0] & 0x40); // RSV1 is bit 6 of the first byte
+            Assert.True(compressed.Length < 100);
+            var frame = h.Protocol.FrameFor(plain);
+            Assert.True(frame.Span.SequenceEqual(plain.Frame.Span));
+            Assert.Equal(0, frame.Span[0] & 0x40);
+        }
+
         [Fact]
         public void Nothing_is_compressed_without_agreement()
         {

@@ -18,7 +18,7 @@ public sealed class PipeHarness : IAsyncDisposable
     private bool _outputEnded;
 
     public PipeHarness(WebSocketRole role = WebSocketRole.Server, WebSocketConnectionOptions? options = null, bool outputBackpressure = true,
-        long? outputPauseBytes = null)
+        long? outputPauseBytes = null, Duplex.Protocol.Deflate.PerMessageDeflateParameters? compression = null)
     {
         _toConnection = new Pipe(new PipeOptions(useSynchronizationContext: false));
         // Without backpressure the connection never waits for the test to read what it wrote.
@@ -26,7 +26,7 @@ public sealed class PipeHarness : IAsyncDisposable
         _fromConnection = new Pipe(new PipeOptions(pauseWriterThreshold: pause, resumeWriterThreshold: outputPauseBytes is long p ? p / 2 : pause, useSynchronizationContext: false));
         Logger = new CapturingLogger();
         Output = new CountingPipeWriter(_fromConnection.Writer);
-        Connection = new WebSocketConnection(new DuplexPipe(_toConnection.Reader, Output), role, options, logger: Logger);
+        Connection = new WebSocketConnection(new DuplexPipe(_toConnection.Reader, Output), role, options, logger: Logger, compression: compression);
     }
 
     /// <summary>The connection's output, counting its flushes (each would be a write on a socket).</summary>
