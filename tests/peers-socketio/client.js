@@ -132,6 +132,22 @@ const scenarios = {
     done();
   },
 
+  // The server's catch-all and outgoing listeners: a broadcast, an emit with binary and one with an ack
+  // reach this client, and the server reports what its listeners saw.
+  async "catch-all"() {
+    const socket = connect();
+    const got = [];
+    socket.onAny((event) => got.push(event));
+    socket.on("question", (callback) => callback("answer"));
+    await once(socket, "connect");
+    await socket.timeout(5000).emitWithAck("shout", "hi all");
+    await socket.timeout(5000).emitWithAck("push-me");
+    const log = await socket.timeout(5000).emitWithAck("catch-all-log");
+    report("log", { log, got });
+    socket.disconnect();
+    done();
+  },
+
   // Middleware refusal and unknown namespaces, as connect_error.
   async refused() {
     const socket = connect(options.path || "", { auth: options.auth });

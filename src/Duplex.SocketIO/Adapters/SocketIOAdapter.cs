@@ -216,12 +216,31 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         if (recipients.Count == 0) return 0;
         var encoded = packet.Encoded;
         int handed = 0;
+        Outgoing? outgoing = null;
         foreach (var socket in recipients)
         {
+            NotifyOutgoing(socket, packet, ref outgoing);
             if (options.Volatile && !socket.Connection.Engine.IsWritable) continue;
             if (socket.SendPackets(encoded)) handed++;
         }
         return handed;
+    }
+
+    private sealed record Outgoing(string? Name, SocketIOArgs? Args);
+
+    // As the reference's adapter does, each recipient's outgoing listeners hear of the packet before it is
+    // handed over (a volatile one the transport then drops included); it is decoded once, for the first
+    // recipient that listens.
+    private void NotifyOutgoing(SocketIOSocket socket, BroadcastPacket packet, ref Outgoing? outgoing)
+    {
+        if (!socket.HasOutgoingListeners) return;
+        if (outgoing is null)
+        {
+            var decoded = packet.Packet;
+            var name = SocketIOArgs.EventName(decoded);
+            outgoing = new Outgoing(name, name is null ? null : SocketIOArgs.From(decoded.Data, 1, decoded.Attachments, JsonOptions));
+        }
+        if (outgoing.Name is { } eventName) socket.NotifyOutgoing(eventName, outgoing.Args!);
     }
 
     /// <summary>This node's part of <see cref="BroadcastWithAckAsync"/>: numbers the packet with this namespace's next ack id.</summary>
@@ -230,8 +249,10 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         long id = Namespace.NextAckId();
         var encoded = packet.WithId(id).Encoded;
         var waiting = new List<SocketIOSocket>();
+        Outgoing? outgoing = null;
         foreach (var socket in Select(options))
         {
+            NotifyOutgoing(socket, packet, ref outgoing);
             if (options.Volatile && !socket.Connection.Engine.IsWritable) continue;
             var answer = socket.ExpectAck(id);
             if (!socket.SendPackets(encoded))

@@ -111,7 +111,7 @@ public sealed class SocketIOSocket
         return this;
     }
 
-    /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
+    /// <summary>A catch-all listener, called for every event before its own handlers, after the catch-all listeners added before it.</summary>
     public SocketIOSocket OnAny(Func<SocketIOEvent, ValueTask> handler)
     {
         _events.OnAny(handler);
@@ -119,7 +119,96 @@ public sealed class SocketIOSocket
     }
 
     /// <inheritdoc cref="OnAny(Func{SocketIOEvent, ValueTask})"/>
-    public SocketIOSocket OnAny(Action<SocketIOEvent> handler) => OnAny(e => { handler(e); return ValueTask.CompletedTask; });
+    public SocketIOSocket OnAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler);
+        return this;
+    }
+
+    /// <summary>A catch-all listener that runs before the catch-all listeners already added (<c>socket.prependAny(…)</c>).</summary>
+    public SocketIOSocket PrependAny(Func<SocketIOEvent, ValueTask> handler)
+    {
+        _events.OnAny(handler, prepend: true);
+        return this;
+    }
+
+    /// <inheritdoc cref="PrependAny(Func{SocketIOEvent, ValueTask})"/>
+    public SocketIOSocket PrependAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the catch-all listener <paramref name="handler"/> (the first, if it was added twice) (<c>socket.offAny(listener)</c>).</summary>
+    public SocketIOSocket OffAny(Func<SocketIOEvent, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <inheritdoc cref="OffAny(Func{SocketIOEvent, ValueTask})"/>
+    public SocketIOSocket OffAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <summary>Removes every catch-all listener (<c>socket.offAny()</c>).</summary>
+    public SocketIOSocket OffAny()
+    {
+        _events.OffAny(null);
+        return this;
+    }
+
+    /// <summary>The catch-all listeners in the order they run, each as it was given (<c>socket.listenersAny()</c>).</summary>
+    public IReadOnlyList<Delegate> ListenersAny() => _events.ListenersAny();
+
+    /// <summary>
+    /// A listener for every event sent to this client (<c>socket.onAnyOutgoing(…)</c>), with its name and
+    /// arguments: this socket's emits (with or without acknowledgement) and the broadcasts that reach it,
+    /// from this server or another one of the cluster, volatile ones included. Acknowledgements are not
+    /// events and are not seen. It runs on the emitting thread before the packet is queued; an exception
+    /// it throws is logged.
+    /// </summary>
+    public SocketIOSocket OnAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>As <see cref="OnAnyOutgoing"/>, running before the outgoing listeners already added (<c>socket.prependAnyOutgoing(…)</c>).</summary>
+    public SocketIOSocket PrependAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the outgoing listener <paramref name="listener"/> (the first, if it was added twice) (<c>socket.offAnyOutgoing(listener)</c>).</summary>
+    public SocketIOSocket OffAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _events.OffAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>Removes every outgoing listener (<c>socket.offAnyOutgoing()</c>).</summary>
+    public SocketIOSocket OffAnyOutgoing()
+    {
+        _events.OffAnyOutgoing(null);
+        return this;
+    }
+
+    /// <summary>The outgoing listeners in the order they run (<c>socket.listenersAnyOutgoing()</c>).</summary>
+    public IReadOnlyList<Action<string, SocketIOArgs>> ListenersAnyOutgoing() => _events.ListenersAnyOutgoing();
+
+    internal bool HasOutgoingListeners => _events.HasOutgoing;
+
+    /// <summary>Tells the outgoing listeners of an event on its way to this socket (a broadcast's, decoded once for all recipients).</summary>
+    internal void NotifyOutgoing(string eventName, SocketIOArgs args) => _events.NotifyOutgoing(eventName, args);
 
     /// <summary>Called when the socket is about to leave, while it is still in its rooms.</summary>
     public SocketIOSocket OnDisconnecting(Action<string> handler)
@@ -152,6 +241,7 @@ public sealed class SocketIOSocket
         var packets = SocketIOEncoder.Event(Namespace.Name, eventName, args, null, JsonOptions);
         // With recovery on, the adapter numbers and keeps the event, so a client that comes back gets it.
         if (Pid is not null) return AwaitCount(Namespace.Adapter.BroadcastAsync(Adapters.BroadcastPacket.FromEncoded(packets), new Adapters.BroadcastOptions { Rooms = new HashSet<string> { Id }, Local = true }));
+        _events.NotifyOutgoing(packets, JsonOptions);
         SendPackets(packets);
         return ValueTask.CompletedTask;
     }
@@ -176,7 +266,9 @@ public sealed class SocketIOSocket
         CheckReserved(eventName);
         long id = Namespace.NextAckId();
         var answer = ExpectAck(id);
-        SendPackets(SocketIOEncoder.Event(Namespace.Name, eventName, args, id, JsonOptions));
+        var packets = SocketIOEncoder.Event(Namespace.Name, eventName, args, id, JsonOptions);
+        _events.NotifyOutgoing(packets, JsonOptions);
+        SendPackets(packets);
         if (timeout is not { } limit) return await answer.ConfigureAwait(false);
         try
         {

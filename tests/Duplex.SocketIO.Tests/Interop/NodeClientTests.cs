@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Duplex.SocketIO.Tests.Infrastructure;
 
@@ -152,6 +153,50 @@ public sealed class NodeClientTests
         Assert.Equal([9, 8, 7], pushed.GetProperty("data").EnumerateArray().Select(b => b.GetInt32()));
         Assert.Equal("srv", pushed.GetProperty("meta").GetProperty("name").GetString());
         Assert.Equal([0, 1, 2], pushed.GetProperty("meta").GetProperty("payload").EnumerateArray().Select(b => b.GetInt32()));
+    }
+
+    [Fact]
+    public async Task Catch_all_and_outgoing_listeners_run_in_order_and_see_emits_and_broadcasts_but_not_acks()
+    {
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket =>
+        {
+            var incoming = new ConcurrentQueue<string>();
+            var outgoing = new ConcurrentQueue<string>();
+            Action<SocketIOEvent> removed = e => incoming.Enqueue("removed:" + e.Name);
+            socket.OnAny(e => incoming.Enqueue("second:" + e.Name));
+            socket.PrependAny(e => incoming.Enqueue("first:" + e.Name));
+            socket.OnAny(removed);
+            socket.OffAny(removed);
+            Action<string, SocketIOArgs> dropped = (name, _) => outgoing.Enqueue("dropped:" + name);
+            socket.OnAnyOutgoing((name, args) => outgoing.Enqueue($"{name}:{args.Count}"));
+            socket.PrependAnyOutgoing((name, args) => outgoing.Enqueue("first:" + name));
+            socket.OnAnyOutgoing(dropped);
+            socket.OffAnyOutgoing(dropped);
+            socket.On("push-me", async e =>
+            {
+                await socket.EmitAsync("pushed", 1, new byte[] { 1, 2 });
+                var answer = await socket.Timeout(TimeSpan.FromSeconds(5)).EmitWithAckAsync<string>("question");
+                await e.AckAsync(answer);
+            });
+            socket.On("catch-all-log", e => e.AckAsync(new
+            {
+                incoming = incoming.ToArray(),
+                outgoing = outgoing.ToArray(),
+                any = socket.ListenersAny().Count,
+                anyOutgoing = socket.ListenersAnyOutgoing().Count,
+            }));
+        }));
+        await using var _ = server;
+        var step = (await NodeClient.RunAsync("catch-all", server.Url)).EnsureDone().Step("log");
+        var log = step.GetProperty("log");
+        string[] Strings(JsonElement e) => e.EnumerateArray().Select(x => x.GetString()!).ToArray();
+        Assert.Equal(["first:shout", "second:shout", "first:push-me", "second:push-me", "first:catch-all-log", "second:catch-all-log"], Strings(log.GetProperty("incoming")));
+        // A broadcast to all (io.emit), an emit with a binary part, one asking for an ack; the acks the
+        // server sent ("shout", "push-me") are not events.
+        Assert.Equal(["first:announce", "announce:1", "first:pushed", "pushed:2", "first:question", "question:0"], Strings(log.GetProperty("outgoing")));
+        Assert.Equal(2, log.GetProperty("any").GetInt32());
+        Assert.Equal(2, log.GetProperty("anyOutgoing").GetInt32());
+        Assert.Equal(["announce", "pushed", "question"], Strings(step.GetProperty("got")));
     }
 
     [Fact]
