@@ -148,6 +148,25 @@ const scenarios = {
     done();
   },
 
+  // The server socket's per-packet middleware: one event rewritten, one rejected (its ack never comes),
+  // one held by an awaiting middleware; the rejections come back as "rejected" events.
+  async "packet-middleware"() {
+    const socket = connect();
+    const rejected = [];
+    const twoRejections = new Promise((resolve) => socket.on("rejected", (message) => { rejected.push(message); if (rejected.length === 2) resolve(); }));
+    await once(socket, "connect");
+    const upper = await socket.timeout(5000).emitWithAck("echo", "hello");
+    socket.emit("forbidden", 1);
+    let answered = true;
+    try { await socket.timeout(1000).emitWithAck("forbidden", 2); } catch { answered = false; }
+    const slow = await socket.timeout(5000).emitWithAck("echo", "slow");
+    await twoRejections;
+    const log = await socket.timeout(5000).emitWithAck("middleware-log");
+    report("middleware", { upper, slow, answered, rejected, log });
+    socket.disconnect();
+    done();
+  },
+
   // Middleware refusal and unknown namespaces, as connect_error.
   async refused() {
     const socket = connect(options.path || "", { auth: options.auth });

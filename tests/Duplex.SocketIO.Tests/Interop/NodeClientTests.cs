@@ -200,6 +200,41 @@ public sealed class NodeClientTests
     }
 
     [Fact]
+    public async Task Socket_middleware_rewrites_events_and_a_rejection_goes_to_the_error_listeners_not_the_handlers()
+    {
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket =>
+        {
+            var seenByAny = new ConcurrentQueue<string>();
+            int handled = 0;
+            socket.OnAny(e => seenByAny.Enqueue(e.Name));
+            socket.Use(e =>
+            {
+                if (e.Name == "forbidden") throw new InvalidOperationException("not allowed: " + e.Args.Get<int>(0));
+            });
+            socket.Use(async e =>
+            {
+                if (e.Name != "echo") return;
+                if (e.Args.Get<string>(0) == "slow") await Task.Delay(50);
+                e.SetArgs(e.Args.Get<string>(0)!.ToUpperInvariant());
+            });
+            socket.On("forbidden", _ => Interlocked.Increment(ref handled));
+            socket.OnError(ex => socket.EmitAsync("rejected", ex.Message));
+            socket.On("middleware-log", e => e.AckAsync(new { any = seenByAny.ToArray(), handled }));
+        }));
+        await using var _ = server;
+        var step = (await NodeClient.RunAsync("packet-middleware", server.Url)).EnsureDone().Step("middleware");
+        // ChatApp's "echo" handler answers with its first argument, as the middleware left it.
+        Assert.Equal("HELLO", step.GetProperty("upper").GetString());
+        Assert.Equal("SLOW", step.GetProperty("slow").GetString());
+        Assert.False(step.GetProperty("answered").GetBoolean());
+        Assert.Equal(["not allowed: 1", "not allowed: 2"], step.GetProperty("rejected").EnumerateArray().Select(r => r.GetString()!).ToArray());
+        var log = step.GetProperty("log");
+        Assert.Equal(0, log.GetProperty("handled").GetInt32());
+        // Catch-all listeners run before the middleware, as in the reference: they saw the rejected events too.
+        Assert.Equal(["echo", "forbidden", "forbidden", "echo", "middleware-log"], log.GetProperty("any").EnumerateArray().Select(r => r.GetString()!).ToArray());
+    }
+
+    [Fact]
     public async Task Middleware_refusal_reaches_the_client_as_connect_error_with_message_and_data()
     {
         var (server, _) = await StartChatAsync(io => io.Use(socket =>
