@@ -11,8 +11,11 @@ namespace Duplex.SocketIO;
 /// </summary>
 public sealed class SocketIONamespace
 {
-    private readonly List<Func<SocketIOSocket, ValueTask>> _middleware;
-    private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers;
+    // A dynamic namespace's child runs its pattern's middleware and handlers (those added to the pattern
+    // later too), then its own: what is added to one child reaches no other.
+    private readonly SocketIONamespace? _parent;
+    private readonly List<Func<SocketIOSocket, ValueTask>> _middleware = new();
+    private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers = new();
     private readonly ConcurrentDictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Func<SocketIOServerEvent, ValueTask>[]> _serverEventHandlers = new(StringComparer.Ordinal);
     private SocketIOAdapter _adapter;
@@ -24,9 +27,11 @@ public sealed class SocketIONamespace
         Name = name;
         // A dynamic pattern's template never has sockets of its own, so it never needs the cluster.
         _adapter = isTemplate ? new InMemoryAdapter(this) : server.CreateAdapter(this);
-        _middleware = parent?._middleware ?? new();
-        _connectionHandlers = parent?._connectionHandlers ?? new();
+        _parent = parent;
     }
+
+    /// <summary>The dynamic pattern's namespace this one was made for (null for a namespace made by name).</summary>
+    internal SocketIONamespace? Parent => _parent;
 
     /// <summary>The namespace's name, such as "/" or "/admin" (<c>nsp.name</c>); "(dynamic)" for the parent a dynamic pattern returns.</summary>
     public string Name { get; }
@@ -80,7 +85,9 @@ public sealed class SocketIONamespace
     {
         get
         {
-            lock (_middleware) return _middleware.ToArray();
+            Func<SocketIOSocket, ValueTask>[] own;
+            lock (_middleware) own = _middleware.ToArray();
+            return _parent is null ? own : [.. _parent.Middleware, .. own];
         }
     }
 
@@ -88,7 +95,9 @@ public sealed class SocketIONamespace
     {
         get
         {
-            lock (_connectionHandlers) return _connectionHandlers.ToArray();
+            Func<SocketIOSocket, ValueTask>[] own;
+            lock (_connectionHandlers) own = _connectionHandlers.ToArray();
+            return _parent is null ? own : [.. _parent.ConnectionHandlers, .. own];
         }
     }
 

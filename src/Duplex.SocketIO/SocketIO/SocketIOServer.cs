@@ -15,6 +15,10 @@ public sealed class SocketIOServer
     private readonly ConcurrentDictionary<string, SocketIONamespace> _namespaces = new(StringComparer.Ordinal);
     private readonly List<(Func<string, bool> Matches, SocketIONamespace Parent)> _dynamic = new();
     private Func<SocketIONamespace, Adapters.SocketIOAdapter> _adapterFactory = ns => new Adapters.InMemoryAdapter(ns);
+    // Namespaces are created (and, with CleanupEmptyChildNamespaces, removed) under this lock, so each is
+    // made once and announced once; lookups of existing ones read the dictionary without it.
+    private readonly object _namespacesGate = new();
+    private Action<SocketIONamespace>[] _newNamespaceHandlers = [];
 
     /// <summary>
     /// A server with <paramref name="options"/> (null: the defaults), its Engine.IO server and the main
@@ -52,7 +56,45 @@ public sealed class SocketIOServer
     public SocketIONamespace Of(string name)
     {
         if (!name.StartsWith('/')) name = "/" + name;
-        return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n));
+        if (_namespaces.TryGetValue(name, out var existing)) return existing;
+        SocketIONamespace ns;
+        lock (_namespacesGate)
+        {
+            if (_namespaces.TryGetValue(name, out existing)) return existing;
+            ns = new SocketIONamespace(this, name);
+            _namespaces[name] = ns;
+        }
+        if (name != "/") RaiseNewNamespace(ns);
+        return ns;
+    }
+
+    /// <summary>
+    /// Called with each namespace when it is created (the reference's <c>io.on("new_namespace", …)</c>): by
+    /// <see cref="Of(string)"/>, or for a client's first connection to a name a dynamic pattern accepts,
+    /// before that connection's middleware runs (so the handler may add middleware and connection handlers
+    /// to it, which reach that namespace only). Not for the main namespace, nor for the pattern itself.
+    /// A handler that throws is logged.
+    /// </summary>
+    public SocketIOServer OnNewNamespace(Action<SocketIONamespace> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_namespacesGate) _newNamespaceHandlers = [.. _newNamespaceHandlers, handler];
+        return this;
+    }
+
+    private void RaiseNewNamespace(SocketIONamespace ns)
+    {
+        foreach (var handler in Volatile.Read(ref _newNamespaceHandlers))
+        {
+            try
+            {
+                handler(ns);
+            }
+            catch (Exception ex)
+            {
+                Logger.LogError(ex, "Socket.IO new_namespace handler failed for {Namespace}", ns.Name);
+            }
+        }
     }
 
     /// <summary>
@@ -69,10 +111,23 @@ public sealed class SocketIOServer
     internal SocketIONamespace? Lookup(string name)
     {
         if (_namespaces.TryGetValue(name, out var ns)) return ns;
+        SocketIONamespace? parent = null;
         lock (_dynamic)
-            foreach (var (matches, parent) in _dynamic)
-                if (matches(name)) return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n, parent));
-        return null;
+            foreach (var (matches, candidate) in _dynamic)
+                if (matches(name))
+                {
+                    parent = candidate;
+                    break;
+                }
+        if (parent is null) return null;
+        lock (_namespacesGate)
+        {
+            if (_namespaces.TryGetValue(name, out ns)) return ns;
+            ns = new SocketIONamespace(this, name, parent);
+            _namespaces[name] = ns;
+        }
+        RaiseNewNamespace(ns);
+        return ns;
     }
 
     /// <summary>

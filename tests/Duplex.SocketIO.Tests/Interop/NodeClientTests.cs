@@ -283,6 +283,39 @@ public sealed class NodeClientTests
         Assert.Equal("/team-42", run.Step("welcome").GetProperty("welcome").GetString());
     }
 
+    [Fact]
+    public async Task New_namespace_is_raised_for_named_and_dynamic_children_and_their_own_handlers_stay_theirs()
+    {
+        var created = new ConcurrentQueue<string>();
+        var ran = new ConcurrentQueue<(string Handler, string Socket)>();
+        var (server, _) = await StartChatAsync(io =>
+        {
+            io.OnNewNamespace(ns =>
+            {
+                created.Enqueue(ns.Name);
+                ns.OnConnection(socket =>
+                {
+                    ran.Enqueue((ns.Name, socket.Namespace.Name));
+                    return socket.EmitAsync("welcome", "own handler of " + ns.Name);
+                });
+            });
+            io.Of("/static");
+            io.Of("/static"); // exists: not raised again
+            io.Of(name => name.StartsWith("/team-", StringComparison.Ordinal));
+        });
+        await using var _ = server;
+        foreach (var team in new[] { "/team-7", "/team-8" })
+        {
+            var run = (await NodeClient.RunAsync("namespace", server.Url, new { path = team })).EnsureDone();
+            Assert.Equal("own handler of " + team, run.Step("welcome").GetProperty("welcome").GetString());
+        }
+        var again = (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-7" })).EnsureDone();
+        Assert.Equal("own handler of /team-7", again.Step("welcome").GetProperty("welcome").GetString());
+        Assert.Equal(["/static", "/team-7", "/team-8"], created.ToArray());
+        Assert.All(ran, r => Assert.Equal(r.Handler, r.Socket));
+        Assert.Equal(3, ran.Count);
+    }
+
     [Theory]
     [InlineData("polling")]
     [InlineData("websocket")]
