@@ -33,6 +33,46 @@ public sealed class SocketIONamespace
     /// <summary>The dynamic pattern's namespace this one was made for (null for a namespace made by name).</summary>
     internal SocketIONamespace? Parent => _parent;
 
+    /// <summary>A dynamic pattern's child on a server with <see cref="SocketIOOptions.CleanupEmptyChildNamespaces"/>.</summary>
+    internal bool IsRemovable => _parent is not null && Server.Options.CleanupEmptyChildNamespaces;
+
+    /// <summary>Connections on their way in (looked up, not yet admitted or refused); guarded by the server's namespaces lock.</summary>
+    internal int PendingConnects;
+
+    private bool _removed; // guarded by the server's namespaces lock
+
+    /// <summary>Ends the hold <see cref="SocketIOServer.Lookup"/> took for one connection; an empty removable child then goes.</summary>
+    internal void ReleaseConnect()
+    {
+        if (!IsRemovable) return;
+        lock (Server.NamespacesGate)
+        {
+            PendingConnects--;
+            RemoveIfEmptyLocked();
+        }
+    }
+
+    // As the reference's cleanup: once a child has no sockets (and here, no connection on its way in,
+    // which the reference does not count), the server forgets it and its adapter is closed.
+    private void RemoveIfEmptyLocked()
+    {
+        if (_removed || PendingConnects > 0 || !_sockets.IsEmpty) return;
+        _removed = true;
+        Server.RemoveNamespaceLocked(this);
+        var adapter = Adapter;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await adapter.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Server.Logger.LogWarning(ex, "Socket.IO adapter of {Namespace}: dispose failed", Name);
+            }
+        });
+    }
+
     /// <summary>The namespace's name, such as "/" or "/admin" (<c>nsp.name</c>); "(dynamic)" for the parent a dynamic pattern returns.</summary>
     public string Name { get; }
 
@@ -107,7 +147,11 @@ public sealed class SocketIONamespace
         Adapter.AddAll(socket.Id, [socket.Id]);
     }
 
-    internal void Remove(SocketIOSocket socket) => _sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket));
+    internal void Remove(SocketIOSocket socket)
+    {
+        if (!_sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket)) || !IsRemovable) return;
+        lock (Server.NamespacesGate) RemoveIfEmptyLocked();
+    }
 
     /// <summary>
     /// Handles <paramref name="eventName"/> when another server of the cluster sends it with

@@ -108,27 +108,52 @@ public sealed class SocketIOServer
         return parent;
     }
 
+    /// <summary>
+    /// The namespace a client's CONNECT names, made when a dynamic pattern accepts the name. The caller
+    /// must <see cref="SocketIONamespace.ReleaseConnect"/> it once the connection is admitted or refused: a
+    /// removable child (<see cref="SocketIOOptions.CleanupEmptyChildNamespaces"/>) is held meanwhile, so it
+    /// cannot be removed under a connection on its way in.
+    /// </summary>
     internal SocketIONamespace? Lookup(string name)
     {
-        if (_namespaces.TryGetValue(name, out var ns)) return ns;
-        SocketIONamespace? parent = null;
-        lock (_dynamic)
-            foreach (var (matches, candidate) in _dynamic)
-                if (matches(name))
-                {
-                    parent = candidate;
-                    break;
-                }
-        if (parent is null) return null;
+        if (_namespaces.TryGetValue(name, out var ns) && !ns.IsRemovable) return ns;
+        SocketIONamespace? parent = ns is null ? FindPattern(name) : null;
+        if (ns is null && parent is null) return null;
+        bool created = false;
         lock (_namespacesGate)
         {
-            if (_namespaces.TryGetValue(name, out ns)) return ns;
-            ns = new SocketIONamespace(this, name, parent);
-            _namespaces[name] = ns;
+            if (!_namespaces.TryGetValue(name, out ns))
+            {
+                // Removed since the first look: made anew from its pattern.
+                parent ??= FindPattern(name);
+                if (parent is null) return null;
+                ns = new SocketIONamespace(this, name, parent);
+                _namespaces[name] = ns;
+                created = true;
+            }
+            if (ns.IsRemovable) ns.PendingConnects++;
         }
-        RaiseNewNamespace(ns);
+        if (created) RaiseNewNamespace(ns);
         return ns;
     }
+
+    private SocketIONamespace? FindPattern(string name)
+    {
+        lock (_dynamic)
+            foreach (var (matches, parent) in _dynamic)
+                if (matches(name)) return parent;
+        return null;
+    }
+
+    /// <summary>Whether the namespace <paramref name="name"/> exists now (tests: a removed child does not).</summary>
+    internal bool HasNamespace(string name) => _namespaces.ContainsKey(name);
+
+    /// <summary>The lock under which namespaces are created and removable ones counted and removed.</summary>
+    internal object NamespacesGate => _namespacesGate;
+
+    /// <summary>Forgets <paramref name="ns"/> (an empty child being removed); called under <see cref="NamespacesGate"/>.</summary>
+    internal void RemoveNamespaceLocked(SocketIONamespace ns) =>
+        _namespaces.TryRemove(new KeyValuePair<string, SocketIONamespace>(ns.Name, ns));
 
     /// <summary>
     /// Makes every namespace use the adapter <paramref name="factory"/> makes for it (the reference's

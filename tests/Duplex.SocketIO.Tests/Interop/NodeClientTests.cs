@@ -317,6 +317,54 @@ public sealed class NodeClientTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task With_cleanup_an_empty_dynamic_child_is_removed_when_its_last_socket_leaves_or_its_creator_is_refused(bool cleanup)
+    {
+        var created = new ConcurrentQueue<string>();
+        var left = new SemaphoreSlim(0);
+        SocketIOServer? io = null;
+        var (server, _) = await StartChatAsync(s =>
+        {
+            io = s;
+            s.OnNewNamespace(ns => created.Enqueue(ns.Name));
+            s.Of(name => name.StartsWith("/team-", StringComparison.Ordinal))
+             .Use(socket =>
+             {
+                 if (socket.Namespace.Name == "/team-refused") throw new SocketIOConnectRefusedException("no");
+             })
+             .OnConnection(socket =>
+             {
+                 socket.OnDisconnect(_ => left.Release());
+                 return socket.EmitAsync("welcome", socket.Namespace.Name);
+             });
+        }, o => o.CleanupEmptyChildNamespaces = cleanup);
+        await using var _ = server;
+
+        async Task GoneAsync(string name)
+        {
+            // The removal follows the disconnect (or the refusal) on the server's side: bounded wait.
+            for (int i = 0; i < 200 && io!.HasNamespace(name); i++) await Task.Delay(25);
+        }
+        for (int round = 0; round < 2; round++)
+        {
+            (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-1" })).EnsureDone();
+            Assert.True(await left.WaitAsync(TimeSpan.FromSeconds(10)));
+            if (cleanup) await GoneAsync("/team-1");
+            Assert.Equal(!cleanup, io!.HasNamespace("/team-1"));
+
+            var refused = (await NodeClient.RunAsync("refused", server.Url, new { path = "/team-refused" })).EnsureDone();
+            Assert.Equal("no", refused.Step("connect_error").GetProperty("message").GetString());
+            if (cleanup) await GoneAsync("/team-refused");
+            Assert.Equal(!cleanup, io!.HasNamespace("/team-refused"));
+        }
+        // Each removed child is made anew (and announced again) by the next connection to its name.
+        string[] expected = cleanup ? ["/team-1", "/team-refused", "/team-1", "/team-refused"] : ["/team-1", "/team-refused"];
+        Assert.Equal(expected, created.ToArray());
+        Assert.True(io!.HasNamespace("/"));
+    }
+
+    [Theory]
     [InlineData("polling")]
     [InlineData("websocket")]
     public async Task Server_disconnect_is_seen_as_io_server_disconnect(string transport)
