@@ -7,7 +7,7 @@ namespace Duplex.SocketIO;
 
 /// <summary>
 /// A namespace: its middleware, connection handlers, sockets and rooms. A namespace made for a
-/// dynamic pattern shares its parent's middleware and handlers.
+/// dynamic pattern runs its parent's middleware and handlers, then its own.
 /// </summary>
 public sealed class SocketIONamespace
 {

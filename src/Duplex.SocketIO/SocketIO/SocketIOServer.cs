@@ -99,7 +99,8 @@ public sealed class SocketIOServer
 
     /// <summary>
     /// A dynamic namespace: clients may connect to any name <paramref name="matches"/> accepts; each
-    /// such namespace is created on first connection and uses the returned parent's middleware and handlers.
+    /// such namespace is created on first connection (see <see cref="OnNewNamespace"/>) and runs the returned
+    /// parent's middleware and handlers (also those added later), then its own.
     /// </summary>
     public SocketIONamespace Of(Func<string, bool> matches)
     {
