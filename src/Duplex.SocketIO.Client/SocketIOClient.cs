@@ -177,6 +177,39 @@ public sealed class SocketIOClient : IAsyncDisposable
     /// <inheritdoc cref="SocketIOClientSocket.OnAny(Func{SocketIOClientEvent, ValueTask})"/>
     public SocketIOClient OnAny(Func<SocketIOClientEvent, ValueTask> handler) { Socket.OnAny(handler); return this; }
 
+    /// <inheritdoc cref="SocketIOClientSocket.PrependAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClient PrependAny(Func<SocketIOClientEvent, ValueTask> handler) { Socket.PrependAny(handler); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.PrependAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClient PrependAny(Action<SocketIOClientEvent> handler) { Socket.PrependAny(handler); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.OffAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClient OffAny(Func<SocketIOClientEvent, ValueTask> handler) { Socket.OffAny(handler); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.OffAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClient OffAny(Action<SocketIOClientEvent> handler) { Socket.OffAny(handler); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.OffAny()"/>
+    public SocketIOClient OffAny() { Socket.OffAny(); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.ListenersAny"/>
+    public IReadOnlyList<Delegate> ListenersAny() => Socket.ListenersAny();
+
+    /// <inheritdoc cref="SocketIOClientSocket.OnAnyOutgoing"/>
+    public SocketIOClient OnAnyOutgoing(Action<string, SocketIOArgs> listener) { Socket.OnAnyOutgoing(listener); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.PrependAnyOutgoing"/>
+    public SocketIOClient PrependAnyOutgoing(Action<string, SocketIOArgs> listener) { Socket.PrependAnyOutgoing(listener); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.OffAnyOutgoing(Action{string, SocketIOArgs})"/>
+    public SocketIOClient OffAnyOutgoing(Action<string, SocketIOArgs> listener) { Socket.OffAnyOutgoing(listener); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.OffAnyOutgoing()"/>
+    public SocketIOClient OffAnyOutgoing() { Socket.OffAnyOutgoing(); return this; }
+
+    /// <inheritdoc cref="SocketIOClientSocket.ListenersAnyOutgoing"/>
+    public IReadOnlyList<Action<string, SocketIOArgs>> ListenersAnyOutgoing() => Socket.ListenersAnyOutgoing();
+
     /// <inheritdoc cref="SocketIOClientSocket.EmitAsync"/>
     public ValueTask EmitAsync(string eventName, params object?[] args) => Socket.EmitAsync(eventName, args);
 

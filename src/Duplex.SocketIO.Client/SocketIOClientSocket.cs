@@ -144,7 +144,7 @@ public sealed class SocketIOClientSocket
         return this;
     }
 
-    /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
+    /// <summary>A catch-all listener, called for every event before its own handlers, after the catch-all listeners added before it.</summary>
     public SocketIOClientSocket OnAny(Func<SocketIOClientEvent, ValueTask> handler)
     {
         _events.OnAny(handler);
@@ -152,7 +152,90 @@ public sealed class SocketIOClientSocket
     }
 
     /// <inheritdoc cref="OnAny(Func{SocketIOClientEvent, ValueTask})"/>
-    public SocketIOClientSocket OnAny(Action<SocketIOClientEvent> handler) => OnAny(e => { handler(e); return ValueTask.CompletedTask; });
+    public SocketIOClientSocket OnAny(Action<SocketIOClientEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler);
+        return this;
+    }
+
+    /// <summary>A catch-all listener that runs before the catch-all listeners already added (npm <c>socket.prependAny(…)</c>).</summary>
+    public SocketIOClientSocket PrependAny(Func<SocketIOClientEvent, ValueTask> handler)
+    {
+        _events.OnAny(handler, prepend: true);
+        return this;
+    }
+
+    /// <inheritdoc cref="PrependAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClientSocket PrependAny(Action<SocketIOClientEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the catch-all listener <paramref name="handler"/> (the first, if it was added twice) (npm <c>socket.offAny(listener)</c>).</summary>
+    public SocketIOClientSocket OffAny(Func<SocketIOClientEvent, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <inheritdoc cref="OffAny(Func{SocketIOClientEvent, ValueTask})"/>
+    public SocketIOClientSocket OffAny(Action<SocketIOClientEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <summary>Removes every catch-all listener (npm <c>socket.offAny()</c>).</summary>
+    public SocketIOClientSocket OffAny()
+    {
+        _events.OffAny(null);
+        return this;
+    }
+
+    /// <summary>The catch-all listeners in the order they run, each as it was given (npm <c>socket.listenersAny()</c>).</summary>
+    public IReadOnlyList<Delegate> ListenersAny() => _events.ListenersAny();
+
+    /// <summary>
+    /// A listener for every event this socket sends (npm <c>socket.onAnyOutgoing(…)</c>), with its name and
+    /// arguments, at the moment it goes to the connection: at once when connected, or when the buffer is
+    /// flushed on connection. A volatile emit dropped while disconnected, and acknowledgements, are not
+    /// seen. An exception it throws is logged.
+    /// </summary>
+    public SocketIOClientSocket OnAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>As <see cref="OnAnyOutgoing"/>, running before the outgoing listeners already added (npm <c>socket.prependAnyOutgoing(…)</c>).</summary>
+    public SocketIOClientSocket PrependAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the outgoing listener <paramref name="listener"/> (the first, if it was added twice) (npm <c>socket.offAnyOutgoing(listener)</c>).</summary>
+    public SocketIOClientSocket OffAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _events.OffAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>Removes every outgoing listener (npm <c>socket.offAnyOutgoing()</c>).</summary>
+    public SocketIOClientSocket OffAnyOutgoing()
+    {
+        _events.OffAnyOutgoing(null);
+        return this;
+    }
+
+    /// <summary>The outgoing listeners in the order they run (npm <c>socket.listenersAnyOutgoing()</c>).</summary>
+    public IReadOnlyList<Action<string, SocketIOArgs>> ListenersAnyOutgoing() => _events.ListenersAnyOutgoing();
 
     // ───────────────────────────── connecting ─────────────────────────────
 
@@ -397,6 +480,7 @@ public sealed class SocketIOClientSocket
         }
         TaskCompletionSource? waiter;
         SocketIOClientEvent[] early;
+        List<EnginePacket[]>? flushed = null;
         lock (_gate)
         {
             if (!_active || _connected || !ReferenceEquals(_session, session)) return;
@@ -406,16 +490,21 @@ public sealed class SocketIOClientSocket
             _pid = pid;
             if (!_recovered) _lastOffset = null;
             // What was emitted while disconnected goes out now, in order, before anything newer.
+            bool listening = _events.HasOutgoing;
             foreach (var (packets, ackId) in _buffer.Drain())
             {
                 session.Send(packets);
                 if (ackId is long id) _acks.MarkSent(id);
+                if (listening) (flushed ??= new()).Add(packets);
             }
             waiter = _connecting;
             _connecting = null;
             early = _received.ToArray();
             _received.Clear();
         }
+        // Outgoing listeners hear of the buffered emits as they go out (as npm's do), outside the lock.
+        if (flushed is not null)
+            foreach (var packets in flushed) _events.NotifyOutgoing(packets, JsonOptions);
         foreach (var e in early) DispatchEvent(e);
         // The emit at the head of the retry queue goes out again on every connection (npm's drainQueue(true)).
         _retries?.Drain(force: true);
@@ -584,13 +673,19 @@ public sealed class SocketIOClientSocket
         var packets = Encode(eventName, args, null);
         lock (_gate)
         {
-            if (_connected && _session is { IsOpen: true } session)
+            if (!_connected || _session is not { IsOpen: true } session)
             {
-                if (!session.TrySend(packets) && !isVolatile) throw QueueFull(session);
+                if (isVolatile) return;
+                if (!_buffer.TryAdd(packets, null)) throw BufferFull();
+                return; // its outgoing listeners hear of it when the buffer is flushed
             }
-            else if (isVolatile) return;
-            else if (!_buffer.TryAdd(packets, null)) throw BufferFull();
+            if (!session.TrySend(packets))
+            {
+                if (!isVolatile) throw QueueFull(session);
+                return; // a volatile emit the full queue dropped never went out
+            }
         }
+        _events.NotifyOutgoing(packets, JsonOptions);
     }
 
     internal Task<SocketIOArgs> EmitWithAckCoreAsync(string eventName, object?[] args, TimeSpan? timeout, CancellationToken cancellationToken)
@@ -607,15 +702,18 @@ public sealed class SocketIOClientSocket
         try
         {
             var packets = Encode(eventName, args, id);
+            bool sent = false;
             lock (_gate)
             {
                 if (_connected && _session is { IsOpen: true } session)
                 {
                     if (!session.TrySend(packets)) throw QueueFull(session);
                     _acks.MarkSent(id);
+                    sent = true;
                 }
                 else if (!_buffer.TryAdd(packets, id)) throw BufferFull();
             }
+            if (sent) _events.NotifyOutgoing(packets, JsonOptions);
         }
         catch
         {

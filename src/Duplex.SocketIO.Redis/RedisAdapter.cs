@@ -103,16 +103,50 @@ public sealed class RedisAdapter : SocketIOAdapter
 
     private async Task SubscribeAsync()
     {
-        // Queues keep each channel's messages in order (a client sees broadcasts in the order they were sent).
-        var broadcasts = await SubscribeUntilDoneAsync(RedisChannel.Pattern(_codec.BroadcastPattern)).ConfigureAwait(false);
-        broadcasts.OnMessage(m => Guard(() => OnBroadcast(m.Channel.ToString(), m.Message), "broadcast"));
-        var requests = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.RequestChannel)).ConfigureAwait(false);
-        requests.OnMessage(m => Guard(() => OnRequest(m.Message), "request"));
-        var responses = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.ResponseChannel)).ConfigureAwait(false);
-        responses.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
-        var specific = await SubscribeUntilDoneAsync(RedisChannel.Literal(_specificResponseChannel)).ConfigureAwait(false);
-        specific.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
-        lock (_queues) _queues.AddRange([broadcasts, requests, responses, specific]);
+        var subscribed = new List<ChannelMessageQueue>(4);
+        try
+        {
+            // Queues keep each channel's messages in order (a client sees broadcasts in the order they were sent).
+            var broadcasts = await SubscribeUntilDoneAsync(RedisChannel.Pattern(_codec.BroadcastPattern)).ConfigureAwait(false);
+            subscribed.Add(broadcasts);
+            broadcasts.OnMessage(m => Guard(() => OnBroadcast(m.Channel.ToString(), m.Message), "broadcast"));
+            var requests = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.RequestChannel)).ConfigureAwait(false);
+            subscribed.Add(requests);
+            requests.OnMessage(m => Guard(() => OnRequest(m.Message), "request"));
+            var responses = await SubscribeUntilDoneAsync(RedisChannel.Literal(_codec.ResponseChannel)).ConfigureAwait(false);
+            subscribed.Add(responses);
+            responses.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
+            var specific = await SubscribeUntilDoneAsync(RedisChannel.Literal(_specificResponseChannel)).ConfigureAwait(false);
+            subscribed.Add(specific);
+            specific.OnMessage(m => Guard(() => OnResponse(m.Message), "response"));
+        }
+        finally
+        {
+            // Disposed while subscribing (a namespace removed right after it was made): what was
+            // subscribed is released here, since DisposeAsync could not see it.
+            bool disposed;
+            lock (_queues)
+            {
+                disposed = _disposed;
+                if (!disposed) _queues.AddRange(subscribed);
+            }
+            if (disposed) await UnsubscribeAllAsync(subscribed).ConfigureAwait(false);
+        }
+    }
+
+    private async Task UnsubscribeAllAsync(IEnumerable<ChannelMessageQueue> queues)
+    {
+        foreach (var queue in queues)
+        {
+            try
+            {
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or ObjectDisposedException or TimeoutException)
+            {
+                _log.LogDebug("Socket.IO Redis adapter: unsubscribe failed: {Reason}", ex.Message);
+            }
+        }
     }
 
     /// <summary>
@@ -504,25 +538,22 @@ public sealed class RedisAdapter : SocketIOAdapter
     }
 
     /// <summary>
-    /// Unsubscribes from the adapter's channels and cancels the cluster requests still waiting; the Redis
-    /// connection stays open, as it belongs to the caller.
+    /// Unsubscribes from the adapter's channels (also those a subscription still under way makes) and
+    /// cancels the cluster requests still waiting; the Redis connection stays open, as it belongs to the
+    /// caller. Called when the server closes, when <see cref="SocketIOServer.UseAdapter"/> replaces it, and
+    /// when its namespace is removed (<see cref="SocketIOOptions.CleanupEmptyChildNamespaces"/>).
+    /// A second call does nothing.
     /// </summary>
     public override async ValueTask DisposeAsync()
     {
-        _disposed = true;
         ChannelMessageQueue[] queues;
-        lock (_queues) queues = _queues.ToArray();
-        foreach (var queue in queues)
+        lock (_queues)
         {
-            try
-            {
-                await queue.UnsubscribeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is RedisException or ObjectDisposedException or TimeoutException)
-            {
-                _log.LogDebug("Socket.IO Redis adapter: unsubscribe failed: {Reason}", ex.Message);
-            }
+            _disposed = true;
+            queues = _queues.ToArray();
+            _queues.Clear();
         }
+        await UnsubscribeAllAsync(queues).ConfigureAwait(false);
         foreach (var pending in _requests.Values) pending.Done.TrySetCanceled();
         await base.DisposeAsync().ConfigureAwait(false);
     }

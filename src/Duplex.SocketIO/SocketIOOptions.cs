@@ -10,6 +10,16 @@ public sealed class SocketIOOptions : EngineIOOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(45);
 
     /// <summary>
+    /// Whether a dynamic namespace's child (see <see cref="SocketIOServer.Of(Func{string, bool})"/>) is
+    /// removed once it has no sockets and no connection on its way in — when its last socket leaves, or
+    /// when the connection that created it is refused — and its adapter released (with the Redis adapter,
+    /// its subscriptions); the next connection to the name creates it anew (and raises
+    /// <see cref="SocketIOServer.OnNewNamespace"/> again). The reference's
+    /// <c>cleanupEmptyChildNamespaces</c>. Default false: children stay for the server's lifetime.
+    /// </summary>
+    public bool CleanupEmptyChildNamespaces { get; set; }
+
+    /// <summary>
     /// How event arguments are (de)serialized. Default: System.Text.Json's web defaults (camelCase,
     /// case-insensitive reads), as JavaScript peers expect. <c>byte[]</c> always travels as attachments.
     /// </summary>

@@ -193,6 +193,41 @@ const scenarios = {
     done();
   },
 
+  // The server's catch-all and outgoing listeners: a broadcast, an emit with binary and one with an ack
+  // reach this client, and the server reports what its listeners saw.
+  async "catch-all"() {
+    const socket = connect();
+    const got = [];
+    socket.onAny((event) => got.push(event));
+    socket.on("question", (callback) => callback("answer"));
+    await once(socket, "connect");
+    await socket.timeout(5000).emitWithAck("shout", "hi all");
+    await socket.timeout(5000).emitWithAck("push-me");
+    const log = await socket.timeout(5000).emitWithAck("catch-all-log");
+    report("log", { log, got });
+    socket.disconnect();
+    done();
+  },
+
+  // The server socket's per-packet middleware: one event rewritten, one rejected (its ack never comes),
+  // one held by an awaiting middleware; the rejections come back as "rejected" events.
+  async "packet-middleware"() {
+    const socket = connect();
+    const rejected = [];
+    const twoRejections = new Promise((resolve) => socket.on("rejected", (message) => { rejected.push(message); if (rejected.length === 2) resolve(); }));
+    await once(socket, "connect");
+    const upper = await socket.timeout(5000).emitWithAck("echo", "hello");
+    socket.emit("forbidden", 1);
+    let answered = true;
+    try { await socket.timeout(1000).emitWithAck("forbidden", 2); } catch { answered = false; }
+    const slow = await socket.timeout(5000).emitWithAck("echo", "slow");
+    await twoRejections;
+    const log = await socket.timeout(5000).emitWithAck("middleware-log");
+    report("middleware", { upper, slow, answered, rejected, log });
+    socket.disconnect();
+    done();
+  },
+
   // Middleware refusal and unknown namespaces, as connect_error.
   async refused() {
     const socket = connect(options.path || "", { auth: options.auth });

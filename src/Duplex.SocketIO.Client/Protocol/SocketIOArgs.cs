@@ -25,6 +25,14 @@ public sealed class SocketIOArgs : IReadOnlyList<JsonElement>
         return new SocketIOArgs(a.EnumerateArray().Skip(skip).ToArray(), attachments, options);
     }
 
+    /// <summary>The name of an EVENT packet (<c>data[0]</c>; a numeric one as its digits), null when it has none.</summary>
+    internal static string? EventName(SocketIOPacket packet)
+    {
+        if (packet.Data is not { ValueKind: JsonValueKind.Array } data || data.GetArrayLength() == 0) return null;
+        var first = data[0];
+        return first.ValueKind == JsonValueKind.String ? first.GetString() : first.GetRawText();
+    }
+
     /// <summary>How many arguments there are (an event's name is not one of them).</summary>
     public int Count => _items.Length;
 

@@ -241,9 +241,30 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         var encoded = packet.EncodedWith(Namespace.Server.Parser);
         int handed = 0;
         var flags = options.SendFlags;
+        Outgoing? outgoing = null;
         foreach (var socket in recipients)
+        {
+            NotifyOutgoing(socket, packet, ref outgoing);
             if (socket.SendPackets(encoded, flags)) handed++;
+        }
         return handed;
+    }
+
+    private sealed record Outgoing(string? Name, SocketIOArgs? Args);
+
+    // As the reference's adapter does, each recipient's outgoing listeners hear of the packet before it is
+    // handed over (a volatile one the transport then drops included); it is decoded once, for the first
+    // recipient that listens.
+    private void NotifyOutgoing(SocketIOSocket socket, BroadcastPacket packet, ref Outgoing? outgoing)
+    {
+        if (!socket.HasOutgoingListeners) return;
+        if (outgoing is null)
+        {
+            var decoded = packet.Packet;
+            var name = SocketIOArgs.EventName(decoded);
+            outgoing = new Outgoing(name, name is null ? null : SocketIOArgs.From(decoded.Data, 1, decoded.Attachments, JsonOptions));
+        }
+        if (outgoing.Name is { } eventName) socket.NotifyOutgoing(eventName, outgoing.Args!);
     }
 
     /// <summary>This node's part of <see cref="BroadcastWithAckAsync"/>: numbers the packet with this namespace's next ack id.</summary>
@@ -253,8 +274,10 @@ public abstract class SocketIOAdapter : IAsyncDisposable
         var encoded = packet.WithId(id).EncodedWith(Namespace.Server.Parser);
         var waiting = new List<SocketIOSocket>();
         var flags = options.SendFlags;
+        Outgoing? outgoing = null;
         foreach (var socket in Select(options))
         {
+            NotifyOutgoing(socket, packet, ref outgoing);
             var answer = socket.ExpectAck(id);
             if (!socket.SendPackets(encoded, flags))
             {

@@ -37,6 +37,23 @@ public sealed class EngineIOServer
     public event Action<EngineIOSession>? Connection;
 
     /// <summary>
+    /// Raised with the response headers of a handshake (a request without <c>sid</c>: the first polling GET,
+    /// or a WebSocket opened directly), and the request, before they are written; the handler may add or
+    /// change headers (the reference's <c>io.engine.on("initial_headers", (headers, req) => …)</c>). The
+    /// session cookie, when <see cref="EngineIOOptions.CookieName"/> is set, is among them already. Raised
+    /// before <see cref="Headers"/>. Only for answers that succeed (polling 200, WebSocket 101), not
+    /// refusals. A handler that throws is logged, and the response goes out.
+    /// </summary>
+    public event Action<IHeaderDictionary, HttpRequest>? InitialHeaders;
+
+    /// <summary>
+    /// Raised with the response headers of every successful Engine.IO answer — each polling GET and POST,
+    /// the handshake's included, and each WebSocket upgrade's 101 — and the request, before they are
+    /// written (the reference's <c>io.engine.on("headers", (headers, req) => …)</c>).
+    /// </summary>
+    public event Action<IHeaderDictionary, HttpRequest>? Headers;
+
+    /// <summary>
     /// How many sessions the server holds (the reference's <c>clientsCount</c>), counting closed polling
     /// sessions still waiting for their last poll.
     /// </summary>
@@ -69,6 +86,12 @@ public sealed class EngineIOServer
     {
         var request = context.Request;
         bool upgrade = IsUpgradeRequest(request);
+        if (InitialHeaders is not null || Headers is not null)
+            context.Response.OnStarting(static state =>
+            {
+                var (server, ctx) = ((EngineIOServer, HttpContext))state;
+                return server.RaiseHeaders(ctx);
+            }, (this, context));
         if (!upgrade && Options.Cors is { } cors)
         {
             ApplyCors(context, cors);
@@ -125,6 +148,26 @@ public sealed class EngineIOServer
         Connection?.Invoke(session);
         session.Start();
         await session.RunWebSocketAsync().ConfigureAwait(false);
+    }
+
+    // Kestrel runs this as the headers are about to go out, whichever part of the engine answers; only
+    // the answers the reference passes through its "headers" event are handed on: polling 200 and the
+    // WebSocket's 101 (200 for RFC 8441 over HTTP/2), not preflights nor refusals.
+    private Task RaiseHeaders(HttpContext context)
+    {
+        if (context.Response.StatusCode is not (StatusCodes.Status200OK or StatusCodes.Status101SwitchingProtocols)) return Task.CompletedTask;
+        var request = context.Request;
+        var headers = context.Response.Headers;
+        try
+        {
+            if (string.IsNullOrEmpty(request.Query["sid"])) InitialHeaders?.Invoke(headers, request);
+            Headers?.Invoke(headers, request);
+        }
+        catch (Exception ex)
+        {
+            Logger.LogError(ex, "Engine.IO headers handler failed for {Method} {Path}", request.Method, request.Path);
+        }
+        return Task.CompletedTask;
     }
 
     private static bool IsUpgradeRequest(HttpRequest request)

@@ -80,74 +80,86 @@ internal sealed class SocketIOConnection
                 Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, "Invalid namespace", null, _server.JsonOptions));
                 return;
             }
-            var restored = await RestoreAsync(ns, auth).ConfigureAwait(false);
-            var socket = new SocketIOSocket(ns, this, new SocketIOHandshake(Engine, auth, _server.JsonOptions), restored?.Session);
-            bool skipMiddleware = restored is not null && _server.ConnectionStateRecovery is { SkipMiddlewares: true };
-            foreach (var middleware in skipMiddleware ? [] : ns.Middleware)
+            try
             {
-                try
-                {
-                    await middleware(socket).ConfigureAwait(false);
-                }
-                catch (SocketIOConnectRefusedException refused)
-                {
-                    Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, refused.Message, refused.ErrorData, _server.JsonOptions));
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    _server.Logger.LogError(ex, "Socket.IO middleware of {Namespace} failed", name);
-                    Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, "Internal server error", null, _server.JsonOptions));
-                    return;
-                }
+                await ConnectAsync(ns, name, auth).ConfigureAwait(false);
             }
-            if (!Engine.IsOpen) return;
-            ConnectStepHook?.Invoke(ConnectStep.Publishing);
-            // The engine can close on another thread at any point here. Its close handler snapshots the
-            // sockets under this lock after setting _closed, and closes only those already connected; so
-            // the socket is published and then marked connected under the same lock, each time checking
-            // _closed, and one the close handler cannot have seen is cleaned up here instead. As the
-            // reference does when the transport is gone once middleware has run (namespace.ts: "next
-            // called after client was closed"), that socket never connected: no "connection", no "disconnect".
-            lock (_sockets)
+            finally
             {
-                if (_closed) return;
-                _sockets[name] = socket;
-                _connectTimeout?.Dispose();
-                _connectTimeout = null;
-            }
-            ConnectStepHook?.Invoke(ConnectStep.Published);
-            ns.Add(socket);
-            if (restored is not null) socket.Join([.. restored.Session.Rooms]);
-            bool closed;
-            lock (_sockets)
-            {
-                closed = _closed;
-                if (!closed) socket.MarkConnected();
-            }
-            if (closed)
-            {
-                socket.Discard();
-                return;
-            }
-            Engine.Send(ConnectAnswer(_server.Parser, name, socket.Id, socket.Pid));
-            if (restored is not null)
-                foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.EncodedWith(_server.Parser));
-            foreach (var handler in ns.ConnectionHandlers)
-            {
-                try
-                {
-                    await handler(socket).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    _server.Logger.LogError(ex, "Socket.IO connection handler of {Namespace} failed", name);
-                }
+                ns.ReleaseConnect();
             }
         }
         finally
         {
             lock (_sockets) _connecting.Remove(name);
+        }
+    }
+
+    private async Task ConnectAsync(SocketIONamespace ns, string name, JsonElement? auth)
+    {
+        var restored = await RestoreAsync(ns, auth).ConfigureAwait(false);
+        var socket = new SocketIOSocket(ns, this, new SocketIOHandshake(Engine, auth, _server.JsonOptions), restored?.Session);
+        bool skipMiddleware = restored is not null && _server.ConnectionStateRecovery is { SkipMiddlewares: true };
+        foreach (var middleware in skipMiddleware ? [] : ns.Middleware)
+        {
+            try
+            {
+                await middleware(socket).ConfigureAwait(false);
+            }
+            catch (SocketIOConnectRefusedException refused)
+            {
+                Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, refused.Message, refused.ErrorData, _server.JsonOptions));
+                return;
+            }
+            catch (Exception ex)
+            {
+                _server.Logger.LogError(ex, "Socket.IO middleware of {Namespace} failed", name);
+                Engine.Send(SocketIOEncoder.ConnectError(_server.Parser, name, "Internal server error", null, _server.JsonOptions));
+                return;
+            }
+        }
+        if (!Engine.IsOpen) return;
+        ConnectStepHook?.Invoke(ConnectStep.Publishing);
+        // The engine can close on another thread at any point here. Its close handler snapshots the
+        // sockets under this lock after setting _closed, and closes only those already connected; so
+        // the socket is published and then marked connected under the same lock, each time checking
+        // _closed, and one the close handler cannot have seen is cleaned up here instead. As the
+        // reference does when the transport is gone once middleware has run (namespace.ts: "next
+        // called after client was closed"), that socket never connected: no "connection", no "disconnect".
+        lock (_sockets)
+        {
+            if (_closed) return;
+            _sockets[name] = socket;
+            _connectTimeout?.Dispose();
+            _connectTimeout = null;
+        }
+        ConnectStepHook?.Invoke(ConnectStep.Published);
+        ns.Add(socket);
+        if (restored is not null) socket.Join([.. restored.Session.Rooms]);
+        bool closed;
+        lock (_sockets)
+        {
+            closed = _closed;
+            if (!closed) socket.MarkConnected();
+        }
+        if (closed)
+        {
+            socket.Discard();
+            return;
+        }
+        Engine.Send(ConnectAnswer(_server.Parser, name, socket.Id, socket.Pid));
+        if (restored is not null)
+            foreach (var missed in restored.MissedPackets) socket.SendPackets(missed.EncodedWith(_server.Parser));
+        foreach (var handler in ns.ConnectionHandlers)
+        {
+            try
+            {
+                await handler(socket).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _server.Logger.LogError(ex, "Socket.IO connection handler of {Namespace} failed", name);
+            }
         }
     }
 

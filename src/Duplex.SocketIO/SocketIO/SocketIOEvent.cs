@@ -19,7 +19,21 @@ public sealed class SocketIOEvent
     /// <summary>The event name (a numeric one, which some clients send, as its digits).</summary>
     public string Name { get; }
     /// <summary>The arguments after the name; <c>byte[]</c> parts read back from the packet's attachments.</summary>
-    public SocketIOArgs Args { get; }
+    public SocketIOArgs Args { get; private set; }
+
+    /// <summary>
+    /// Replaces the arguments the event's handlers get, serialized as an emit's are (<c>byte[]</c> parts as
+    /// attachments): for a socket middleware (<see cref="SocketIOSocket.Use(Func{SocketIOEvent, ValueTask})"/>)
+    /// that rewrites an event, as the reference's middleware changes the packet's array. Handlers that
+    /// already have the event (catch-all listeners) keep reading it, and see the change.
+    /// </summary>
+    public void SetArgs(params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var options = Socket.Namespace.Server.JsonOptions;
+        var packet = Adapters.BroadcastPacket.FromEncoded(SocketIOEncoder.Event(Socket.Namespace.Name, Name, args, null, options)).Packet;
+        Args = SocketIOArgs.From(packet.Data, 1, packet.Attachments, options);
+    }
 
     /// <summary>True when the client passed a callback and waits for <see cref="AckAsync"/>.</summary>
     public bool HasAck => _ackId is not null;

@@ -7,12 +7,15 @@ namespace Duplex.SocketIO;
 
 /// <summary>
 /// A namespace: its middleware, connection handlers, sockets and rooms. A namespace made for a
-/// dynamic pattern shares its parent's middleware and handlers.
+/// dynamic pattern runs its parent's middleware and handlers, then its own.
 /// </summary>
 public sealed class SocketIONamespace
 {
-    private readonly List<Func<SocketIOSocket, ValueTask>> _middleware;
-    private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers;
+    // A dynamic namespace's child runs its pattern's middleware and handlers (those added to the pattern
+    // later too), then its own: what is added to one child reaches no other.
+    private readonly SocketIONamespace? _parent;
+    private readonly List<Func<SocketIOSocket, ValueTask>> _middleware = new();
+    private readonly List<Func<SocketIOSocket, ValueTask>> _connectionHandlers = new();
     private readonly ConcurrentDictionary<string, SocketIOSocket> _sockets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Func<SocketIOServerEvent, ValueTask>[]> _serverEventHandlers = new(StringComparer.Ordinal);
     private SocketIOAdapter _adapter;
@@ -24,8 +27,50 @@ public sealed class SocketIONamespace
         Name = name;
         // A dynamic pattern's template never has sockets of its own, so it never needs the cluster.
         _adapter = isTemplate ? new InMemoryAdapter(this) : server.CreateAdapter(this);
-        _middleware = parent?._middleware ?? new();
-        _connectionHandlers = parent?._connectionHandlers ?? new();
+        _parent = parent;
+    }
+
+    /// <summary>The dynamic pattern's namespace this one was made for (null for a namespace made by name).</summary>
+    internal SocketIONamespace? Parent => _parent;
+
+    /// <summary>A dynamic pattern's child on a server with <see cref="SocketIOOptions.CleanupEmptyChildNamespaces"/>.</summary>
+    internal bool IsRemovable => _parent is not null && Server.Options.CleanupEmptyChildNamespaces;
+
+    /// <summary>Connections on their way in (looked up, not yet admitted or refused); guarded by the server's namespaces lock.</summary>
+    internal int PendingConnects;
+
+    private bool _removed; // guarded by the server's namespaces lock
+
+    /// <summary>Ends the hold <see cref="SocketIOServer.Lookup"/> took for one connection; an empty removable child then goes.</summary>
+    internal void ReleaseConnect()
+    {
+        if (!IsRemovable) return;
+        lock (Server.NamespacesGate)
+        {
+            PendingConnects--;
+            RemoveIfEmptyLocked();
+        }
+    }
+
+    // As the reference's cleanup: once a child has no sockets (and here, no connection on its way in,
+    // which the reference does not count), the server forgets it and its adapter is closed.
+    private void RemoveIfEmptyLocked()
+    {
+        if (_removed || PendingConnects > 0 || !_sockets.IsEmpty) return;
+        _removed = true;
+        Server.RemoveNamespaceLocked(this);
+        var adapter = Adapter;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await adapter.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Server.Logger.LogWarning(ex, "Socket.IO adapter of {Namespace}: dispose failed", Name);
+            }
+        });
     }
 
     /// <summary>The namespace's name, such as "/" or "/admin" (<c>nsp.name</c>); "(dynamic)" for the parent a dynamic pattern returns.</summary>
@@ -80,7 +125,9 @@ public sealed class SocketIONamespace
     {
         get
         {
-            lock (_middleware) return _middleware.ToArray();
+            Func<SocketIOSocket, ValueTask>[] own;
+            lock (_middleware) own = _middleware.ToArray();
+            return _parent is null ? own : [.. _parent.Middleware, .. own];
         }
     }
 
@@ -88,7 +135,9 @@ public sealed class SocketIONamespace
     {
         get
         {
-            lock (_connectionHandlers) return _connectionHandlers.ToArray();
+            Func<SocketIOSocket, ValueTask>[] own;
+            lock (_connectionHandlers) own = _connectionHandlers.ToArray();
+            return _parent is null ? own : [.. _parent.ConnectionHandlers, .. own];
         }
     }
 
@@ -98,7 +147,11 @@ public sealed class SocketIONamespace
         Adapter.AddAll(socket.Id, [socket.Id]);
     }
 
-    internal void Remove(SocketIOSocket socket) => _sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket));
+    internal void Remove(SocketIOSocket socket)
+    {
+        if (!_sockets.TryRemove(new KeyValuePair<string, SocketIOSocket>(socket.Id, socket)) || !IsRemovable) return;
+        lock (Server.NamespacesGate) RemoveIfEmptyLocked();
+    }
 
     /// <summary>
     /// Handles <paramref name="eventName"/> when another server of the cluster sends it with

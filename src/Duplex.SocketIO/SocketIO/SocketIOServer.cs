@@ -15,6 +15,10 @@ public sealed class SocketIOServer
     private readonly ConcurrentDictionary<string, SocketIONamespace> _namespaces = new(StringComparer.Ordinal);
     private readonly List<(Func<string, bool> Matches, SocketIONamespace Parent)> _dynamic = new();
     private Func<SocketIONamespace, Adapters.SocketIOAdapter> _adapterFactory = ns => new Adapters.InMemoryAdapter(ns);
+    // Namespaces are created (and, with CleanupEmptyChildNamespaces, removed) under this lock, so each is
+    // made once and announced once; lookups of existing ones read the dictionary without it.
+    private readonly object _namespacesGate = new();
+    private Action<SocketIONamespace>[] _newNamespaceHandlers = [];
 
     /// <summary>
     /// A server with <paramref name="options"/> (null: the defaults), its Engine.IO server and the main
@@ -55,12 +59,51 @@ public sealed class SocketIOServer
     public SocketIONamespace Of(string name)
     {
         if (!name.StartsWith('/')) name = "/" + name;
-        return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n));
+        if (_namespaces.TryGetValue(name, out var existing)) return existing;
+        SocketIONamespace ns;
+        lock (_namespacesGate)
+        {
+            if (_namespaces.TryGetValue(name, out existing)) return existing;
+            ns = new SocketIONamespace(this, name);
+            _namespaces[name] = ns;
+        }
+        if (name != "/") RaiseNewNamespace(ns);
+        return ns;
+    }
+
+    /// <summary>
+    /// Called with each namespace when it is created (the reference's <c>io.on("new_namespace", …)</c>): by
+    /// <see cref="Of(string)"/>, or for a client's first connection to a name a dynamic pattern accepts,
+    /// before that connection's middleware runs (so the handler may add middleware and connection handlers
+    /// to it, which reach that namespace only). Not for the main namespace, nor for the pattern itself.
+    /// A handler that throws is logged.
+    /// </summary>
+    public SocketIOServer OnNewNamespace(Action<SocketIONamespace> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_namespacesGate) _newNamespaceHandlers = [.. _newNamespaceHandlers, handler];
+        return this;
+    }
+
+    private void RaiseNewNamespace(SocketIONamespace ns)
+    {
+        foreach (var handler in Volatile.Read(ref _newNamespaceHandlers))
+        {
+            try
+            {
+                handler(ns);
+            }
+            catch (Exception ex)
+            {
+                Logger.LogError(ex, "Socket.IO new_namespace handler failed for {Namespace}", ns.Name);
+            }
+        }
     }
 
     /// <summary>
     /// A dynamic namespace: clients may connect to any name <paramref name="matches"/> accepts; each
-    /// such namespace is created on first connection and uses the returned parent's middleware and handlers.
+    /// such namespace is created on first connection (see <see cref="OnNewNamespace"/>) and runs the returned
+    /// parent's middleware and handlers (also those added later), then its own.
     /// </summary>
     public SocketIONamespace Of(Func<string, bool> matches)
     {
@@ -69,14 +112,52 @@ public sealed class SocketIOServer
         return parent;
     }
 
+    /// <summary>
+    /// The namespace a client's CONNECT names, made when a dynamic pattern accepts the name. The caller
+    /// must <see cref="SocketIONamespace.ReleaseConnect"/> it once the connection is admitted or refused: a
+    /// removable child (<see cref="SocketIOOptions.CleanupEmptyChildNamespaces"/>) is held meanwhile, so it
+    /// cannot be removed under a connection on its way in.
+    /// </summary>
     internal SocketIONamespace? Lookup(string name)
     {
-        if (_namespaces.TryGetValue(name, out var ns)) return ns;
+        if (_namespaces.TryGetValue(name, out var ns) && !ns.IsRemovable) return ns;
+        SocketIONamespace? parent = ns is null ? FindPattern(name) : null;
+        if (ns is null && parent is null) return null;
+        bool created = false;
+        lock (_namespacesGate)
+        {
+            if (!_namespaces.TryGetValue(name, out ns))
+            {
+                // Removed since the first look: made anew from its pattern.
+                parent ??= FindPattern(name);
+                if (parent is null) return null;
+                ns = new SocketIONamespace(this, name, parent);
+                _namespaces[name] = ns;
+                created = true;
+            }
+            if (ns.IsRemovable) ns.PendingConnects++;
+        }
+        if (created) RaiseNewNamespace(ns);
+        return ns;
+    }
+
+    private SocketIONamespace? FindPattern(string name)
+    {
         lock (_dynamic)
             foreach (var (matches, parent) in _dynamic)
-                if (matches(name)) return _namespaces.GetOrAdd(name, n => new SocketIONamespace(this, n, parent));
+                if (matches(name)) return parent;
         return null;
     }
+
+    /// <summary>Whether the namespace <paramref name="name"/> exists now (tests: a removed child does not).</summary>
+    internal bool HasNamespace(string name) => _namespaces.ContainsKey(name);
+
+    /// <summary>The lock under which namespaces are created and removable ones counted and removed.</summary>
+    internal object NamespacesGate => _namespacesGate;
+
+    /// <summary>Forgets <paramref name="ns"/> (an empty child being removed); called under <see cref="NamespacesGate"/>.</summary>
+    internal void RemoveNamespaceLocked(SocketIONamespace ns) =>
+        _namespaces.TryRemove(new KeyValuePair<string, SocketIONamespace>(ns.Name, ns));
 
     /// <summary>
     /// Makes every namespace use the adapter <paramref name="factory"/> makes for it (the reference's

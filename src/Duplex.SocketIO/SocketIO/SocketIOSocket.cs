@@ -21,6 +21,8 @@ public sealed class SocketIOSocket
 
     private readonly object _gate = new();
     private readonly EventHandlerRegistry<SocketIOEvent> _events;
+    private Func<SocketIOEvent, ValueTask>[] _packetMiddleware = [];
+    private Func<Exception, ValueTask>[] _errorHandlers = [];
     private Func<string, ValueTask>[] _disconnectingHandlers = [];
     private Func<string, ValueTask>[] _disconnectHandlers = [];
     private readonly ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>> _acks = new();
@@ -114,7 +116,7 @@ public sealed class SocketIOSocket
         return this;
     }
 
-    /// <summary>A catch-all listener, called for every event before its own handlers.</summary>
+    /// <summary>A catch-all listener, called for every event before its own handlers, after the catch-all listeners added before it.</summary>
     public SocketIOSocket OnAny(Func<SocketIOEvent, ValueTask> handler)
     {
         _events.OnAny(handler);
@@ -122,7 +124,139 @@ public sealed class SocketIOSocket
     }
 
     /// <inheritdoc cref="OnAny(Func{SocketIOEvent, ValueTask})"/>
-    public SocketIOSocket OnAny(Action<SocketIOEvent> handler) => OnAny(e => { handler(e); return ValueTask.CompletedTask; });
+    public SocketIOSocket OnAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler);
+        return this;
+    }
+
+    /// <summary>A catch-all listener that runs before the catch-all listeners already added (<c>socket.prependAny(…)</c>).</summary>
+    public SocketIOSocket PrependAny(Func<SocketIOEvent, ValueTask> handler)
+    {
+        _events.OnAny(handler, prepend: true);
+        return this;
+    }
+
+    /// <inheritdoc cref="PrependAny(Func{SocketIOEvent, ValueTask})"/>
+    public SocketIOSocket PrependAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OnAny(e => { handler(e); return ValueTask.CompletedTask; }, key: handler, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the catch-all listener <paramref name="handler"/> (the first, if it was added twice) (<c>socket.offAny(listener)</c>).</summary>
+    public SocketIOSocket OffAny(Func<SocketIOEvent, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <inheritdoc cref="OffAny(Func{SocketIOEvent, ValueTask})"/>
+    public SocketIOSocket OffAny(Action<SocketIOEvent> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _events.OffAny(handler);
+        return this;
+    }
+
+    /// <summary>Removes every catch-all listener (<c>socket.offAny()</c>).</summary>
+    public SocketIOSocket OffAny()
+    {
+        _events.OffAny(null);
+        return this;
+    }
+
+    /// <summary>The catch-all listeners in the order they run, each as it was given (<c>socket.listenersAny()</c>).</summary>
+    public IReadOnlyList<Delegate> ListenersAny() => _events.ListenersAny();
+
+    /// <summary>
+    /// A listener for every event sent to this client (<c>socket.onAnyOutgoing(…)</c>), with its name and
+    /// arguments: this socket's emits (with or without acknowledgement) and the broadcasts that reach it,
+    /// from this server or another one of the cluster, volatile ones included. Acknowledgements are not
+    /// events and are not seen. It runs on the emitting thread before the packet is queued; an exception
+    /// it throws is logged.
+    /// </summary>
+    public SocketIOSocket OnAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>As <see cref="OnAnyOutgoing"/>, running before the outgoing listeners already added (<c>socket.prependAnyOutgoing(…)</c>).</summary>
+    public SocketIOSocket PrependAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        _events.OnAnyOutgoing(listener, prepend: true);
+        return this;
+    }
+
+    /// <summary>Removes the outgoing listener <paramref name="listener"/> (the first, if it was added twice) (<c>socket.offAnyOutgoing(listener)</c>).</summary>
+    public SocketIOSocket OffAnyOutgoing(Action<string, SocketIOArgs> listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _events.OffAnyOutgoing(listener);
+        return this;
+    }
+
+    /// <summary>Removes every outgoing listener (<c>socket.offAnyOutgoing()</c>).</summary>
+    public SocketIOSocket OffAnyOutgoing()
+    {
+        _events.OffAnyOutgoing(null);
+        return this;
+    }
+
+    /// <summary>The outgoing listeners in the order they run (<c>socket.listenersAnyOutgoing()</c>).</summary>
+    public IReadOnlyList<Action<string, SocketIOArgs>> ListenersAnyOutgoing() => _events.ListenersAnyOutgoing();
+
+    internal bool HasOutgoingListeners => _events.HasOutgoing;
+
+    /// <summary>Tells the outgoing listeners of an event on its way to this socket (a broadcast's, decoded once for all recipients).</summary>
+    internal void NotifyOutgoing(string eventName, SocketIOArgs args) => _events.NotifyOutgoing(eventName, args);
+
+    /// <summary>
+    /// Adds a middleware for this socket's incoming events (<c>socket.use((packet, next) => …)</c>), run in
+    /// the order added for each event, after the catch-all listeners (<see cref="OnAny(Func{SocketIOEvent, ValueTask})"/>,
+    /// which see every event, as in the reference) and before the event's own handlers. It may change the
+    /// arguments the handlers get (<see cref="SocketIOEvent.SetArgs"/>) or answer the acknowledgement. Throwing
+    /// (or faulting its task) rejects the event: the middleware after it and the event's handlers do not
+    /// run, and the exception goes to the <see cref="OnError(Action{Exception})"/> listeners; nothing is sent
+    /// to the client (a callback it gave is never answered). While a middleware awaits, later events are
+    /// read and may be handled first; an event whose middleware ends after the socket disconnected is dropped.
+    /// </summary>
+    public SocketIOSocket Use(Func<SocketIOEvent, ValueTask> middleware)
+    {
+        ArgumentNullException.ThrowIfNull(middleware);
+        lock (_gate) _packetMiddleware = [.. _packetMiddleware, middleware];
+        return this;
+    }
+
+    /// <inheritdoc cref="Use(Func{SocketIOEvent, ValueTask})"/>
+    public SocketIOSocket Use(Action<SocketIOEvent> middleware)
+    {
+        ArgumentNullException.ThrowIfNull(middleware);
+        return Use(e => { middleware(e); return ValueTask.CompletedTask; });
+    }
+
+    /// <summary>
+    /// Called with the exception of a middleware (<see cref="Use(Func{SocketIOEvent, ValueTask})"/>) that
+    /// rejected an event (the reference's <c>socket.on("error", …)</c>). Without one the rejection is only
+    /// logged at Debug. An event the client emits under the name "error" goes to <c>On("error", …)</c>, not here.
+    /// </summary>
+    public SocketIOSocket OnError(Func<Exception, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_gate) _errorHandlers = [.. _errorHandlers, handler];
+        return this;
+    }
+
+    /// <inheritdoc cref="OnError(Func{Exception, ValueTask})"/>
+    public SocketIOSocket OnError(Action<Exception> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return OnError(ex => { handler(ex); return ValueTask.CompletedTask; });
+    }
 
     /// <summary>Called when the socket is about to leave, while it is still in its rooms.</summary>
     public SocketIOSocket OnDisconnecting(Action<string> handler)
@@ -162,6 +296,7 @@ public sealed class SocketIOSocket
                 Rooms = new HashSet<string> { Id }, Local = true,
                 Volatile = (flags & EngineSendFlags.Volatile) != 0, Compress = (flags & EngineSendFlags.NoCompression) == 0,
             }));
+        _events.NotifyOutgoing(packets, JsonOptions);
         SendPackets(packets, flags);
         return ValueTask.CompletedTask;
     }
@@ -207,7 +342,9 @@ public sealed class SocketIOSocket
         CheckReserved(eventName);
         long id = Namespace.NextAckId();
         var answer = ExpectAck(id);
-        SendPackets(SocketIOEncoder.Event(Parser, Namespace.Name, eventName, args, id, JsonOptions));
+        var packets = SocketIOEncoder.Event(Parser, Namespace.Name, eventName, args, id, JsonOptions);
+        _events.NotifyOutgoing(packets, JsonOptions);
+        SendPackets(packets);
         if (timeout is not { } limit) return await answer.ConfigureAwait(false);
         try
         {
@@ -295,7 +432,12 @@ public sealed class SocketIOSocket
                 var first = data[0];
                 string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
                 var e = new SocketIOEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
-                _events.Dispatch(name, e);
+                // The reference's order: catch-all listeners, then the socket's middleware, then the event's handlers.
+                var handlers = _events.Current;
+                _events.DispatchAny(handlers, name, e);
+                var middleware = System.Threading.Volatile.Read(ref _packetMiddleware);
+                if (middleware.Length == 0) _events.DispatchNamed(handlers, name, e);
+                else RunPacketMiddleware(middleware, 0, handlers, e);
                 break;
             case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
                 if (packet.Id is long id && _acks.TryRemove(id, out var answer))
@@ -305,6 +447,58 @@ public sealed class SocketIOSocket
                 OnClose(DisconnectReason.ClientNamespaceDisconnect);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Runs the middleware from <paramref name="from"/> on, synchronously while each completes at once (so
+    /// events keep their order when none awaits); the rest continues when one awaits.
+    /// </summary>
+    private void RunPacketMiddleware(Func<SocketIOEvent, ValueTask>[] middleware, int from, EventHandlerRegistry<SocketIOEvent>.Snapshot handlers, SocketIOEvent e)
+    {
+        for (int i = from; i < middleware.Length; i++)
+        {
+            ValueTask pending;
+            try
+            {
+                pending = middleware[i](e);
+            }
+            catch (Exception ex)
+            {
+                Reject(ex, e);
+                return;
+            }
+            if (!pending.IsCompletedSuccessfully)
+            {
+                _ = ContinuePacketMiddlewareAsync(pending, middleware, i + 1, handlers, e);
+                return;
+            }
+        }
+        if (Connected) _events.DispatchNamed(handlers, e.Name, e);
+    }
+
+    private async Task ContinuePacketMiddlewareAsync(ValueTask pending, Func<SocketIOEvent, ValueTask>[] middleware, int next, EventHandlerRegistry<SocketIOEvent>.Snapshot handlers, SocketIOEvent e)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Reject(ex, e);
+            return;
+        }
+        RunPacketMiddleware(middleware, next, handlers, e);
+    }
+
+    private void Reject(Exception ex, SocketIOEvent e)
+    {
+        var handlers = System.Threading.Volatile.Read(ref _errorHandlers);
+        if (handlers.Length == 0)
+        {
+            Namespace.Server.Logger.LogDebug("Socket.IO socket {Id} in {Namespace}: \"{Event}\" rejected by middleware: {Reason}", Id, Namespace.Name, e.Name, ex.Message);
+            return;
+        }
+        foreach (var handler in handlers) EventHandlerRegistry.Run(handler, ex, "error", LogHandlerFailure);
     }
 
     private void LogHandlerFailure(Exception ex, string eventName) =>

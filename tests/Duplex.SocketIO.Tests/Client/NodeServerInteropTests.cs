@@ -145,6 +145,43 @@ public sealed class NodeServerInteropTests
     }
 
     [Fact]
+    public async Task Catch_all_and_outgoing_listeners_run_in_order_and_see_buffered_emits_as_they_go_out()
+    {
+        await using var server = await NodeServer.StartAsync();
+        await using var client = new SocketIOClient(server.Uri, Waits.Fast());
+        var incoming = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var outgoing = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Action<SocketIOClientEvent> removed = e => incoming.Enqueue("removed:" + e.Name);
+        client.OnAny(e => incoming.Enqueue("second:" + e.Name));
+        client.PrependAny(e => incoming.Enqueue("first:" + e.Name));
+        client.OnAny(removed);
+        client.OffAny(removed);
+        Action<string, SocketIOArgs> dropped = (name, _) => outgoing.Enqueue("dropped:" + name);
+        client.OnAnyOutgoing((name, args) => outgoing.Enqueue($"{name}:{args.Get<string>(0)}"));
+        client.PrependAnyOutgoing((name, _) => outgoing.Enqueue("first:" + name));
+        client.OnAnyOutgoing(dropped);
+        client.OffAnyOutgoing(dropped);
+        Assert.Equal(2, client.ListenersAny().Count);
+        Assert.Equal(2, client.ListenersAnyOutgoing().Count);
+        var echoed = Waits.Signal<string>();
+        client.On<string>("echoed", value => echoed.TrySetResult(value!));
+
+        // Before connecting: one emit waits in the buffer, a volatile one is dropped (and never "sent").
+        await client.EmitAsync("echo", "buffered");
+        await client.Volatile.EmitAsync("echo", "dropped");
+        Assert.Empty(outgoing);
+        await client.ConnectAsync(Waits.Deadline);
+        Assert.Equal("buffered", await echoed.Within("the buffered echo"));
+        Assert.Equal("hi", await client.Timeout(Waits.Long).EmitWithAckAsync<string>("echo", "hi"));
+
+        Assert.Equal(["first:echo", "echo:buffered", "first:echo", "echo:hi"], outgoing.ToArray());
+        Assert.Equal(["first:echoed", "second:echoed"], incoming.ToArray());
+        client.OffAny().OffAnyOutgoing();
+        Assert.Empty(client.ListenersAny());
+        Assert.Empty(client.ListenersAnyOutgoing());
+    }
+
+    [Fact]
     public async Task Stays_on_polling_when_told_to()
     {
         await using var server = await NodeServer.StartAsync();

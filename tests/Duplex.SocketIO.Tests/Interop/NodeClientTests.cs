@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Duplex.SocketIO.Tests.Infrastructure;
 
@@ -155,6 +156,85 @@ public sealed class NodeClientTests
     }
 
     [Fact]
+    public async Task Catch_all_and_outgoing_listeners_run_in_order_and_see_emits_and_broadcasts_but_not_acks()
+    {
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket =>
+        {
+            var incoming = new ConcurrentQueue<string>();
+            var outgoing = new ConcurrentQueue<string>();
+            Action<SocketIOEvent> removed = e => incoming.Enqueue("removed:" + e.Name);
+            socket.OnAny(e => incoming.Enqueue("second:" + e.Name));
+            socket.PrependAny(e => incoming.Enqueue("first:" + e.Name));
+            socket.OnAny(removed);
+            socket.OffAny(removed);
+            Action<string, SocketIOArgs> dropped = (name, _) => outgoing.Enqueue("dropped:" + name);
+            socket.OnAnyOutgoing((name, args) => outgoing.Enqueue($"{name}:{args.Count}"));
+            socket.PrependAnyOutgoing((name, args) => outgoing.Enqueue("first:" + name));
+            socket.OnAnyOutgoing(dropped);
+            socket.OffAnyOutgoing(dropped);
+            socket.On("push-me", async e =>
+            {
+                await socket.EmitAsync("pushed", 1, new byte[] { 1, 2 });
+                var answer = await socket.Timeout(TimeSpan.FromSeconds(5)).EmitWithAckAsync<string>("question");
+                await e.AckAsync(answer);
+            });
+            socket.On("catch-all-log", e => e.AckAsync(new
+            {
+                incoming = incoming.ToArray(),
+                outgoing = outgoing.ToArray(),
+                any = socket.ListenersAny().Count,
+                anyOutgoing = socket.ListenersAnyOutgoing().Count,
+            }));
+        }));
+        await using var _ = server;
+        var step = (await NodeClient.RunAsync("catch-all", server.Url)).EnsureDone().Step("log");
+        var log = step.GetProperty("log");
+        string[] Strings(JsonElement e) => e.EnumerateArray().Select(x => x.GetString()!).ToArray();
+        Assert.Equal(["first:shout", "second:shout", "first:push-me", "second:push-me", "first:catch-all-log", "second:catch-all-log"], Strings(log.GetProperty("incoming")));
+        // A broadcast to all (io.emit), an emit with a binary part, one asking for an ack; the acks the
+        // server sent ("shout", "push-me") are not events.
+        Assert.Equal(["first:announce", "announce:1", "first:pushed", "pushed:2", "first:question", "question:0"], Strings(log.GetProperty("outgoing")));
+        Assert.Equal(2, log.GetProperty("any").GetInt32());
+        Assert.Equal(2, log.GetProperty("anyOutgoing").GetInt32());
+        Assert.Equal(["announce", "pushed", "question"], Strings(step.GetProperty("got")));
+    }
+
+    [Fact]
+    public async Task Socket_middleware_rewrites_events_and_a_rejection_goes_to_the_error_listeners_not_the_handlers()
+    {
+        var (server, _) = await StartChatAsync(io => io.OnConnection(socket =>
+        {
+            var seenByAny = new ConcurrentQueue<string>();
+            int handled = 0;
+            socket.OnAny(e => seenByAny.Enqueue(e.Name));
+            socket.Use(e =>
+            {
+                if (e.Name == "forbidden") throw new InvalidOperationException("not allowed: " + e.Args.Get<int>(0));
+            });
+            socket.Use(async e =>
+            {
+                if (e.Name != "echo") return;
+                if (e.Args.Get<string>(0) == "slow") await Task.Delay(50);
+                e.SetArgs(e.Args.Get<string>(0)!.ToUpperInvariant());
+            });
+            socket.On("forbidden", _ => Interlocked.Increment(ref handled));
+            socket.OnError(ex => socket.EmitAsync("rejected", ex.Message));
+            socket.On("middleware-log", e => e.AckAsync(new { any = seenByAny.ToArray(), handled }));
+        }));
+        await using var _ = server;
+        var step = (await NodeClient.RunAsync("packet-middleware", server.Url)).EnsureDone().Step("middleware");
+        // ChatApp's "echo" handler answers with its first argument, as the middleware left it.
+        Assert.Equal("HELLO", step.GetProperty("upper").GetString());
+        Assert.Equal("SLOW", step.GetProperty("slow").GetString());
+        Assert.False(step.GetProperty("answered").GetBoolean());
+        Assert.Equal(["not allowed: 1", "not allowed: 2"], step.GetProperty("rejected").EnumerateArray().Select(r => r.GetString()!).ToArray());
+        var log = step.GetProperty("log");
+        Assert.Equal(0, log.GetProperty("handled").GetInt32());
+        // Catch-all listeners run before the middleware, as in the reference: they saw the rejected events too.
+        Assert.Equal(["echo", "forbidden", "forbidden", "echo", "middleware-log"], log.GetProperty("any").EnumerateArray().Select(r => r.GetString()!).ToArray());
+    }
+
+    [Fact]
     public async Task Middleware_refusal_reaches_the_client_as_connect_error_with_message_and_data()
     {
         var (server, _) = await StartChatAsync(io => io.Use(socket =>
@@ -201,6 +281,87 @@ public sealed class NodeClientTests
         await using var _ = server;
         var run = (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-42" })).EnsureDone();
         Assert.Equal("/team-42", run.Step("welcome").GetProperty("welcome").GetString());
+    }
+
+    [Fact]
+    public async Task New_namespace_is_raised_for_named_and_dynamic_children_and_their_own_handlers_stay_theirs()
+    {
+        var created = new ConcurrentQueue<string>();
+        var ran = new ConcurrentQueue<(string Handler, string Socket)>();
+        var (server, _) = await StartChatAsync(io =>
+        {
+            io.OnNewNamespace(ns =>
+            {
+                created.Enqueue(ns.Name);
+                ns.OnConnection(socket =>
+                {
+                    ran.Enqueue((ns.Name, socket.Namespace.Name));
+                    return socket.EmitAsync("welcome", "own handler of " + ns.Name);
+                });
+            });
+            io.Of("/static");
+            io.Of("/static"); // exists: not raised again
+            io.Of(name => name.StartsWith("/team-", StringComparison.Ordinal));
+        });
+        await using var _ = server;
+        foreach (var team in new[] { "/team-7", "/team-8" })
+        {
+            var run = (await NodeClient.RunAsync("namespace", server.Url, new { path = team })).EnsureDone();
+            Assert.Equal("own handler of " + team, run.Step("welcome").GetProperty("welcome").GetString());
+        }
+        var again = (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-7" })).EnsureDone();
+        Assert.Equal("own handler of /team-7", again.Step("welcome").GetProperty("welcome").GetString());
+        Assert.Equal(["/static", "/team-7", "/team-8"], created.ToArray());
+        Assert.All(ran, r => Assert.Equal(r.Handler, r.Socket));
+        Assert.Equal(3, ran.Count);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task With_cleanup_an_empty_dynamic_child_is_removed_when_its_last_socket_leaves_or_its_creator_is_refused(bool cleanup)
+    {
+        var created = new ConcurrentQueue<string>();
+        var left = new SemaphoreSlim(0);
+        SocketIOServer? io = null;
+        var (server, _) = await StartChatAsync(s =>
+        {
+            io = s;
+            s.OnNewNamespace(ns => created.Enqueue(ns.Name));
+            s.Of(name => name.StartsWith("/team-", StringComparison.Ordinal))
+             .Use(socket =>
+             {
+                 if (socket.Namespace.Name == "/team-refused") throw new SocketIOConnectRefusedException("no");
+             })
+             .OnConnection(socket =>
+             {
+                 socket.OnDisconnect(_ => left.Release());
+                 return socket.EmitAsync("welcome", socket.Namespace.Name);
+             });
+        }, o => o.CleanupEmptyChildNamespaces = cleanup);
+        await using var _ = server;
+
+        async Task GoneAsync(string name)
+        {
+            // The removal follows the disconnect (or the refusal) on the server's side: bounded wait.
+            for (int i = 0; i < 200 && io!.HasNamespace(name); i++) await Task.Delay(25);
+        }
+        for (int round = 0; round < 2; round++)
+        {
+            (await NodeClient.RunAsync("namespace", server.Url, new { path = "/team-1" })).EnsureDone();
+            Assert.True(await left.WaitAsync(TimeSpan.FromSeconds(10)));
+            if (cleanup) await GoneAsync("/team-1");
+            Assert.Equal(!cleanup, io!.HasNamespace("/team-1"));
+
+            var refused = (await NodeClient.RunAsync("refused", server.Url, new { path = "/team-refused" })).EnsureDone();
+            Assert.Equal("no", refused.Step("connect_error").GetProperty("message").GetString());
+            if (cleanup) await GoneAsync("/team-refused");
+            Assert.Equal(!cleanup, io!.HasNamespace("/team-refused"));
+        }
+        // Each removed child is made anew (and announced again) by the next connection to its name.
+        string[] expected = cleanup ? ["/team-1", "/team-refused", "/team-1", "/team-refused"] : ["/team-1", "/team-refused"];
+        Assert.Equal(expected, created.ToArray());
+        Assert.True(io!.HasNamespace("/"));
     }
 
     [Theory]
