@@ -32,7 +32,8 @@ internal sealed class WebSocketTransport : EngineTransport
     public override string Name => "websocket";
 
     /// <summary>
-    /// While the writer waits with nothing to send: nothing queued, nothing in flight. As the reference's
+    /// While the writer waits with nothing to send: nothing queued, nothing in flight, and nothing the
+    /// connection holds unflushed (a flush deferred to the end of a read batch). As the reference's
     /// WebSocket transport, which is not writable from a send until the socket has taken its last packet;
     /// a volatile packet sent meanwhile is dropped, so a burst delivers what the socket keeps up with.
     /// </summary>
@@ -41,7 +42,7 @@ internal sealed class WebSocketTransport : EngineTransport
         get
         {
             AssertLockHeld();
-            return _writerWake is not null;
+            return _writerWake is not null && _socket.BufferedAmount == 0;
         }
     }
 
@@ -161,7 +162,11 @@ internal sealed class WebSocketTransport : EngineTransport
                     if (!Session.SwapQueuedLocked(ref batch))
                     {
                         if (!Session.IsOpen) break;
-                        wait = _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        // Completed synchronously on purpose: whoever queues the next packet runs this writer
+                        // on its own thread, up to the next wait. From a handler on a read loop (an ack, a
+                        // broadcast) the frames then join that loop's deferred flush: one write per read
+                        // batch, instead of a thread-pool hop and a flush per packet.
+                        wait = _writerWake = new TaskCompletionSource();
                     }
                 }
                 Session.SignalDrain(drained);
@@ -190,6 +195,9 @@ internal sealed class WebSocketTransport : EngineTransport
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketClosedException or IOException)
         {
+            // Off the stack of whoever queued the packet (it may be another session's handler): close
+            // handlers run on their own.
+            await Task.Yield();
             Session.Close(EngineCloseReason.TransportError, graceful: false);
         }
         await CloseQuietlyAsync(_socket).ConfigureAwait(false);

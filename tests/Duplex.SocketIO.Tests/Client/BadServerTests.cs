@@ -271,7 +271,15 @@ public sealed class BadServerTests
             o.MaxQueuedPackets = 50;
         }));
         await client.ConnectAsync().WaitAsync(Waits.Long);
-        int accepted = 0;
+        // One emit starts the POST that hangs; only once it has (the writer stuck holding what it took) is
+        // the queue filled, so nothing the writer takes later frees a slot.
+        await client.EmitAsync("e", -1);
+        int accepted = 1;
+        for (int wait = 0; Volatile.Read(ref posts) < 2; wait++)
+        {
+            Assert.True(wait < 2000, "the second POST never came");
+            await Task.Delay(10);
+        }
         InvalidOperationException? full = null;
         for (int i = 0; i < 200 && full is null; i++)
         {
