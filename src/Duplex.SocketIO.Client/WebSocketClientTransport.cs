@@ -74,7 +74,7 @@ internal sealed class WebSocketClientTransport : EngineIOClientTransport
                 EnginePacket packet;
                 if (message.IsText)
                 {
-                    if (!EnginePacket.TryParse(message.Text, out packet))
+                    if (!EnginePacket.TryParseUtf8(message.Data.Span, out packet))
                     {
                         Session.Close("parse error", new SocketIOProtocolException($"a WebSocket message is not an Engine.IO packet: {EngineIOClientSession.Describe(message.Text)}"));
                         return;

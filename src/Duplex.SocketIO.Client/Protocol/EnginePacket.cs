@@ -80,9 +80,24 @@ public sealed class EnginePacket
     /// <summary>As <see cref="ToFrame()"/>; with <paramref name="compress"/> false, a frame never compressed (RSV1 clear).</summary>
     internal PreparedMessage ToFrame(bool compress) => compress ? ToFrame() : _uncompressedFrame ??= MakeFrame(compress: false);
 
-    private PreparedMessage MakeFrame(bool compress) => Binary is not null
-        ? PreparedMessage.Create(Binary, WebSocketMessageType.Binary, compress)
-        : PreparedMessage.Create(Encoding.UTF8.GetBytes((char)('0' + (int)Type) + Text), WebSocketMessageType.Text, compress);
+    private PreparedMessage MakeFrame(bool compress)
+    {
+        if (Binary is not null) return PreparedMessage.Create(Binary, WebSocketMessageType.Binary, compress);
+        // The type digit and the text, encoded into a pooled buffer the frame is copied from.
+        int length = 1 + Encoding.UTF8.GetMaxByteCount(Text!.Length);
+        byte[]? rented = length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[512];
+        utf8[0] = (byte)('0' + (int)Type);
+        int written = 1 + Encoding.UTF8.GetBytes(Text, utf8[1..]);
+        try
+        {
+            return PreparedMessage.Create(utf8[..written], WebSocketMessageType.Text, compress);
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
     /// <summary>
     /// The packet's size as one WebSocket message (binary data, or the type digit and the text in UTF-8),
@@ -96,6 +111,20 @@ public sealed class EnginePacket
             if (length < 0) _wireLength = length = Binary?.Length ?? 1 + Encoding.UTF8.GetByteCount(Text!);
             return length;
         }
+    }
+
+    /// <summary>
+    /// Parses a WebSocket text frame's UTF-8 payload (valid UTF-8, as the WebSocket checked) into a text
+    /// packet, decoding the text once; false when it is not a text packet (<c>b</c> + base64 is polling's alone).
+    /// </summary>
+    internal static bool TryParseUtf8(ReadOnlySpan<byte> utf8, out EnginePacket packet)
+    {
+        packet = null!;
+        if (utf8.IsEmpty) return false;
+        int type = utf8[0] - '0';
+        if (type < 0 || type > (int)EnginePacketType.Noop) return false;
+        packet = new EnginePacket((EnginePacketType)type, utf8.Length == 1 ? "" : Encoding.UTF8.GetString(utf8[1..]), null);
+        return true;
     }
 
     /// <summary>Parses a text packet (a WebSocket text frame, or one item of a polling payload).</summary>

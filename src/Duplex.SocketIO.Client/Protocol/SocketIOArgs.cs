@@ -22,7 +22,17 @@ public sealed class SocketIOArgs : IReadOnlyList<JsonElement>
     internal static SocketIOArgs From(JsonElement? array, int skip, IReadOnlyList<byte[]> attachments, JsonSerializerOptions options)
     {
         if (array is not { ValueKind: JsonValueKind.Array } a) return new SocketIOArgs([], attachments, options);
-        return new SocketIOArgs(a.EnumerateArray().Skip(skip).ToArray(), attachments, options);
+        int count = Math.Max(0, a.GetArrayLength() - skip);
+        if (count == 0) return new SocketIOArgs([], attachments, options);
+        // One pass of the struct enumerator: indexing a JsonElement array can cost a scan per element.
+        var items = new JsonElement[count];
+        int index = -skip;
+        foreach (var item in a.EnumerateArray())
+        {
+            if (index >= 0) items[index] = item;
+            index++;
+        }
+        return new SocketIOArgs(items, attachments, options);
     }
 
     /// <summary>The name of an EVENT packet (<c>data[0]</c>; a numeric one as its digits), null when it has none.</summary>

@@ -109,20 +109,50 @@ public static class SocketIOEncoder
 
     private static EnginePacket[] Encode(SocketIOParser parser, SocketIOPacketType type, string nsp, long? id, Action<Utf8JsonWriter>? writeData, bool writeAlone = false)
     {
-        var attachments = new List<byte[]>();
-        var json = new ArrayBufferWriter<byte>(256);
-        if (writeData is not null)
+        // The JSON buffer, its writer and the attachment list are the thread's, reused packet after packet;
+        // an encode that runs inside another (a converter that emits) gets its own.
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
+        try
         {
-            // socket.io-parser has a binary form for EVENT and ACK only; every other packet is
-            // JSON.stringify'd whole, so its binary stays in the JSON (here: base64, System.Text.Json's
-            // form of byte[]) rather than becoming attachments of a packet no client could parse.
-            // MessagePack has bin anywhere.
-            using var collecting = parser.BinaryInEveryPacket || type is SocketIOPacketType.Event or SocketIOPacketType.Ack
-                ? BinaryPlaceholderConverter.Collect(attachments)
-                : BinaryPlaceholderConverter.Inline();
-            using var writer = new Utf8JsonWriter(json);
-            writeData(writer);
+            if (writeData is not null)
+            {
+                // socket.io-parser has a binary form for EVENT and ACK only; every other packet is
+                // JSON.stringify'd whole, so its binary stays in the JSON (here: base64, System.Text.Json's
+                // form of byte[]) rather than becoming attachments of a packet no client could parse.
+                // MessagePack has bin anywhere.
+                using var collecting = parser.BinaryInEveryPacket || type is SocketIOPacketType.Event or SocketIOPacketType.Ack
+                    ? BinaryPlaceholderConverter.Collect(scratch.Attachments)
+                    : BinaryPlaceholderConverter.Inline();
+                scratch.Writer.Reset(scratch.Json);
+                writeData(scratch.Writer);
+                scratch.Writer.Flush();
+            }
+            return parser.Encode(type, nsp, id, scratch.Json.WrittenSpan, scratch.Attachments, writeAlone);
         }
-        return parser.Encode(type, nsp, id, json.WrittenSpan, attachments, writeAlone);
+        finally
+        {
+            scratch.Clear();
+            t_scratch = scratch;
+        }
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
+
+    private sealed class Scratch
+    {
+        private const int KeptCapacity = 64 * 1024;
+        public ArrayBufferWriter<byte> Json = new(256);
+        public readonly Utf8JsonWriter Writer = new(Stream.Null);
+        public readonly List<byte[]> Attachments = [];
+
+        public void Clear()
+        {
+            Writer.Reset(Stream.Null);
+            Attachments.Clear();
+            // A large packet's buffer is not kept for the thread's life.
+            if (Json.Capacity > KeptCapacity) Json = new ArrayBufferWriter<byte>(256);
+            else Json.ResetWrittenCount();
+        }
     }
 }

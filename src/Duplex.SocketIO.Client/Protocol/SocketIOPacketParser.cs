@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 
 namespace Duplex.SocketIO;
@@ -60,14 +62,26 @@ public static class SocketIOPacketParser
         JsonElement? data = null;
         if (i < text.Length)
         {
+            // Into UTF-8 in a pooled buffer, then one value read into an element of its own (no document
+            // to clone and dispose); anything but whitespace after it is malformed, as for JsonDocument.Parse.
+            var json = text.AsSpan(i);
+            int max = Encoding.UTF8.GetMaxByteCount(json.Length);
+            byte[]? rented = max > 1024 ? ArrayPool<byte>.Shared.Rent(max) : null;
+            Span<byte> utf8 = rented ?? stackalloc byte[1024];
             try
             {
-                using var document = JsonDocument.Parse(text.AsMemory(i));
-                data = document.RootElement.Clone();
+                utf8 = utf8[..Encoding.UTF8.GetBytes(json, utf8)];
+                var reader = new Utf8JsonReader(utf8);
+                data = JsonElement.ParseValue(ref reader);
+                if (reader.Read()) return false;
             }
             catch (JsonException)
             {
                 return false;
+            }
+            finally
+            {
+                if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
             }
         }
 

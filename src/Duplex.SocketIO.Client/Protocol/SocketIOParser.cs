@@ -73,9 +73,22 @@ public abstract class SocketIOParser
 
         internal override EnginePacket[] Encode(SocketIOPacketType type, string nsp, long? id, ReadOnlySpan<byte> json, List<byte[]> attachments, bool writeAlone)
         {
-            var text = Header(type, nsp, id, attachments.Count, json.Length);
-            text.Append(Encoding.UTF8.GetString(json));
-            return Messages(text.ToString(), attachments, writeAlone);
+            // The header and the JSON decoded straight into the one string the packet keeps.
+            Span<char> header = stackalloc char[64];
+            int headerLength = WriteHeader(header, type, nsp, id, attachments.Count);
+            if (headerLength < 0) // a namespace too long for the header buffer: the general way
+            {
+                var text = Header(type, nsp, id, attachments.Count, json.Length);
+                text.Append(Encoding.UTF8.GetString(json));
+                return Messages(text.ToString(), attachments, writeAlone);
+            }
+            var parts = new TextParts(header[..headerLength], json);
+            string packetText = string.Create(headerLength + Encoding.UTF8.GetCharCount(json), parts, static (span, p) =>
+            {
+                p.Header.CopyTo(span);
+                Encoding.UTF8.GetChars(p.Json, span[p.Header.Length..]);
+            });
+            return Messages(packetText, attachments, writeAlone);
         }
 
         internal override EnginePacket[] Encode(SocketIOPacket packet)
@@ -83,6 +96,43 @@ public abstract class SocketIOParser
             var text = Header(packet.Type, packet.Namespace, packet.Id, packet.Attachments.Count, 64);
             if (packet.Data is { } json) text.Append(json.GetRawText());
             return Messages(text.ToString(), packet.Attachments, writeAlone: false);
+        }
+
+        private readonly ref struct TextParts(ReadOnlySpan<char> header, ReadOnlySpan<byte> json)
+        {
+            public readonly ReadOnlySpan<char> Header = header;
+            public readonly ReadOnlySpan<byte> Json = json;
+        }
+
+        /// <summary>The header as <see cref="Header"/> writes it, into <paramref name="into"/>; -1 when it does not fit.</summary>
+        private static int WriteHeader(Span<char> into, SocketIOPacketType type, string nsp, long? id, int attachments)
+        {
+            if (attachments > 0)
+                type = type is SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck ? SocketIOPacketType.BinaryAck : SocketIOPacketType.BinaryEvent;
+            else if (type == SocketIOPacketType.BinaryEvent) type = SocketIOPacketType.Event;
+            else if (type == SocketIOPacketType.BinaryAck) type = SocketIOPacketType.Ack;
+            into[0] = (char)('0' + (int)type);
+            int n = 1, written;
+            if (attachments > 0)
+            {
+                if (!attachments.TryFormat(into[n..], out written, default, System.Globalization.CultureInfo.InvariantCulture)) return -1;
+                n += written;
+                if (n >= into.Length) return -1;
+                into[n++] = '-';
+            }
+            if (nsp != "/")
+            {
+                if (n + nsp.Length + 1 > into.Length) return -1;
+                nsp.CopyTo(into[n..]);
+                n += nsp.Length;
+                into[n++] = ',';
+            }
+            if (id is long ackId)
+            {
+                if (!ackId.TryFormat(into[n..], out written, default, System.Globalization.CultureInfo.InvariantCulture)) return -1;
+                n += written;
+            }
+            return n;
         }
 
         private static StringBuilder Header(SocketIOPacketType type, string nsp, long? id, int attachments, int dataLength)

@@ -122,7 +122,7 @@ internal sealed class WebSocketTransport : EngineTransport
                 EnginePacket packet;
                 if (message.IsText)
                 {
-                    if (!EnginePacket.TryParse(message.Text, out packet) || packet.IsBinary)
+                    if (!EnginePacket.TryParseUtf8(message.Data.Span, out packet))
                     {
                         Session.Close(EngineCloseReason.ParseError, graceful: false);
                         return;
