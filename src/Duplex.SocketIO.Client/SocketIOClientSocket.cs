@@ -445,7 +445,7 @@ public sealed class SocketIOClientSocket
                 var data = packet.Data!.Value;
                 var first = data[0];
                 string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
-                var e = new SocketIOClientEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
+                var e = new SocketIOClientEvent(this, name, SocketIOArgs.From(data, 1, packet.ReceivedAttachments, JsonOptions), packet.Id);
                 lock (_gate)
                 {
                     if (!ReferenceEquals(_session, session)) return;
@@ -460,7 +460,7 @@ public sealed class SocketIOClientSocket
                 DispatchEvent(e);
                 break;
             case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
-                if (packet.Id is long id) _acks.Complete(id, SocketIOArgs.From(packet.Data, 0, packet.Attachments, JsonOptions));
+                if (packet.Id is long id) _acks.Complete(id, SocketIOArgs.From(packet.Data, 0, packet.ReceivedAttachments, JsonOptions));
                 break;
         }
     }

@@ -28,7 +28,7 @@ public static class SocketIOEncoder
         {
             writer.WriteStartArray();
             writer.WriteStringValue(eventName);
-            foreach (var arg in args) SocketIOJson.Write(writer, arg, options);
+            for (int i = 0; i < args.Count; i++) SocketIOJson.Write(writer, args[i], options);
             writer.WriteEndArray();
         });
 
@@ -44,7 +44,7 @@ public static class SocketIOEncoder
         Encode(parser, SocketIOPacketType.Ack, nsp, id, writer =>
         {
             writer.WriteStartArray();
-            foreach (var arg in args) SocketIOJson.Write(writer, arg, options);
+            for (int i = 0; i < args.Count; i++) SocketIOJson.Write(writer, args[i], options);
             writer.WriteEndArray();
         });
 

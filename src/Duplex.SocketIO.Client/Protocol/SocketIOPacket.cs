@@ -31,8 +31,14 @@ public sealed class SocketIOPacket
     /// The binary parts received so far, in placeholder order: the receiver adds each binary message that
     /// follows the text part until <see cref="IsComplete"/>.
     /// </summary>
-    public List<byte[]> Attachments { get; } = new();
+    public List<byte[]> Attachments => _attachments ??= new();
+
+    // Made when first asked for: most packets have no binary parts.
+    private List<byte[]>? _attachments;
+
+    /// <summary>The attachments for reading, without making a list for a packet that has none.</summary>
+    internal IReadOnlyList<byte[]> ReceivedAttachments => _attachments ?? (IReadOnlyList<byte[]>)Array.Empty<byte[]>();
 
     /// <summary>True once all <see cref="AttachmentCount"/> attachments are in <see cref="Attachments"/> (at once for a packet without binary parts).</summary>
-    public bool IsComplete => Attachments.Count >= AttachmentCount;
+    public bool IsComplete => (_attachments?.Count ?? 0) >= AttachmentCount;
 }

@@ -37,8 +37,9 @@ public sealed class EngineIOSession
     private bool _upgrading;
     private CancellationTokenSource? _upgradeCancel;
 
-    private readonly Timer _pingTimer;
-    private readonly Timer _pongTimer;
+    // One timer for the heartbeat: due at the next ping while no pong is awaited (_pongDeadline 0),
+    // else at the awaited pong's deadline. A session's only timer while it is open.
+    private readonly Timer _heartbeat;
     private Timer? _closeDeliveryTimer;
     private string? _closeReason;
     private bool _discarded;
@@ -59,8 +60,7 @@ public sealed class EngineIOSession
         IsSecure = request.IsHttps;
         User = handshake.User;
         CreatedAt = DateTimeOffset.UtcNow;
-        _pingTimer = new Timer(static s => ((EngineIOSession)s!).OnPingDue(), this, Timeout.Infinite, Timeout.Infinite);
-        _pongTimer = new Timer(static s => ((EngineIOSession)s!).Close(EngineCloseReason.PingTimeout, graceful: false), this, Timeout.Infinite, Timeout.Infinite);
+        _heartbeat = new Timer(static s => ((EngineIOSession)s!).OnHeartbeatDue(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     /// <summary>The session id, the <c>sid</c> of the open packet and of the client's later requests: 20 random base64url characters.</summary>
@@ -156,7 +156,7 @@ public sealed class EngineIOSession
     internal void Start()
     {
         Send(EnginePacket.Create(EnginePacketType.Open, OpenPacketJson(polling: _transport is PollingTransport)));
-        _pingTimer.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
+        _heartbeat.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
     }
 
     // ───────────────────────────── sending ─────────────────────────────
@@ -266,11 +266,17 @@ public sealed class EngineIOSession
 
     // ───────────────────────────── heartbeat ─────────────────────────────
 
-    private void OnPingDue()
+    private void OnHeartbeatDue()
     {
-        if (!Send(EnginePacket.PingPacket)) return;
+        if (Volatile.Read(ref _pongDeadline) != 0)
+        {
+            Close(EngineCloseReason.PingTimeout, graceful: false);
+            return;
+        }
+        // The pong's deadline is armed before the ping goes out, so a pong, however quick, finds it to clear.
         Volatile.Write(ref _pongDeadline, Stopwatch.GetTimestamp() + (long)(_options.PingTimeout.TotalSeconds * Stopwatch.Frequency));
-        _pongTimer.Change(_options.PingTimeout, Timeout.InfiniteTimeSpan);
+        _heartbeat.Change(_options.PingTimeout, Timeout.InfiniteTimeSpan);
+        if (!Send(EnginePacket.PingPacket)) Volatile.Write(ref _pongDeadline, 0);
     }
 
     // When the unanswered ping's timeout passes (Stopwatch timestamp), or 0. The pong timer acts on it,
@@ -294,8 +300,7 @@ public sealed class EngineIOSession
         {
             case EnginePacketType.Pong:
                 Volatile.Write(ref _pongDeadline, 0);
-                _pongTimer.Change(Timeout.Infinite, Timeout.Infinite);
-                if (IsOpen) _pingTimer.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
+                if (IsOpen) _heartbeat.Change(_options.PingInterval, Timeout.InfiniteTimeSpan);
                 break;
             case EnginePacketType.Ping:
                 // Engine.IO v4: the server pings, the client answers; a client ping is an error.
@@ -353,8 +358,7 @@ public sealed class EngineIOSession
             if (deferRemoval)
                 _closeDeliveryTimer = new Timer(static s => ((EngineIOSession)s!).FinishClose(), this, _options.CloseDeliveryTimeout, Timeout.InfiniteTimeSpan);
         }
-        _pingTimer.Change(Timeout.Infinite, Timeout.Infinite);
-        _pongTimer.Change(Timeout.Infinite, Timeout.Infinite);
+        _heartbeat.Change(Timeout.Infinite, Timeout.Infinite);
         wake?.TrySetResult();
         drain?.TrySetResult(false);
         if (!deferRemoval) _server.Remove(this);

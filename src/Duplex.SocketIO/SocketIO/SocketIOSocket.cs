@@ -25,7 +25,11 @@ public sealed class SocketIOSocket
     private Func<Exception, ValueTask>[] _errorHandlers = [];
     private Func<string, ValueTask>[] _disconnectingHandlers = [];
     private Func<string, ValueTask>[] _disconnectHandlers = [];
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>> _acks = new();
+    // Made at the first emit that asks for an ack: most sockets never do, and the table is large.
+    private ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>>? _acks;
+
+    private ConcurrentDictionary<long, TaskCompletionSource<SocketIOArgs>> Acks =>
+        _acks ?? Interlocked.CompareExchange(ref _acks, new(), null) ?? _acks;
     private int _connected;
     private int _closing;
 
@@ -360,12 +364,12 @@ public sealed class SocketIOSocket
     internal Task<SocketIOArgs> ExpectAck(long id)
     {
         var answer = new TaskCompletionSource<SocketIOArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _acks[id] = answer;
-        if (!Connected && _acks.TryRemove(id, out _)) answer.TrySetException(new SocketIODisconnectedException("not connected"));
+        Acks[id] = answer;
+        if (!Connected && Acks.TryRemove(id, out _)) answer.TrySetException(new SocketIODisconnectedException("not connected"));
         return answer.Task;
     }
 
-    internal void ForgetAck(long id) => _acks.TryRemove(id, out _);
+    internal void ForgetAck(long id) => _acks?.TryRemove(id, out _);
 
     internal bool SendPackets(EnginePacket[] packets, EngineSendFlags flags = EngineSendFlags.None) => Connected && Connection.Engine.Send(packets, flags);
 
@@ -431,7 +435,7 @@ public sealed class SocketIOSocket
                 var data = packet.Data!.Value;
                 var first = data[0];
                 string name = first.ValueKind == JsonValueKind.String ? first.GetString()! : first.GetRawText();
-                var e = new SocketIOEvent(this, name, SocketIOArgs.From(data, 1, packet.Attachments, JsonOptions), packet.Id);
+                var e = new SocketIOEvent(this, name, SocketIOArgs.From(data, 1, packet.ReceivedAttachments, JsonOptions), packet.Id);
                 // The reference's order: catch-all listeners, then the socket's middleware, then the event's handlers.
                 var handlers = _events.Current;
                 _events.DispatchAny(handlers, name, e);
@@ -440,8 +444,8 @@ public sealed class SocketIOSocket
                 else RunPacketMiddleware(middleware, 0, handlers, e);
                 break;
             case SocketIOPacketType.Ack or SocketIOPacketType.BinaryAck:
-                if (packet.Id is long id && _acks.TryRemove(id, out var answer))
-                    answer.TrySetResult(SocketIOArgs.From(packet.Data, 0, packet.Attachments, JsonOptions));
+                if (packet.Id is long id && _acks is { } acks && acks.TryRemove(id, out var answer))
+                    answer.TrySetResult(SocketIOArgs.From(packet.Data, 0, packet.ReceivedAttachments, JsonOptions));
                 break;
             case SocketIOPacketType.Disconnect:
                 OnClose(DisconnectReason.ClientNamespaceDisconnect);
@@ -515,8 +519,9 @@ public sealed class SocketIOSocket
         Namespace.Adapter.DeleteAll(Id);
         Namespace.Remove(this);
         Connection.Remove(this);
-        foreach (var id in _acks.Keys)
-            if (_acks.TryRemove(id, out var answer)) answer.TrySetException(new SocketIODisconnectedException(reason));
+        if (_acks is { } waiting)
+            foreach (var id in waiting.Keys)
+                if (waiting.TryRemove(id, out var answer)) answer.TrySetException(new SocketIODisconnectedException(reason));
         foreach (var handler in _disconnectHandlers) EventHandlerRegistry.Run(handler, reason, "disconnect", LogHandlerFailure);
     }
 }
