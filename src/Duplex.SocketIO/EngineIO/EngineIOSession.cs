@@ -174,7 +174,7 @@ public sealed class EngineIOSession
     /// <summary>As <see cref="Send(EnginePacket)"/>, with <paramref name="flags"/> (a volatile packet is dropped unless <see cref="IsWritable"/>).</summary>
     public bool Send(EnginePacket packet, EngineSendFlags flags)
     {
-        TaskCompletionSource? wake;
+        TransportWake wake;
         lock (_gate)
         {
             if (!CanQueueLocked(flags, packet.WireLength, 1, out var overflow))
@@ -187,7 +187,7 @@ public sealed class EngineIOSession
             _queuedPackets++;
             wake = _transport.TakeWakeLocked();
         }
-        wake?.TrySetResult();
+        wake.Signal();
         return true;
     }
 
@@ -197,7 +197,7 @@ public sealed class EngineIOSession
     /// </summary>
     public bool Send(IReadOnlyList<EnginePacket> packets, EngineSendFlags flags)
     {
-        TaskCompletionSource? wake;
+        TransportWake wake;
         long bytes = 0;
         for (int i = 0; i < packets.Count; i++) bytes += packets[i].WireLength;
         lock (_gate)
@@ -212,7 +212,7 @@ public sealed class EngineIOSession
             _queuedPackets += packets.Count;
             wake = _transport.TakeWakeLocked();
         }
-        wake?.TrySetResult();
+        wake.Signal();
         return true;
     }
 
@@ -330,7 +330,7 @@ public sealed class EngineIOSession
 
     internal void Close(string reason, bool graceful)
     {
-        TaskCompletionSource? wake;
+        TransportWake wake;
         TaskCompletionSource<bool>? drain;
         bool deferRemoval;
         lock (_gate)
@@ -359,7 +359,7 @@ public sealed class EngineIOSession
                 _closeDeliveryTimer = new Timer(static s => ((EngineIOSession)s!).FinishClose(), this, _options.CloseDeliveryTimeout, Timeout.InfiniteTimeSpan);
         }
         _heartbeat.Change(Timeout.Infinite, Timeout.Infinite);
-        wake?.TrySetResult();
+        wake.Signal();
         drain?.TrySetResult(false);
         if (!deferRemoval) _server.Remove(this);
         _logger.LogDebug("Engine.IO session {Sid} closed: {Reason}", Id, reason);
@@ -582,7 +582,7 @@ public sealed class EngineIOSession
         {
             flushPoll?.Dispose();
         }
-        TaskCompletionSource? pollWake = null;
+        TransportWake pollWake = default;
         lock (_gate)
         {
             _upgrading = false;
@@ -604,7 +604,7 @@ public sealed class EngineIOSession
         }
         timeout.CancelAfter(Timeout.Infinite);
         lock (_gate) _upgradeCancel = null;
-        pollWake?.TrySetResult();
+        pollWake.Signal();
         _logger.LogDebug("Engine.IO session {Sid} upgraded to websocket", Id);
         await candidate.RunAsync().ConfigureAwait(false);
     }

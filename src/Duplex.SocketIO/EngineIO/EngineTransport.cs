@@ -29,9 +29,9 @@ internal abstract class EngineTransport
 
     /// <summary>
     /// Takes the signal of whoever waits for packets on this transport (a pending poll, the WebSocket
-    /// writer), to be set once the lock is released; null when nobody waits.
+    /// writer), to be set once the lock is released; the default (no one) when nobody waits.
     /// </summary>
-    public abstract TaskCompletionSource? TakeWakeLocked();
+    public abstract TransportWake TakeWakeLocked();
 
     /// <summary>
     /// True when a session closing now should stay findable until this transport's next request

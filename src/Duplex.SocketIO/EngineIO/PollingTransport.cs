@@ -31,12 +31,12 @@ internal sealed class PollingTransport : EngineTransport
         }
     }
 
-    public override TaskCompletionSource? TakeWakeLocked()
+    public override TransportWake TakeWakeLocked()
     {
         AssertLockHeld();
         var wake = _pollWake;
         _pollWake = null;
-        return wake;
+        return wake is null ? default : new TransportWake(wake);
     }
 
     public override bool DefersCloseLocked
@@ -64,13 +64,13 @@ internal sealed class PollingTransport : EngineTransport
     /// </summary>
     internal void ReleasePendingPoll()
     {
-        TaskCompletionSource? wake;
+        TransportWake wake;
         lock (Session.Gate)
         {
             if (!Session.IsCurrentLocked(this)) return;
             wake = TakeWakeLocked();
         }
-        wake?.TrySetResult();
+        wake.Signal();
     }
 
     private async Task HandlePollAsync(HttpContext context)

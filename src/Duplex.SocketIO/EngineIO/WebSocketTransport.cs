@@ -13,7 +13,10 @@ internal sealed class WebSocketTransport : EngineTransport
     private readonly WebSocketConnection _socket;
     // One enumerator for the whole life of the WebSocket: the probe exchange and the read loop after it.
     private readonly IAsyncEnumerator<WebSocketMessage> _messages;
-    private TaskCompletionSource? _writerWake;
+    // The writer's wait, reused: armed under the session's lock when the writer has nothing to send
+    // (_writerWaiting), set by whoever queues the next packet.
+    private readonly ReusableSignal _writerWake = new();
+    private bool _writerWaiting;
     // permessage-deflate with the server's context carried over between messages: a prepared frame is
     // never compressed for such a connection (the engine's broadcast rule), so packets go through the
     // connection's own deflater instead, as the reference's per-socket compression does.
@@ -42,16 +45,16 @@ internal sealed class WebSocketTransport : EngineTransport
         get
         {
             AssertLockHeld();
-            return _writerWake is not null && _socket.BufferedAmount == 0;
+            return _writerWaiting && _socket.BufferedAmount == 0;
         }
     }
 
-    public override TaskCompletionSource? TakeWakeLocked()
+    public override TransportWake TakeWakeLocked()
     {
         AssertLockHeld();
-        var wake = _writerWake;
-        _writerWake = null;
-        return wake;
+        if (!_writerWaiting) return default;
+        _writerWaiting = false;
+        return new TransportWake(_writerWake);
     }
 
     public override bool DefersCloseLocked => false;
@@ -151,7 +154,8 @@ internal sealed class WebSocketTransport : EngineTransport
         {
             while (true)
             {
-                TaskCompletionSource? wait = null;
+                ValueTask wait = default;
+                bool waiting = false;
                 TaskCompletionSource<bool>? drained;
                 batch.Clear();
                 lock (Session.Gate)
@@ -166,13 +170,14 @@ internal sealed class WebSocketTransport : EngineTransport
                         // on its own thread, up to the next wait. From a handler on a read loop (an ack, a
                         // broadcast) the frames then join that loop's deferred flush: one write per read
                         // batch, instead of a thread-pool hop and a flush per packet.
-                        wait = _writerWake = new TaskCompletionSource();
+                        wait = _writerWake.Arm();
+                        _writerWaiting = waiting = true;
                     }
                 }
                 Session.SignalDrain(drained);
-                if (wait is not null)
+                if (waiting)
                 {
-                    await wait.Task.ConfigureAwait(false);
+                    await wait.ConfigureAwait(false);
                     continue;
                 }
                 for (int i = 0; i < batch.Count; i++)
