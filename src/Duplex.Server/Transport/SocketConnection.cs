@@ -139,6 +139,7 @@ internal sealed class SocketConnection : ConnectionContext, IDuplexPipe, IFeatur
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _abortReason ??= abortReason;
+        _output.OnSocketClosing();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);

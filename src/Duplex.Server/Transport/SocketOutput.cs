@@ -122,6 +122,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private bool _sending;      // a sender owns the head: it alone gathers, sends and marks bytes sent
     private bool _writerDone;
     private bool _shutdownDone;
+    private volatile bool _socketClosed; // the connection aborted and disposed the socket: no shutdown to send
     private bool _cancelNext;
     private Exception? _failed; // the socket failed: every flush from now on is completed
     private bool _waiting;      // a FlushAsync returned _wait's pending task (only while _sending)
@@ -392,6 +393,9 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     }
 
     /// <summary>The sender is done (all sent, or failed). A completed writer's socket stops sending (FIN).</summary>
+    /// <summary>The connection is about to dispose the socket (an abort): the output sends no shutdown of its own.</summary>
+    internal void OnSocketClosing() => _socketClosed = true;
+
     private void FinishSendingLocked()
     {
         Debug.Assert(Monitor.IsEntered(this));
@@ -408,7 +412,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
                 _shutdownDone = true;
                 try
                 {
-                    if (_failed is null) _socket.Shutdown(SocketShutdown.Send);
+                    // An aborted connection's socket is gone already: shutting it down would only throw.
+                    if (_failed is null && !_socketClosed) _socket.Shutdown(SocketShutdown.Send);
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {

@@ -183,6 +183,9 @@ internal sealed class WebSocketTransport : EngineTransport
                 for (int i = 0; i < batch.Count; i++)
                 {
                     var packet = batch[i].Packet;
+                    // A packet written alone must reach the socket now, not join the deferred flush of a
+                    // read loop this writer may be running on (the next packets would go in the same write).
+                    if (packet.WriteAlone) await Task.Yield();
                     var frame = batch[i].ToFrame();
                     if (_compressesOwnMessages) await _socket.SendAsync(frame.Payload, frame.Type, frame.Compress).ConfigureAwait(false);
                     else await _socket.SendAsync(frame).ConfigureAwait(false);

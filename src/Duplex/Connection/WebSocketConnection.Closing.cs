@@ -66,6 +66,11 @@ public sealed partial class WebSocketConnection
         _byteBucket?.Dispose();
         FailPendingPings();
 
+        // The close timer's StopReading must not run on the pipes once they are released (it would
+        // throw on a disposed reader at the lifetime's cancel below, once per connection).
+        Interlocked.Exchange(ref _readStopArmed, 1);
+        _stopReading.Dispose();
+
         // Wake a sender stuck on a peer that stopped reading, then take the lock so no one is
         // writing while the output is completed.
         _transport.Output.CancelPendingFlush();
@@ -117,7 +122,7 @@ public sealed partial class WebSocketConnection
     private void StartCloseTimer()
     {
         if (Interlocked.Exchange(ref _readStopArmed, 1) == 0)
-            _lifetime.Token.UnsafeRegister(static state => ((WebSocketConnection)state!).StopReading(), this);
+            _stopReading = _lifetime.Token.UnsafeRegister(static state => ((WebSocketConnection)state!).StopReading(), this);
         _lifetime.CancelAfter(_options.CloseTimeout);
     }
 

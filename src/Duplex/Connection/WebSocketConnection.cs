@@ -47,6 +47,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private long _bufferedBytes;                  // accepted for sending, not yet on the socket
     private int _slowClosed;                      // 1 once a slow consumer was told to close
     private int _readStopArmed;                   // 1 once the close timer runs
+    private CancellationTokenRegistration _stopReading; // the close timer's StopReading, disposed before the pipes are released
     private long _lastReceived;                   // Stopwatch timestamp of the latest bytes from the peer
     private long _heartbeatPingSentAt;            // Stopwatch timestamp of the unanswered keep-alive ping, or 0
     private long _pingCounter;                    // payloads of PingAsync's pings
