@@ -34,6 +34,8 @@ public static class DuplexListenOptionsExtensions
     /// connection's first request is a plain, valid WebSocket handshake for a literal path mapped with
     /// <c>MapWebSocket(path, connection => …)</c>, Duplex answers the 101 itself and runs the connection on
     /// Kestrel's transport pipes — no HTTP/1.1 connection object, no upgrade stream, no copy between them.
+    /// Duplex.SocketIO's endpoint (<c>MapSocketIO</c>, <c>MapEngineIO</c>) is served here too for sessions
+    /// opened straight over WebSocket, when its options need nothing from the HTTP request.
     /// Everything else (other requests, other paths, anything unusual in the request, refusals) goes
     /// to ASP.NET Core untouched, with the bytes the fast path looked at.
     /// <para>
