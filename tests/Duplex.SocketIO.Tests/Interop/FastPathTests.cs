@@ -16,12 +16,13 @@ public sealed class FastPathTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
-    private static Task<SocketIOTestServer> StartAsync(bool fastPath, Action<SocketIOOptions>? options = null)
+    private static Task<SocketIOTestServer> StartAsync(bool fastPath, Action<SocketIOOptions>? options = null, Action<SocketIOServer>? extra = null)
     {
         var app = new ChatApp();
         return SocketIOTestServer.StartAsync(io =>
         {
             app.Configure(io);
+            extra?.Invoke(io);
             io.OnConnection(socket => socket.On("handshake", e =>
             {
                 var h = socket.Handshake;
@@ -151,16 +152,25 @@ public sealed class FastPathTests
     [Theory]
     [InlineData("allow-request")]
     [InlineData("cookie")]
+    [InlineData("initial-headers")]
+    [InlineData("headers")]
     public async Task Options_that_need_the_HttpContext_keep_the_upgrade_on_the_full_path(string option)
     {
         await using var server = await StartAsync(fastPath: true, o =>
         {
             if (option == "allow-request") o.AllowRequest = _ => ValueTask.FromResult<string?>(null);
-            else o.CookieName = "io";
+            if (option == "cookie") o.CookieName = "io";
+        }, io =>
+        {
+            if (option == "initial-headers") io.Engine.InitialHeaders += (headers, _) => headers["X-Hook"] = "initial";
+            if (option == "headers") io.Engine.Headers += (headers, _) => headers["X-Hook"] = "every";
         });
         var head = await SendUpgradeAsync(server, "/socket.io/?EIO=4&transport=websocket", wholeResponse: false);
         Assert.StartsWith("HTTP/1.1 101 ", head);
         Assert.Contains("\r\nServer: Kestrel\r\n", head);
+        // The hooks' headers are on the 101, as without the fast path.
+        if (option == "initial-headers") Assert.Contains("\r\nX-Hook: initial\r\n", head);
+        if (option == "headers") Assert.Contains("\r\nX-Hook: every\r\n", head);
     }
 
     [Fact]
