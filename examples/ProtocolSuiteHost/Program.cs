@@ -2,8 +2,10 @@
 // github:socketio/socket.io-protocol, test-suite/), configured as their READMEs give it:
 //   dotnet run --project examples/ProtocolSuiteHost -- engine.io [--port 3000]
 //   dotnet run --project examples/ProtocolSuiteHost -- socket.io [--port 3000]
+// --fast-path serves the listener with UseDuplexFastPath(), as `duplex serve` does.
 // then `npm test` in the suite's test-suite/ directory.
 using System.Net;
+using Duplex.Server;
 using System.Text.Json;
 using Duplex.SocketIO;
 using Duplex.SocketIO.EngineIO;
@@ -12,15 +14,19 @@ string mode = args.Length > 0 ? args[0] : "";
 int port = 3000;
 for (int i = 1; i + 1 < args.Length; i++)
     if (args[i] == "--port") port = int.Parse(args[i + 1]);
+bool fastPath = args.Contains("--fast-path");
 if (mode is not ("engine.io" or "socket.io"))
 {
-    Console.Error.WriteLine("usage: ProtocolSuiteHost engine.io|socket.io [--port 3000]");
+    Console.Error.WriteLine("usage: ProtocolSuiteHost engine.io|socket.io [--port 3000] [--fast-path]");
     return 1;
 }
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
+{
+    if (fastPath) listen.UseDuplexFastPath();
+}));
 var app = builder.Build();
 
 if (mode == "engine.io")

@@ -35,6 +35,18 @@ public static class WebSocketEndpointRouteBuilderExtensions
         return Map(endpoints, pattern, new WebSocketUpgrade((connection, _) => handler(connection), options, RegistryFor(endpoints.ServiceProvider), handler));
     }
 
+    /// <summary>
+    /// Maps a WebSocket endpoint whose handler takes the <see cref="HttpContext"/>, of which
+    /// <paramref name="fastPath"/> serves the requests it accepts on the connection-level fast path.
+    /// </summary>
+    internal static IEndpointConventionBuilder MapWebSocket(this IEndpointRouteBuilder endpoints, string pattern,
+        Func<WebSocketConnection, HttpContext, Task> handler, FastPathEndpoint fastPath, Action<WebSocketEndpointOptions>? configure)
+    {
+        var options = new WebSocketEndpointOptions();
+        configure?.Invoke(options);
+        return Map(endpoints, pattern, new WebSocketUpgrade(handler, options, RegistryFor(endpoints.ServiceProvider)) { FastPath = fastPath });
+    }
+
     private static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints, string pattern, WebSocketUpgrade upgrade) =>
         endpoints.Map(pattern, upgrade.HandleAsync)
             .WithMetadata(new WebSocketEndpointMetadata(upgrade))

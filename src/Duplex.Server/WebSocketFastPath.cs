@@ -4,10 +4,12 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Duplex.Protocol;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.WebUtilities;
@@ -32,6 +34,8 @@ public static class DuplexListenOptionsExtensions
     /// connection's first request is a plain, valid WebSocket handshake for a literal path mapped with
     /// <c>MapWebSocket(path, connection => …)</c>, Duplex answers the 101 itself and runs the connection on
     /// Kestrel's transport pipes — no HTTP/1.1 connection object, no upgrade stream, no copy between them.
+    /// Duplex.SocketIO's endpoint (<c>MapSocketIO</c>, <c>MapEngineIO</c>) is served here too for sessions
+    /// opened straight over WebSocket, when its options need nothing from the HTTP request.
     /// Everything else (other requests, other paths, anything unusual in the request, refusals) goes
     /// to ASP.NET Core untouched, with the bytes the fast path looked at.
     /// <para>
@@ -83,11 +87,20 @@ internal sealed class WebSocketFastPath
         if (upgraded is { } running) await Run(running).ConfigureAwait(false);
     }
 
-    private Task Run(Upgraded upgraded) =>
-        WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, upgraded.Upgrade.Registry, _logger,
-            upgraded.LimitedAddress is null ? null : upgraded.Upgrade, upgraded.LimitedAddress);
+    private Task Run(Upgraded upgraded)
+    {
+        var limits = upgraded.LimitedAddress is null ? null : upgraded.Upgrade;
+        if (upgraded.Request is { } request)
+        {
+            // An endpoint that judged the request: its handler gets what the judge saw.
+            return WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, s) => s.Endpoint.Handler(c, s.Request), (Endpoint: upgraded.Upgrade.FastPath!, Request: request),
+                upgraded.Upgrade.Registry, _logger, limits, upgraded.LimitedAddress);
+        }
+        return WebSocketUpgrade.RunAsync(upgraded.WebSocket, static (c, handler) => handler(c), upgraded.Upgrade.ContextFreeHandler!, upgraded.Upgrade.Registry, _logger,
+            limits, upgraded.LimitedAddress);
+    }
 
-    private readonly record struct Upgraded(WebSocketConnection WebSocket, WebSocketUpgrade Upgrade, IPAddress? LimitedAddress);
+    private readonly record struct Upgraded(WebSocketConnection WebSocket, WebSocketUpgrade Upgrade, IPAddress? LimitedAddress, FastPathRequest? Request);
 
     /// <summary>
     /// The handshake: the WebSocket when this connection was upgraded here; null when it went to ASP.NET
@@ -119,7 +132,7 @@ internal sealed class WebSocketFastPath
             }
         }
         var buffer = result.Buffer;
-        var plan = Plan(routes, buffer, connection.RemoteEndPoint, out int headLength, out var refusal);
+        var plan = Plan(routes, buffer, connection, out int headLength, out var refusal);
         if (plan is null)
         {
             // Not ours: ASP.NET Core reads the same bytes from the start (nothing consumed, nothing examined).
@@ -149,7 +162,7 @@ internal sealed class WebSocketFastPath
                 _logger,
                 compression: plan.Value.Compression);
             handedOver = true;
-            return new Upgraded(webSocket, upgrade, plan.Value.LimitedAddress);
+            return new Upgraded(webSocket, upgrade, plan.Value.LimitedAddress, plan.Value.Request);
         }
         finally
         {
@@ -158,15 +171,16 @@ internal sealed class WebSocketFastPath
     }
 
     private readonly record struct FastPlan(WebSocketUpgrade Upgrade, string Path, string Accept, string? Subprotocol,
-        Protocol.Deflate.PerMessageDeflateParameters? Compression, string? ExtensionResponse, IPAddress? LimitedAddress);
+        Protocol.Deflate.PerMessageDeflateParameters? Compression, string? ExtensionResponse, IPAddress? LimitedAddress, FastPathRequest? Request);
 
     /// <summary>
     /// Decides from the first bytes: null hands the connection to ASP.NET Core; otherwise the upgrade to
     /// perform, or (with <paramref name="refusal"/>) a limit's refusal to answer.
     /// </summary>
-    private FastPlan? Plan(FrozenDictionary<string, WebSocketUpgrade> routes, ReadOnlySequence<byte> buffer, EndPoint? remote,
+    private FastPlan? Plan(FrozenDictionary<string, WebSocketUpgrade> routes, ReadOnlySequence<byte> buffer, ConnectionContext connection,
         out int headLength, out HandshakeDecision? refusal)
     {
+        var remote = connection.RemoteEndPoint;
         headLength = 0;
         refusal = null;
         HttpRequestHead? head;
@@ -184,13 +198,21 @@ internal sealed class WebSocketFastPath
             ArrayPool<byte>.Shared.Return(copy);
         }
         if (status != RequestHeadStatus.Parsed || head is null) return null;
-        if (!routes.TryGetValue(head.Path, out var upgrade)) return null;
+        if (!TryGetRoute(routes, head.Path, out var upgrade)) return null;
         // A body (or a framing header that announces one) is the HTTP layer's business; so are refusals.
         if (head.Value("Content-Length") is not null || head.Value("Transfer-Encoding") is not null) return null;
         var handshake = head.ToHandshakeRequest();
         if (ServerHandshake.Validate(handshake) is not null) return null;
         var options = upgrade.Options;
         if (options.ValidateOrigin is { } validateOrigin && !validateOrigin(handshake.Origin)) return null;
+        // An endpoint that judges requests: before the limits, so that what it declines gets the full
+        // path's answer (its own refusals come before the handshake's limits there too).
+        FastPathRequest? request = null;
+        if (upgrade.ContextFreeHandler is null)
+        {
+            request = new FastPathRequest(head, remote, connection.Features.Get<ITlsConnectionFeature>() is not null);
+            if (!Accepts(upgrade.FastPath!, request, head.Path)) return null;
+        }
 
         var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
         refusal = upgrade.EnterLimits(address, out bool entered);
@@ -211,7 +233,32 @@ internal sealed class WebSocketFastPath
                 return null; // the full path reports it
             }
         }
-        return new FastPlan(upgrade, head.Path, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited);
+        return new FastPlan(upgrade, head.Path, HandshakeKeys.ComputeAccept(handshake.Key[0]!), subprotocol, compression, extensionResponse, limited, request);
+    }
+
+    private bool Accepts(FastPathEndpoint endpoint, FastPathRequest request, string path)
+    {
+        try
+        {
+            return endpoint.Accept(request);
+        }
+        catch (Exception ex)
+        {
+            // Not the fast path's to answer: the full path judges the request again and reports what it finds.
+            _logger.LogDebug(ex, "The fast path's judge for {Path} failed; the request goes to ASP.NET Core", path);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The endpoint for <paramref name="path"/>; one trailing slash is ignored, as routing ignores it
+    /// (clients ask for <c>/socket.io/?EIO=4…</c> of an endpoint mapped at <c>/socket.io</c>).
+    /// </summary>
+    private static bool TryGetRoute(FrozenDictionary<string, WebSocketUpgrade> routes, string path, out WebSocketUpgrade upgrade)
+    {
+        if (routes.TryGetValue(path, out upgrade!)) return true;
+        return path.Length > 1 && path[^1] == '/' && path[^2] != '/'
+            && routes.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(path.AsSpan(0, path.Length - 1), out upgrade!);
     }
 
     /// <summary>RFC 6455 §4.2.2: 101 with Upgrade, Connection and the accept value.</summary>
@@ -261,8 +308,9 @@ internal sealed class WebSocketFastPath
 
     /// <summary>
     /// The literal paths whose endpoint can be served here: made by <c>MapWebSocket</c> with a handler
-    /// that takes only the connection, without OnHandshake, and without metadata that asks for the HTTP
-    /// pipeline (authorization, CORS, host matching, rate limiting), and the only endpoint on its path.
+    /// that takes only the connection (or with a <see cref="FastPathEndpoint"/> that judges requests here),
+    /// without OnHandshake, and without metadata that asks for the HTTP pipeline (authorization, CORS,
+    /// host matching, rate limiting), and the only endpoint on its path.
     /// </summary>
     private FrozenDictionary<string, WebSocketUpgrade> BuildRoutes()
     {
@@ -271,6 +319,7 @@ internal sealed class WebSocketFastPath
         // A fallback policy puts authorization on every endpoint, marked or not.
         if (_services.GetService<IOptions<AuthorizationOptions>>()?.Value.FallbackPolicy is not null) return empty;
         if (_services.GetService<EndpointDataSource>() is not { } dataSource) return empty;
+        bool authentication = HasAuthenticationSchemes(_services);
         var candidates = new Dictionary<string, WebSocketUpgrade?>(StringComparer.OrdinalIgnoreCase);
         foreach (var endpoint in dataSource.Endpoints)
         {
@@ -278,7 +327,8 @@ internal sealed class WebSocketFastPath
             var path = raw.StartsWith('/') ? raw : "/" + raw;
             var marker = route.Metadata.GetMetadata<WebSocketEndpointMetadata>();
             bool eligible = marker is not null && route.RoutePattern.Parameters.Count == 0
-                && marker.Upgrade.ContextFreeHandler is not null && marker.Upgrade.Options.OnHandshake is null
+                && (marker.Upgrade.ContextFreeHandler is not null || marker.Upgrade.FastPath is { } judged && !(judged.ReadsUser && authentication))
+                && marker.Upgrade.Options.OnHandshake is null
                 && !NeedsPipeline(route.Metadata);
             // A second endpoint on the same path (another method, another host) leaves the choice to routing.
             candidates[path] = candidates.ContainsKey(path) || !eligible ? null : marker!.Upgrade;
@@ -286,6 +336,15 @@ internal sealed class WebSocketFastPath
         var routes = candidates.Where(kv => kv.Value is not null).ToFrozenDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.OrdinalIgnoreCase);
         _logger.LogDebug("WebSocket fast path serves {Paths}", string.Join(", ", routes.Keys));
         return routes;
+    }
+
+    // The fast path runs no authentication: an endpoint that hands the caller's identity on would see
+    // an anonymous one where the full path has the authenticated user.
+    private static bool HasAuthenticationSchemes(IServiceProvider services)
+    {
+        if (services.GetService<IAuthenticationSchemeProvider>() is not { } schemes) return false;
+        var all = schemes.GetAllSchemesAsync();
+        return !all.IsCompletedSuccessfully || all.Result.Any();
     }
 
     private static bool NeedsPipeline(EndpointMetadataCollection metadata)

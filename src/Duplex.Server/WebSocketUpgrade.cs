@@ -33,6 +33,9 @@ internal sealed class WebSocketUpgrade
     /// <summary>The handler, when it needs no <see cref="HttpContext"/>: such an endpoint may take the connection-level fast path.</summary>
     internal Func<WebSocketConnection, Task>? ContextFreeHandler { get; }
 
+    /// <summary>For an endpoint whose handler takes the <see cref="HttpContext"/>: the requests it serves on the fast path, and how.</summary>
+    internal FastPathEndpoint? FastPath { get; init; }
+
     internal WebSocketEndpointOptions Options => _options;
 
     /// <summary>Where the endpoint's connections are counted (for MaxConnections) and registered while open.</summary>

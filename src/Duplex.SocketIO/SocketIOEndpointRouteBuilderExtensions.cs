@@ -56,7 +56,10 @@ public static class SocketIOEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapEngineIO(this IEndpointRouteBuilder endpoints, EngineIOServer engine, string path = "/engine.io")
     {
         var options = engine.Options;
-        var builder = endpoints.MapWebSocket(path.TrimEnd('/'), engine.HandleWebSocketAsync, o =>
+        // With UseDuplexFastPath, a new WebSocket session that needs nothing from the HttpContext is served
+        // beneath the HTTP layer; every other request (polling, upgrades of polling sessions, refusals) comes here.
+        var fastPath = new FastPathEndpoint(engine.AcceptsOnFastPath, engine.HandleFastPathWebSocketAsync, readsUser: true);
+        var builder = endpoints.MapWebSocket(path.TrimEnd('/'), engine.HandleWebSocketAsync, fastPath, o =>
         {
             // Engine.IO keeps its own heartbeat (ping/pong packets), and sizes messages by maxHttpBufferSize.
             o.Connection.KeepAliveInterval = TimeSpan.Zero;

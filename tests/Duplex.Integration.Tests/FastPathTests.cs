@@ -115,6 +115,60 @@ public class FastPathTests
         Assert.Contains("Sec-WebSocket-Version: 13", refused);
     }
 
+    private static void MapJudged(WebApplication app, bool readsUser = false) =>
+        app.MapWebSocket("/judged",
+            (c, context) => c.SendTextAsync("full " + context.Request.QueryString).AsTask(),
+            new FastPathEndpoint(
+                request =>
+                {
+                    if (!request.Head.Query.Contains("fast=1", StringComparison.Ordinal)) return false;
+                    request.State = "judged";
+                    return true;
+                },
+                (c, request) => c.SendTextAsync($"fast {request.Head.Path}{request.Head.Query} {request.State} {request.RemoteIpAddress} {request.IsHttps}").AsTask(),
+                readsUser),
+            configure: null);
+
+    private static async Task<(string Head, string? Text)> UpgradeAsync(TestServer server, string target)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", server.BaseUri.Port);
+        using var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        var head = await ReadHeadAsync(stream);
+        return (head, head.StartsWith("HTTP/1.1 101 ", StringComparison.Ordinal) ? await ReadTextFrameAsync(stream) : null);
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_judges_requests_serves_those_it_accepts_here_and_leaves_the_rest_to_ASP_NET_Core()
+    {
+        await using var server = await StartAsync(app => MapJudged(app));
+        var (head, text) = await UpgradeAsync(server, "/judged?fast=1&x=y");
+        Assert.True(TookFastPath(head), head);
+        Assert.Equal("fast /judged?fast=1&x=y judged 127.0.0.1 False", text);
+        // One trailing slash is ignored, as routing ignores it.
+        (head, text) = await UpgradeAsync(server, "/judged/?fast=1");
+        Assert.True(TookFastPath(head), head);
+        Assert.Equal("fast /judged/?fast=1 judged 127.0.0.1 False", text);
+        // Declined: the endpoint's own handler, through ASP.NET Core (Kestrel's 101).
+        (head, text) = await UpgradeAsync(server, "/judged?fast=0");
+        Assert.StartsWith("HTTP/1.1 101 ", head);
+        Assert.False(TookFastPath(head), head);
+        Assert.Equal("full ?fast=0", text);
+    }
+
+    [Fact]
+    public async Task A_judged_endpoint_that_hands_on_the_user_takes_the_full_path_when_authentication_is_configured()
+    {
+        await using var server = await StartAsync(app => MapJudged(app, readsUser: true),
+            services => services.AddAuthentication("test").AddCookie("test"));
+        var (head, text) = await UpgradeAsync(server, "/judged?fast=1");
+        Assert.False(TookFastPath(head), head);
+        Assert.Equal("full ?fast=1", text);
+    }
+
     [Fact]
     public async Task Endpoints_with_authorization_always_take_the_full_path()
     {

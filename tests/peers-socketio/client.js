@@ -35,6 +35,25 @@ const scenarios = {
     done();
   },
 
+  // WebSocket only, with a query and extra headers: the server's view of the handshake (asked for by
+  // the "handshake" event), an ack round trip, and the 101's Server header (Kestrel's HTTP layer sends
+  // one, Duplex's connection-level fast path does not). The ws socket exists as soon as io() returns.
+  async "handshake-view"() {
+    const socket = connect("", {
+      transports: ["websocket"],
+      query: { token: "abc", "two words": "a+b é", empty: "" },
+      extraHeaders: { "x-duplex-test": "yes", "x-list": "one, two" },
+    });
+    let upgrade = null;
+    socket.io.engine.transport.ws.once("upgrade", (res) => { upgrade = { server: res.headers.server || null }; });
+    await once(socket, "connect");
+    const view = await socket.timeout(5000).emitWithAck("handshake");
+    const echo = await socket.timeout(5000).emitWithAck("echo", { n: 1 });
+    report("handshake", { upgrade, view, echo, transport: socket.io.engine.transport.name });
+    socket.disconnect();
+    done();
+  },
+
   // WebSocket only, no polling at all.
   async websocket() {
     const socket = connect("", { transports: ["websocket"] });

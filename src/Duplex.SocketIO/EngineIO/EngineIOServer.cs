@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Duplex.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -168,6 +169,36 @@ public sealed class EngineIOServer
             Logger.LogError(ex, "Engine.IO headers handler failed for {Method} {Path}", request.Method, request.Path);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Whether the connection-level fast path may serve this upgrade without an <see cref="HttpContext"/>:
+    /// only a new WebSocket session (no sid: upgrading a polling session goes through the HTTP pipeline)
+    /// that these options would accept as it is, with nothing to add to the 101 (no cookie, no
+    /// <see cref="InitialHeaders"/> or <see cref="Headers"/> handler: the fast path's 101 has no place for
+    /// them). Anything else is declined and goes the full way, where it gets the answer it always got.
+    /// </summary>
+    internal bool AcceptsOnFastPath(FastPathRequest request)
+    {
+        var options = Options;
+        if (options.AllowRequest is not null || options.CookieName is not null || !options.Transports.Contains("websocket")) return false;
+        if (InitialHeaders is not null || Headers is not null) return false;
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(request.Head.Query);
+        if (query.ContainsKey("sid")) return false;
+        if (!query.TryGetValue("transport", out var transport) || transport.Count != 1 || transport[0] != "websocket") return false;
+        if (!query.TryGetValue("EIO", out var version) || version.Count != 1 || version[0] != "4") return false;
+        request.State = query;
+        return true;
+    }
+
+    /// <summary>The fast path's WebSocket handler: a new session over WebSocket, from the request head the fast path saw.</summary>
+    internal async Task HandleFastPathWebSocketAsync(WebSocketConnection connection, FastPathRequest request)
+    {
+        var session = new EngineIOSession(this, NewId(), request, connection);
+        _sessions[session.Id] = session;
+        Connection?.Invoke(session);
+        session.Start();
+        await session.RunWebSocketAsync().ConfigureAwait(false);
     }
 
     private static bool IsUpgradeRequest(HttpRequest request)

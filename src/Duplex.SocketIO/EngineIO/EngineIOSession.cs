@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Security.Claims;
+using Duplex.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -45,6 +46,17 @@ public sealed class EngineIOSession
     private bool _discarded;
 
     internal EngineIOSession(EngineIOServer server, string id, HttpContext handshake, WebSocketConnection? socket)
+        : this(server, id, HandshakeRequest.From(handshake), socket)
+    {
+    }
+
+    /// <summary>A WebSocket session whose handshake the connection-level fast path served (no <see cref="HttpContext"/>).</summary>
+    internal EngineIOSession(EngineIOServer server, string id, FastPathRequest handshake, WebSocketConnection socket)
+        : this(server, id, HandshakeRequest.From(handshake), socket)
+    {
+    }
+
+    private EngineIOSession(EngineIOServer server, string id, in HandshakeRequest handshake, WebSocketConnection? socket)
     {
         _server = server;
         _options = server.Options;
@@ -52,12 +64,11 @@ public sealed class EngineIOSession
         Id = id;
         if (socket is null) _transport = _polling = new PollingTransport(this);
         else _transport = new WebSocketTransport(this, socket, CancellationToken.None);
-        var request = handshake.Request;
-        RequestHeaders = request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        Query = request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
-        RemoteAddress = handshake.Connection.RemoteIpAddress;
-        Url = request.Path + request.QueryString;
-        IsSecure = request.IsHttps;
+        RequestHeaders = handshake.Headers;
+        Query = handshake.Query;
+        RemoteAddress = handshake.RemoteAddress;
+        Url = handshake.Url;
+        IsSecure = handshake.IsSecure;
         User = handshake.User;
         CreatedAt = DateTimeOffset.UtcNow;
         _heartbeat = new Timer(static s => ((EngineIOSession)s!).OnHeartbeatDue(), this, Timeout.Infinite, Timeout.Infinite);
@@ -89,6 +100,47 @@ public sealed class EngineIOSession
     public ClaimsPrincipal? User { get; }
     /// <summary>When the session was made, at its handshake (UTC).</summary>
     public DateTimeOffset CreatedAt { get; }
+
+    /// <summary>
+    /// The handshake request as the session keeps it, from ASP.NET Core's request or from what the fast
+    /// path parsed: the same values either way for the same request.
+    /// </summary>
+    private readonly record struct HandshakeRequest(IReadOnlyDictionary<string, string> Headers, IReadOnlyDictionary<string, string> Query,
+        IPAddress? RemoteAddress, string Url, bool IsSecure, ClaimsPrincipal? User)
+    {
+        public static HandshakeRequest From(HttpContext context)
+        {
+            var request = context.Request;
+            return new(
+                request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+                request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal),
+                context.Connection.RemoteIpAddress,
+                request.Path + request.QueryString,
+                request.IsHttps,
+                context.User);
+        }
+
+        public static HandshakeRequest From(FastPathRequest request)
+        {
+            var head = request.Head;
+            // As Kestrel's header dictionary gives them: lines of one name (in any case) are one entry,
+            // their values joined by "," (StringValues.ToString), names looked up case-insensitively.
+            var headers = new Dictionary<string, string>(head.Headers.Count, StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, value) in head.Headers)
+            {
+                if (headers.TryGetValue(name, out var earlier)) headers[name] = earlier + "," + value;
+                else headers[name.ToLowerInvariant()] = value;
+            }
+            // The judge parsed the query (as ASP.NET Core's query feature parses it) to accept the request.
+            var parsed = request.State as Dictionary<string, Microsoft.Extensions.Primitives.StringValues>
+                ?? Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(head.Query);
+            var query = new Dictionary<string, string>(parsed.Count, StringComparer.Ordinal);
+            foreach (var (name, values) in parsed) query[name] = values.ToString();
+            // No authentication runs on the fast path (and endpoints of an application that has a scheme
+            // never take it): the anonymous user an HttpContext has then.
+            return new(headers, query, request.RemoteIpAddress, head.Path + head.Query, request.IsHttps, new ClaimsPrincipal(new ClaimsIdentity()));
+        }
+    }
 
     /// <summary>True until the session closes (<see cref="Closed"/>); after that <see cref="Send(EnginePacket)"/> queues nothing.</summary>
     public bool IsOpen => _state == SessionState.Open;

@@ -27,7 +27,8 @@ public sealed class SocketIOTestServer : IAsyncDisposable
 
     public SocketIOServer IO { get; }
 
-    public static async Task<SocketIOTestServer> StartAsync(Action<SocketIOServer> configure, Action<SocketIOOptions>? options = null)
+    /// <param name="fastPath">Serve with <c>UseDuplexFastPath()</c> on the listener, as <c>duplex serve</c> does.</param>
+    public static async Task<SocketIOTestServer> StartAsync(Action<SocketIOServer> configure, Action<SocketIOOptions>? options = null, bool fastPath = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -36,7 +37,10 @@ public sealed class SocketIOTestServer : IAsyncDisposable
         // DUPLEX_TEST_TRANSPORT=duplex runs every test on Duplex's socket transport instead of Kestrel's.
         if (Environment.GetEnvironmentVariable("DUPLEX_TEST_TRANSPORT") == "duplex")
             Duplex.Server.Transport.DuplexSocketTransportExtensions.UseDuplexSockets(builder.WebHost);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (fastPath) Duplex.Server.DuplexListenOptionsExtensions.UseDuplexFastPath(listen);
+        }));
         var app = builder.Build();
         app.MapSocketIO("/socket.io", configure);
         await app.StartAsync();
