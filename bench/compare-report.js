@@ -19,38 +19,17 @@ const serverNames = {
   node: 'Node ws',
 };
 
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === 'number' && isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
-const fmt = (x, digits = 2) => (x === undefined ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
-const int = (x) => (x === undefined ? '–' : Math.round(x).toLocaleString('en-US'));
+const { median, fmt, int, summarize } = require('./report-common.js');
 
 const rows = [];
 for (const [name] of cases) {
   const byServer = {};
   for (const server of Object.keys(serverNames)) {
-    const runs = [];
-    for (const f of fs.readdirSync(dir)) {
-      if (!f.startsWith(`${name}.${server}.`) || !f.endsWith('.json')) continue;
-      try { runs.push(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))); } catch { /* an empty or cut file: the run failed */ }
-    }
-    if (runs.length === 0) continue;
-    const idle = runs[0].mode === 'idle';
-    byServer[server] = {
-      idle,
-      runs: runs.length,
-      figure: median(runs.map((r) => (idle ? r.server_KiB_per_connection : r.server?.cpu_us_per_op))),
-      rate: median(runs.map((r) => (idle ? r.open_per_s : r.ops_per_s))),
-      p50: median(runs.map((r) => r.latency_us?.p50)),
-      p99: median(runs.map((r) => r.latency_us?.p99)),
-      rss: median(runs.map((r) => r.server?.rss_kib / 1024)),
+    const summary = summarize(dir, name, server, (runs) => ({
       errors: runs.reduce((a, r) => a + (r.errors || 0) + (r.drained === false ? 1 : 0), 0),
       lost: runs.reduce((a, r) => a + (r.lost || 0), 0),
-      unit: runs[0].unit,
-    };
+    }));
+    if (summary) byServer[server] = summary;
   }
   const base = byServer.aspnet?.figure;
   for (const [server, r] of Object.entries(byServer)) {

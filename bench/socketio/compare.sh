@@ -16,6 +16,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 profile=quick
 repeats=3
@@ -92,21 +94,10 @@ start_server() { # server, port
     *) echo "unknown server $1" >&2; exit 1 ;;
   esac
   server_pid=$!
-  # Wait (bounded) until it accepts connections.
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-    kill -0 "$server_pid" 2>/dev/null || { echo "$1 exited at start:" >&2; cat "$out/$1-server.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$1 did not listen on $2 within 10 s" >&2
-  return 1
+  wait_listening "$1" "$2" "$server_pid" "$out/$1-server.log"
 }
 
-selected=0
-for c in "${cases[@]}"; do
-  name=${c%%|*}
-  if [ -z "$only" ] || [[ " $only " == *" $name "* ]]; then selected=$((selected + 1)); fi
-done
+selected=$(count_selected "$only" "${cases[@]}")
 total=$(( selected * $(echo $servers | wc -w) ))
 n=0
 for c in "${cases[@]}"; do
