@@ -34,12 +34,13 @@ public class ReconnectTests
         }), port: port);
 
     /// <summary>A server whose /status endpoint answers every request, upgrade or not, with <paramref name="status"/>.</summary>
-    private static Task<TestServer> StartRefusingAsync(int status, Action onRequest)
+    private static Task<TestServer> StartRefusingAsync(int status, Action onRequest, string? retryAfter = null)
     {
         RequestDelegate refuse = ctx =>
         {
             onRequest();
             ctx.Response.StatusCode = status;
+            if (retryAfter is not null) ctx.Response.Headers.RetryAfter = retryAfter;
             return Task.CompletedTask;
         };
         return TestServer.StartAsync(app => app.Map("/status", refuse));
@@ -317,6 +318,7 @@ public class ReconnectTests
     [InlineData(401)]
     [InlineData(403)]
     [InlineData(404)]
+    [InlineData(426)]
     public async Task Handshake_refused_with_a_4xx_status_stops_retrying_and_fails_queued_sends(int status)
     {
         int requests = 0;
@@ -333,6 +335,11 @@ public class ReconnectTests
         var last = states.Last();
         Assert.Equal(ReconnectState.Disconnected, last.State);
         Assert.Same(refused, last.Error);
+        // The state says it gave up after the one attempt, that the error was fatal, and which status.
+        Assert.Equal(1, last.Attempt);
+        Assert.Contains("fatal", last.Reason);
+        Assert.Contains(status.ToString(), last.Reason);
+        Assert.DoesNotContain(states, s => s.State == ReconnectState.Reconnecting);
         // FastRetries would have tried several times by now.
         await Task.Delay(500);
         Assert.Equal(1, Volatile.Read(ref requests));
@@ -356,6 +363,86 @@ public class ReconnectTests
         Assert.False(started.IsCompleted);
         Assert.NotEqual(ReconnectState.Disconnected, client.State);
         Assert.Equal(status, Assert.IsType<WebSocketHandshakeException>(retries.First().Error).StatusCode);
+    }
+
+    [Theory]
+    [InlineData(503)]
+    [InlineData(429)]
+    public async Task Retry_after_in_seconds_delays_the_next_attempt_at_least_that_long(int status)
+    {
+        int requests = 0;
+        await using var server = await StartRefusingAsync(status, () => Interlocked.Increment(ref requests), retryAfter: "1");
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/status"), FastRetries());
+        var retries = new ConcurrentQueue<ReconnectStateChange>();
+        client.StateChanged += s => { if (s.State == ReconnectState.Reconnecting) retries.Enqueue(s); };
+        _ = client.StartAsync();
+        await WaitForAsync(() => retries.Count >= 2, "two retries");
+        // FastRetries alone would wait at most 200 ms; the server asked for 1 s before each.
+        foreach (var retry in retries.Take(2))
+        {
+            Assert.True(retry.Delay >= TimeSpan.FromSeconds(1), $"attempt {retry.Attempt} waited {retry.Delay}");
+            Assert.Contains("Retry-After", retry.Reason);
+        }
+        Assert.Equal(2, retries.First().Attempt);
+    }
+
+    [Fact]
+    public async Task Retry_after_as_an_http_date_is_honoured_up_to_max_retry_after()
+    {
+        int requests = 0;
+        var inAnHour = DateTimeOffset.UtcNow.AddHours(1).ToString("r", System.Globalization.CultureInfo.InvariantCulture);
+        await using var server = await StartRefusingAsync(503, () => Interlocked.Increment(ref requests), retryAfter: inAnHour);
+        var options = FastRetries();
+        options.MaxRetryAfter = TimeSpan.FromMilliseconds(1500);
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/status"), options);
+        var retry = new TaskCompletionSource<ReconnectStateChange>();
+        client.StateChanged += s => { if (s.State == ReconnectState.Reconnecting) retry.TrySetResult(s); };
+        _ = client.StartAsync();
+        var change = await retry.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), change.Delay);
+    }
+
+    [Theory]
+    [InlineData("1", 503, 1.0)]
+    [InlineData(" 120 ", 429, 120.0)]
+    [InlineData("99999999999999999999999", 503, 300.0)]
+    [InlineData("Thu, 01 Jan 2026 00:00:00 GMT", 503, 0.0)]
+    [InlineData("-5", 503, null)]
+    [InlineData("soon", 503, null)]
+    [InlineData("1", 500, null)]
+    [InlineData("1", 408, null)]
+    public void Retry_after_is_read_only_from_429_and_503_and_bounded(string header, int status, double? seconds)
+    {
+        var error = new WebSocketHandshakeException(HandshakeCheck.Status, "refused", status,
+            new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["retry-after"] = header });
+        var got = ReconnectOptions.RetryAfter(error, new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromMinutes(5));
+        Assert.Equal(seconds is double s ? TimeSpan.FromSeconds(s) : null, got);
+    }
+
+    [Theory]
+    [InlineData(CloseStatus.ServiceRestart)]
+    [InlineData(CloseStatus.GoingAway)]
+    public async Task Server_restart_close_reconnects_after_a_jittered_delay_within_restart_jitter(CloseStatus code)
+    {
+        int connections = 0;
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/ws", c =>
+        {
+            Interlocked.Increment(ref connections);
+            return c.CloseAsync(code, "restarting");
+        }));
+        var jitter = TimeSpan.FromMilliseconds(300);
+        // A backoff this long would show if the restart delay were not used.
+        var options = new ReconnectOptions { InitialDelay = TimeSpan.FromHours(1), MaxDelay = TimeSpan.FromHours(1), RestartJitter = jitter };
+        await using var client = new ReconnectingWebSocket(server.WebSocketUri("/ws"), options);
+        var retries = new ConcurrentQueue<ReconnectStateChange>();
+        client.StateChanged += s => { if (s.State == ReconnectState.Reconnecting) retries.Enqueue(s); };
+        await client.StartAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        await WaitForAsync(() => retries.Count >= 3, "three reconnects");
+        var delays = retries.Take(3).Select(r => r.Delay!.Value).ToList();
+        Assert.All(delays, d => Assert.InRange(d, TimeSpan.Zero, jitter));
+        Assert.True(delays.Distinct().Count() > 1, "the delays are random, not one fixed wait");
+        Assert.All(retries.Take(3), r => Assert.Contains(((int)code).ToString(), r.Reason));
+        Assert.True(Volatile.Read(ref connections) >= 3);
     }
 
     [Fact]

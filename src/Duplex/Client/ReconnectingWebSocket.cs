@@ -17,8 +17,11 @@ public enum ReconnectState
     /// <summary>A connection is open (<see cref="ReconnectingWebSocket.Current"/>); queued sends go out on it.</summary>
     Connected,
     /// <summary>
-    /// Waiting out the backoff delay before another attempt, or making it: after a failed attempt, or
-    /// after a connection ended with a code <see cref="ReconnectOptions.ShouldReconnect"/> accepts.
+    /// Waiting out the delay before another attempt, or making it: after a failed attempt, or
+    /// after a connection ended with a code <see cref="ReconnectOptions.ShouldReconnect"/> accepts. The
+    /// delay is the backoff's, at least a 429/503's <c>Retry-After</c> (up to
+    /// <see cref="ReconnectOptions.MaxRetryAfter"/>), and after a server's 1001 or 1012 a random one up to
+    /// <see cref="ReconnectOptions.RestartJitter"/>.
     /// </summary>
     Reconnecting,
     /// <summary>
@@ -153,6 +156,8 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
         int attempt = 0;
         string? reason = null;
         Exception? lastError = null;
+        TimeSpan? retryAfter = null; // what the last failed handshake's Retry-After asked for
+        bool restart = false;        // the last connection ended with 1001 or 1012
         try
         {
             while (!token.IsCancellationRequested)
@@ -171,7 +176,12 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                 }
                 else
                 {
-                    var delay = _options.DelayBefore(attempt);
+                    // After a server restart, a jittered wait that spreads its clients out; after a
+                    // 429/503 with Retry-After, at least what the server asked for (capped).
+                    var delay = restart ? _options.RestartDelay() : _options.DelayBefore(attempt);
+                    if (retryAfter is TimeSpan asked && asked > delay) delay = asked;
+                    restart = false;
+                    retryAfter = null;
                     SetState(ReconnectState.Reconnecting, attempt, delay, reason, lastError);
                     await Task.Delay(delay, token).ConfigureAwait(false);
                 }
@@ -195,8 +205,13 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                     _logger.LogInformation(DuplexLogEvents.ConnectFailed, "Connecting to {Uri} failed (attempt {Attempt}): {Reason}", _uri, attempt, ex.Message);
                     // The very first connect is retried too, unless the failure would only repeat: a
                     // refused handshake retried forever is a client hammering a server that said no.
-                    if (ShouldRetry(ex)) continue;
-                    var why = $"gave up: {ex.Message}";
+                    if (ShouldRetry(ex))
+                    {
+                        retryAfter = ReconnectOptions.RetryAfter(ex, DateTimeOffset.UtcNow, _options.MaxRetryAfter);
+                        if (retryAfter is TimeSpan asked) reason += $" (Retry-After: {asked.TotalSeconds:0.###} s)";
+                        continue;
+                    }
+                    var why = $"gave up, fatal (ShouldRetry declined it): {ex.Message}";
                     GiveUp(attempt, why, ex, ex, new WebSocketClosedException(WebSocketState.Closed, null, why, ex));
                     return;
                 }
@@ -235,6 +250,8 @@ public sealed class ReconnectingWebSocket : IAsyncDisposable
                     Terminate(new WebSocketClosedException(WebSocketState.Closed, status, connection.CloseStatusDescription));
                     return;
                 }
+                restart = status is CloseStatus.GoingAway or CloseStatus.ServiceRestart;
+                if (restart) reason += $" (restart: jittered delay up to {_options.RestartJitter.TotalSeconds:0.###} s)";
                 _logger.LogInformation(DuplexLogEvents.Reconnecting, "{Reason}; reconnecting to {Uri}", reason, _uri);
             }
         }
