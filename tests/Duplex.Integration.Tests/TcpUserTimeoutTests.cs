@@ -46,6 +46,37 @@ public class TcpUserTimeoutTests
         await client.CloseAsync();
     }
 
+    [Fact]
+    public async Task The_fast_path_sets_the_user_timeout_of_the_upgraded_socket_from_its_keep_alive()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var sockets = new System.Collections.Concurrent.ConcurrentDictionary<string, Socket?>();
+        bool httpLayer = false;
+        var seen = new TaskCompletionSource<int>();
+        await using var server = await TestServer.StartAsync(app =>
+        {
+            app.Use((context, next) => { httpLayer = true; return next(context); });
+            app.MapWebSocket("/ws", async c =>
+            {
+                seen.TrySetResult(sockets.TryGetValue(c.RemoteEndPoint!.ToString()!, out var socket) && socket is not null ? Read(socket) : -1);
+                await foreach (var _ in c.ReadMessagesAsync()) { }
+            }, o =>
+            {
+                o.Connection.KeepAliveInterval = TimeSpan.FromSeconds(5);
+                o.Connection.KeepAliveTimeout = TimeSpan.FromSeconds(1);
+            });
+        }, fastPath: true, listen: l => l.Use(next => context =>
+        {
+            sockets[context.RemoteEndPoint!.ToString()!] = context.Features.Get<IConnectionSocketFeature>()?.Socket;
+            return next(context);
+        }));
+        var options = new WebSocketClientOptions { Connection = { KeepAliveInterval = TimeSpan.Zero } };
+        await using var client = await WebSocketClient.ConnectAsync(server.WebSocketUri("/ws"), options);
+        Assert.Equal(6000, await seen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(httpLayer, "the upgrade went through ASP.NET Core, not the fast path");
+        await client.CloseAsync();
+    }
+
     [Theory]
     [InlineData(3, 2, 5000)]
     [InlineData(3, 0, 0)]
