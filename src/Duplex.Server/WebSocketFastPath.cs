@@ -153,6 +153,7 @@ internal sealed class WebSocketFastPath
             WriteSwitchingProtocols(connection.Transport.Output, plan.Value);
             var flushed = await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
             if (flushed.IsCompleted || flushed.IsCanceled) return null;
+            TcpUserTimeout.Apply(connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket, upgrade.ConnectionOptions.Value, _logger);
             var webSocket = new WebSocketConnection(
                 upgrade.ConnectionOptions,
                 connection.Transport,

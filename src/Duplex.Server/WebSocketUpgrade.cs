@@ -140,6 +140,9 @@ internal sealed class WebSocketUpgrade
             PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true, useZeroByteReads: true)),
             PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
+        // On Linux the kernel, too, gives up on a send stuck on a dead peer (Kestrel's socket transport
+        // and Duplex's both expose the socket).
+        TcpUserTimeout.Apply(context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket, ConnectionOptions.Value, logger);
         var connection = new WebSocketConnection(
             ConnectionOptions,
             transport,

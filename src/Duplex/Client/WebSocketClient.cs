@@ -77,6 +77,8 @@ public static class WebSocketClient
             if (offer is not null && !PerMessageDeflateNegotiation.TryAcceptResponse(accepted, deflate, out compression, out var error))
                 throw new WebSocketHandshakeException(HandshakeCheck.Extension, "WebSocket handshake failed: " + error, head.StatusCode, head.Headers);
 
+            // A send stuck on a dead server is aborted by the kernel too (Linux).
+            TcpUserTimeout.Apply(socket, options.Connection, options.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
             var ownedStream = stream;
             success = true;
             return new WebSocketConnection(

@@ -16,6 +16,8 @@ public sealed partial class WebSocketConnection
     /// the peer counts as a sign of life, and so does data waiting for the application (a blocked read
     /// loop cannot see the pong).
     /// </summary>
+    /// With no timeout (<see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/>) an
+    /// unanswered ping is followed by another one an interval later, and the connection stays.
     internal void HeartbeatTick(long now)
     {
         if (_state != (int)WebSocketState.Open) return;
@@ -25,27 +27,37 @@ public sealed partial class WebSocketConnection
             if (_deliveryBlocked || Volatile.Read(ref _lastReceived) > sentAt)
             {
                 Volatile.Write(ref _heartbeatPingSentAt, 0);
+                return;
             }
-            else if (Stopwatch.GetElapsedTime(sentAt, now) >= _options.KeepAliveTimeout)
+            var unanswered = Stopwatch.GetElapsedTime(sentAt, now);
+            if (_options.HasKeepAliveTimeout)
             {
-                DuplexMetrics.HeartbeatTimeouts.Add(1);
-                _logger.LogInformation(DuplexLogEvents.KeepAliveTimeout, "WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, _options.KeepAliveTimeout);
-                _closeDescription ??= "keep-alive timeout";
-                Abort();
+                if (unanswered >= _options.KeepAliveTimeout)
+                {
+                    DuplexMetrics.HeartbeatTimeouts.Add(1);
+                    _logger.LogInformation(DuplexLogEvents.KeepAliveTimeout, "WebSocket {Id}: no answer {Timeout} after a keep-alive ping; dropping the connection", Id, _options.KeepAliveTimeout);
+                    _closeDescription ??= "keep-alive timeout";
+                    Abort();
+                }
+                return;
             }
-            return;
+            // No timeout: the next ping is due an interval after the unanswered one.
+            if (unanswered < _options.KeepAliveInterval) return;
         }
-        if (_deliveryBlocked || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now) < _options.KeepAliveInterval) return;
+        else if (_deliveryBlocked || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now) < _options.KeepAliveInterval) return;
         Volatile.Write(ref _heartbeatPingSentAt, now);
         _ = SendKeepAlivePingAsync();
     }
 
     private async Task SendKeepAlivePingAsync()
     {
+        // Without a timeout a silent peer is pinged again every interval; each ping waits for its pong
+        // one interval at most, so unanswered pings do not pile up (a later pong answers earlier pings).
+        using var wait = _options.HasKeepAliveTimeout ? null : new CancellationTokenSource(_options.KeepAliveInterval);
         try
         {
             // The round trip is recorded (LastRoundTripTime) when the pong comes; the tick judges silence.
-            await PingAsync(default, CancellationToken.None).ConfigureAwait(false);
+            await PingCoreAsync(default, wait?.Token ?? CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException or InvalidOperationException)
         {

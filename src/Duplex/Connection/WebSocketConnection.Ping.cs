@@ -15,6 +15,14 @@ public sealed partial class WebSocketConnection
     public async Task<TimeSpan> PingAsync(ReadOnlyMemory<byte> payload = default, CancellationToken cancellationToken = default)
     {
         if (payload.Length > 125) throw new ArgumentException("A ping carries at most 125 bytes.", nameof(payload));
+        return await PingCoreAsync(payload, cancellationToken, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A ping whose sending and whose wait for the pong are cancelled separately.</summary>
+    private Task<TimeSpan> PingCoreAsync(ReadOnlyMemory<byte> payload, CancellationToken waitToken) => PingCoreAsync(payload, CancellationToken.None, waitToken);
+
+    private async Task<TimeSpan> PingCoreAsync(ReadOnlyMemory<byte> payload, CancellationToken sendToken, CancellationToken waitToken)
+    {
         byte[] data = payload.IsEmpty
             ? BitConverter.GetBytes(Interlocked.Increment(ref _pingCounter))
             : payload.ToArray();
@@ -22,8 +30,8 @@ public sealed partial class WebSocketConnection
         lock (_pendingPings) _pendingPings.Add(pending);
         try
         {
-            await SendControlAsync(ControlFrame.Ping, data, null, null, cancellationToken).ConfigureAwait(false);
-            return await pending.Pong.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await SendControlAsync(ControlFrame.Ping, data, null, null, sendToken).ConfigureAwait(false);
+            return await pending.Pong.Task.WaitAsync(waitToken).ConfigureAwait(false);
         }
         finally
         {

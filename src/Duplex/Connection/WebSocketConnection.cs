@@ -141,7 +141,7 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         DuplexMetrics.HandshakesAccepted.Add(1, new KeyValuePair<string, object?>("role", role == WebSocketRole.Server ? "server" : "client"));
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
-        if (_options.KeepAliveInterval > TimeSpan.Zero)
+        if (_options.HasKeepAlive)
         {
             _heartbeat = HeartbeatScheduler.For(_options.KeepAliveInterval, _options.KeepAliveTimeout);
             _heartbeat.Add(this);

@@ -35,7 +35,8 @@ public sealed class TestServer : IAsyncDisposable
         new($"{(BaseUri.Scheme == "https" ? "wss" : "ws")}://{BaseUri.Authority}{path}");
 
     public static async Task<TestServer> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null, IPAddress? address = null,
-        Action<IServiceCollection>? services = null, int port = 0, bool http2 = false, bool fastPath = false)
+        Action<IServiceCollection>? services = null, int port = 0, bool http2 = false, bool fastPath = false,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? listen = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -44,11 +45,12 @@ public sealed class TestServer : IAsyncDisposable
         // DUPLEX_TEST_TRANSPORT=duplex runs every test on Duplex's socket transport instead of Kestrel's.
         if (UseDuplexSockets) builder.WebHost.UseDuplexSockets();
         services?.Invoke(builder.Services);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, port, listen =>
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, port, options =>
         {
-            if (http2) listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
-            if (certificate is not null) listen.UseHttps(certificate);
-            if (fastPath) listen.UseDuplexFastPath();
+            if (http2) options.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
+            if (certificate is not null) options.UseHttps(certificate);
+            listen?.Invoke(options); // connection middleware of the test, ahead of the fast path
+            if (fastPath) options.UseDuplexFastPath();
         }));
         var app = builder.Build();
         map(app);
