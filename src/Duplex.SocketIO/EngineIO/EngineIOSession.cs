@@ -27,7 +27,7 @@ public sealed class EngineIOSession
     // What waits to be written, under _gate: queued (in _buffer) and taken by a transport but not yet
     // written (a WebSocket writer's batch, a poll's response). BufferedAmount is their bytes together.
     private long _queuedBytes, _inFlightBytes;
-    private int _queuedPackets, _inFlightPackets;
+    private int _inFlightPackets; // the queued packets are _buffer.Count
     private TaskCompletionSource<bool>? _drain;
     private bool _overflowReported;
 
@@ -187,7 +187,7 @@ public sealed class EngineIOSession
         lock (_gate)
         {
             if (_state != SessionState.Open) return Task.FromResult(false);
-            if (_queuedPackets + _inFlightPackets == 0) return Task.FromResult(true);
+            if (_buffer.Count + _inFlightPackets == 0) return Task.FromResult(true);
             drained = (_drain ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
         return cancellationToken.CanBeCanceled ? drained.WaitAsync(cancellationToken) : drained;
@@ -236,7 +236,6 @@ public sealed class EngineIOSession
             }
             _buffer.Add(new QueuedPacket(packet, flags));
             _queuedBytes += packet.WireLength;
-            _queuedPackets++;
             wake = _transport.TakeWakeLocked();
         }
         wake.Signal();
@@ -261,7 +260,6 @@ public sealed class EngineIOSession
             }
             for (int i = 0; i < packets.Count; i++) _buffer.Add(new QueuedPacket(packets[i], flags));
             _queuedBytes += bytes;
-            _queuedPackets += packets.Count;
             wake = _transport.TakeWakeLocked();
         }
         wake.Signal();
@@ -282,7 +280,7 @@ public sealed class EngineIOSession
             EngineIOMetrics.Dropped.Add(count, EngineIOMetrics.Volatile);
             return false;
         }
-        int packets = _queuedPackets + _inFlightPackets;
+        int packets = _buffer.Count + _inFlightPackets;
         if (packets == 0) return true;
         if (packets + count <= _options.MaxBufferedPackets && _queuedBytes + _inFlightBytes + bytes <= _options.MaxBufferedBytes) return true;
         EngineIOMetrics.Dropped.Add(count, EngineIOMetrics.BufferFull);
@@ -301,7 +299,7 @@ public sealed class EngineIOSession
         {
             _overflowReported = true;
             _logger.LogInformation("Engine.IO session {Sid}: {Bytes} bytes in {Packets} packets wait for a client that does not read them ({Transport}); {Outcome}",
-                Id, _queuedBytes + _inFlightBytes, _queuedPackets + _inFlightPackets, _transport.Name,
+                Id, _queuedBytes + _inFlightBytes, _buffer.Count + _inFlightPackets, _transport.Name,
                 close ? "closing it as a slow consumer" : "dropping what does not fit (counted as duplex.socketio.engine.dropped)");
         }
         if (!close) return;
@@ -394,7 +392,6 @@ public sealed class EngineIOSession
             {
                 _buffer.Clear();
                 _queuedBytes = 0;
-                _queuedPackets = 0;
             }
             drain = _drain;
             _drain = null;
@@ -492,9 +489,9 @@ public sealed class EngineIOSession
             packets.Add(queued.Packet);
             compress |= (queued.Flags & EngineSendFlags.NoCompression) == 0;
         }
-        _buffer.Clear();
         bytes = _queuedBytes;
-        MoveInFlightLocked();
+        MoveInFlightLocked(_buffer.Count);
+        _buffer.Clear();
         return packets;
     }
 
@@ -508,17 +505,16 @@ public sealed class EngineIOSession
         Debug.Assert(Monitor.IsEntered(_gate));
         Debug.Assert(batch.Count == 0);
         if (_buffer.Count == 0) return false;
+        MoveInFlightLocked(_buffer.Count);
         (_buffer, batch) = (batch, _buffer);
-        MoveInFlightLocked();
         return true;
     }
 
-    private void MoveInFlightLocked()
+    private void MoveInFlightLocked(int packets)
     {
         _inFlightBytes += _queuedBytes;
-        _inFlightPackets += _queuedPackets;
+        _inFlightPackets += packets;
         _queuedBytes = 0;
-        _queuedPackets = 0;
     }
 
     /// <summary>
@@ -532,7 +528,7 @@ public sealed class EngineIOSession
         _inFlightBytes -= bytes;
         _inFlightPackets -= packets;
         Debug.Assert(_inFlightBytes >= 0 && _inFlightPackets >= 0, "written more than was taken");
-        if (_inFlightPackets + _queuedPackets != 0) return null;
+        if (_inFlightPackets + _buffer.Count != 0) return null;
         var drain = _drain ?? DrainSignaled;
         _drain = null;
         return drain;
@@ -578,7 +574,6 @@ public sealed class EngineIOSession
             if (_discarded) return;
             _buffer.InsertRange(0, batch.Skip(from));
             _queuedBytes += bytes;
-            _queuedPackets += count;
         }
     }
 

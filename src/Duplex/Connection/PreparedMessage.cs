@@ -84,9 +84,11 @@ public sealed class PreparedMessage
     {
         if (type == WebSocketMessageType.Text && !System.Text.Unicode.Utf8.IsValid(payload))
             throw new ArgumentException("Text messages must be valid UTF-8 (RFC 6455 §5.6).", nameof(payload));
-        var writer = new ArrayBufferWriter<byte>(FrameHeader.GetLength(payload.Length, false) + payload.Length);
-        FrameWriter.WriteFrame(writer, type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary, true, 0, payload, null);
-        return new PreparedMessage(writer.WrittenMemory, type, payload.Length, compress);
+        // One array of the frame's exact size: the header, then the payload (unmasked).
+        var frame = new byte[FrameHeader.GetLength(payload.Length, false) + payload.Length];
+        int header = FrameHeader.Write(frame, true, 0, type == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary, payload.Length, null);
+        payload.CopyTo(frame.AsSpan(header));
+        return new PreparedMessage(frame, type, payload.Length, compress);
     }
 
     /// <summary>Frames <paramref name="text"/> as a text message, encoded as UTF-8 (lone surrogates become U+FFFD).</summary>
