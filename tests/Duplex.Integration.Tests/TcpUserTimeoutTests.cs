@@ -93,6 +93,50 @@ public class TcpUserTimeoutTests
         await client.CloseAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_send_stuck_on_a_frozen_peer_with_a_full_window_ends_and_the_connection_is_dropped(bool fastPath)
+    {
+        var ended = new TaskCompletionSource<(Exception? Error, long Sent, WebSocketState State)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/feed", async c =>
+        {
+            var chunk = new byte[64 * 1024];
+            long sent = 0;
+            try
+            {
+                // Bounded: 512 MiB can never fit in the buffers of a peer that does not read.
+                while (sent < 512L * 1024 * 1024)
+                {
+                    await c.SendAsync(chunk, WebSocketMessageType.Binary);
+                    sent += chunk.Length;
+                }
+                ended.TrySetResult((null, sent, c.State));
+            }
+            catch (Exception ex)
+            {
+                await c.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+                ended.TrySetResult((ex, sent, c.State));
+            }
+        }, o =>
+        {
+            o.Connection.KeepAliveInterval = TimeSpan.FromMilliseconds(500);
+            o.Connection.KeepAliveTimeout = TimeSpan.FromMilliseconds(500);
+            o.Connection.MaxBufferedBytes = 64L * 1024 * 1024;
+        }), fastPath: fastPath);
+
+        // The frozen peer: upgrades, then never reads or sends again (a SIGSTOPped process, a dead host
+        // whose kernel still acknowledges with a zero window).
+        var (frozen, head) = await RawPeer.ConnectAsync(server.WebSocketUri("/feed"), receiveBufferSize: 4096);
+        using var _ = frozen;
+        Assert.StartsWith("HTTP/1.1 101", head);
+
+        var (error, sent, state) = await ended.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotNull(error);                       // the stuck send did not wait forever
+        Assert.True(sent < 512L * 1024 * 1024);
+        Assert.Equal(WebSocketState.Aborted, state); // dropped, not closed with a handshake the peer never reads
+    }
+
     // The client's socket is not public: it is the stream that the connection's close callback disposes.
     private static Socket ClientSocket(WebSocketConnection connection)
     {

@@ -70,6 +70,32 @@ public class TcpUserTimeoutTests
         Assert.Contains("TCP_USER_TIMEOUT", entry.Message);
     }
 
+    [Fact]
+    public async Task A_send_stuck_on_a_frozen_peer_with_a_full_window_is_aborted_by_the_kernel()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var (frozen, server) = await PairAsync();
+        using var _c = frozen; // never reads: its receive window fills and stays shut
+        using var _s = server;
+        TcpUserTimeout.Apply(server, Options(TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500)), new CapturingLogger());
+        Assert.Equal(1000, Read(server));
+
+        // Send until a send stops completing (both socket buffers full), then wait for that send to end.
+        var chunk = new byte[64 * 1024];
+        long sent = 0;
+        Task<int> send;
+        while (true)
+        {
+            send = server.SendAsync(chunk, SocketFlags.None);
+            if (await Task.WhenAny(send, Task.Delay(200)) != send) break;
+            sent += await send;
+            Assert.True(sent < 512L * 1024 * 1024, "the frozen peer's window never filled");
+        }
+        // Only the kernel ends this send: nothing in the test disposes the socket before the guard.
+        var error = await Assert.ThrowsAsync<SocketException>(() => send.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
+    }
+
     private static int Read(Socket socket)
     {
         var value = new byte[sizeof(int)];
