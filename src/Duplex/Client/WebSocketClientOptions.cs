@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,56 @@ public sealed class WebSocketClientOptions
 
     /// <summary>Certificates to offer when the server asks for one (mutual TLS).</summary>
     public X509CertificateCollection? ClientCertificates { get; set; }
+
+    /// <summary>
+    /// Whether to connect through a proxy: <see cref="Proxy"/>, or when that is null the environment's
+    /// (<c>HTTP_PROXY</c> for ws://, <c>HTTPS_PROXY</c> for wss://, <c>ALL_PROXY</c>, <c>NO_PROXY</c>, as
+    /// <see cref="System.Net.Http.HttpClient.DefaultProxy"/> reads them). Default true; false always
+    /// connects directly. Not used with <see cref="UnixSocketPath"/> or <see cref="ConnectCallback"/>.
+    /// </summary>
+    public bool UseProxy { get; set; } = true;
+
+    /// <summary>
+    /// The proxy to tunnel through (<c>http://</c> with HTTP CONNECT, <c>socks5://</c> or <c>socks5h://</c>
+    /// with SOCKS5, host names resolved by the proxy with <c>socks5h</c>); its <see cref="IWebProxy.Credentials"/>
+    /// or the proxy URI's <c>user:password@</c> authenticate (Basic for HTTP, RFC 1929 for SOCKS5).
+    /// Null (the default): the environment's proxy, when <see cref="UseProxy"/>.
+    /// </summary>
+    public IWebProxy? Proxy { get; set; }
+
+    /// <summary>
+    /// How many redirects (301, 302, 303, 307, 308 with a <c>Location</c>) the opening handshake follows.
+    /// Default 0, as browsers and ws: a redirect fails the connect with <see cref="Protocol.HandshakeCheck.Status"/>.
+    /// A redirect from wss:// to ws:// is never followed; one to another host drops the
+    /// <c>Authorization</c> and <c>Cookie</c> headers of <see cref="Headers"/>.
+    /// </summary>
+    public int MaxRedirects
+    {
+        get => _maxRedirects;
+        set => _maxRedirects = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "MaxRedirects cannot be negative.");
+    }
+    private int _maxRedirects;
+
+    /// <summary>
+    /// Cookies: those that match the URI are sent with the handshake, and the server's
+    /// <c>Set-Cookie</c> answers (101 and redirects) are stored. Null (the default): none.
+    /// </summary>
+    public CookieContainer? Cookies { get; set; }
+
+    /// <summary>
+    /// Connect to this Unix domain socket instead of the URI's host and port (the URI still gives the
+    /// request target and Host header). A <c>ws+unix:///path/to.sock:/resource</c> URI does the same
+    /// without this option. Null (the default): TCP.
+    /// </summary>
+    public string? UnixSocketPath { get; set; }
+
+    /// <summary>
+    /// Opens the byte stream to the server instead of the client's own TCP connect: custom DNS, a
+    /// socket with special options, an in-memory transport. TLS (for wss://) and the handshake then run
+    /// over the returned stream; a <see cref="System.Net.Sockets.NetworkStream"/> lends its socket to
+    /// the connection (remote endpoint, TCP_USER_TIMEOUT). Null (the default): the client connects.
+    /// </summary>
+    public Func<WebSocketConnectContext, CancellationToken, ValueTask<Stream>>? ConnectCallback { get; set; }
 
     /// <summary>Limits of the connection once open. The client offers permessage-deflate by default.</summary>
     public WebSocketConnectionOptions Connection { get; set; } = new() { Compression = { Enabled = true } };

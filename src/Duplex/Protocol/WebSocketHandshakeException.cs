@@ -19,6 +19,10 @@ public enum HandshakeCheck
     Extension,
     /// <summary>The server closed the connection before the handshake finished (a timeout is a <see cref="TimeoutException"/>).</summary>
     Incomplete,
+    /// <summary>The proxy refused or failed the tunnel (HTTP CONNECT or SOCKS5); <see cref="WebSocketHandshakeException.StatusCode"/> is its HTTP status, if any.</summary>
+    Proxy,
+    /// <summary>A redirect the client would not follow: past <see cref="WebSocketClientOptions.MaxRedirects"/>, from wss:// to ws://, or without a usable Location.</summary>
+    Redirect,
 }
 
 /// <summary>The client's opening handshake failed; says which check and carries what the server answered.</summary>
