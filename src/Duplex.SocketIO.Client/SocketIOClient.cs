@@ -51,7 +51,14 @@ public sealed class SocketIOClient : IAsyncDisposable
         JsonOptions = SocketIOJson.CreateOptions(Options.JsonSerializerOptions,
             bytes, new ReadOnlyMemoryPlaceholderConverter(bytes), new MemoryPlaceholderConverter(bytes));
         // A long poll is held by the server up to pingInterval; the heartbeat, not an HTTP timeout, bounds it.
-        var handler = new SocketsHttpHandler { ConnectTimeout = Options.ConnectTimeout, UseCookies = true };
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = Options.ConnectTimeout,
+            UseCookies = true,
+            CookieContainer = Options.Cookies,
+            UseProxy = Options.UseProxy,
+            Proxy = Options.Proxy,
+        };
         Options.ConfigureHttpHandler?.Invoke(handler);
         _http = new HttpClient(handler)
         {

@@ -108,6 +108,24 @@ public sealed class SocketIOClientOptions
     /// </summary>
     public SocketIOParser Parser { get; set => field = value ?? throw new ArgumentNullException(nameof(value)); } = SocketIOParser.Default;
 
+    /// <summary>
+    /// Whether both transports connect through a proxy: <see cref="Proxy"/>, or when that is null the
+    /// environment's (<c>HTTP_PROXY</c>, <c>HTTPS_PROXY</c>, <c>ALL_PROXY</c>, <c>NO_PROXY</c>). Default true.
+    /// Polling sends its requests through it (absolute-form for http://, CONNECT for https://), the
+    /// WebSocket tunnels through it (<see cref="WebSocketClientOptions.Proxy"/>).
+    /// </summary>
+    public bool UseProxy { get; set; } = true;
+
+    /// <summary>The proxy of both transports (HTTP; SOCKS5 too for the WebSocket). Null: the environment's, when <see cref="UseProxy"/>.</summary>
+    public System.Net.IWebProxy? Proxy { get; set; }
+
+    /// <summary>
+    /// The cookies both transports send and store, shared: a cookie set on a polling answer (a load
+    /// balancer's sticky-session cookie, the server's <c>io</c> cookie) goes with the WebSocket upgrade
+    /// too, as in a browser. A new container per options object by default.
+    /// </summary>
+    public System.Net.CookieContainer Cookies { get; set => field = value ?? throw new ArgumentNullException(nameof(value)); } = new();
+
     /// <summary>Adjusts the HTTP handler of the polling transport (TLS validation, proxy, cookies …).</summary>
     public Action<SocketsHttpHandler>? ConfigureHttpHandler { get; set; }
 

@@ -24,7 +24,14 @@ internal sealed class WebSocketClientTransport : EngineIOClientTransport
     /// <summary>Opens the WebSocket to the session's endpoint (with the session's id once it has one).</summary>
     internal static async Task<WebSocketClientTransport> ConnectAsync(EngineIOClientSession session, CancellationToken cancellationToken)
     {
-        var options = new WebSocketClientOptions { ConnectTimeout = session.Options.ConnectTimeout, Logger = session.Options.Logger };
+        var options = new WebSocketClientOptions
+        {
+            ConnectTimeout = session.Options.ConnectTimeout,
+            Logger = session.Options.Logger,
+            UseProxy = session.Options.UseProxy,
+            Proxy = session.Options.Proxy,
+            Cookies = session.Options.Cookies,
+        };
         // Engine.IO has its own heartbeat; the WebSocket one would only duplicate it.
         options.Connection.KeepAliveInterval = TimeSpan.Zero;
         foreach (var (name, value) in session.Options.ExtraHeaders) options.AddHeader(name, value);

@@ -1,7 +1,8 @@
 'use strict';
-// An HTTP CONNECT proxy for the client's proxy tests (loopback only): tunnels CONNECT host:port to
-// that address and nothing else. With --auth user:pass it demands Basic Proxy-Authorization (407
-// otherwise). Prints {"port": N} when listening, then one JSON line per tunnel asked for.
+// An HTTP proxy for the clients' proxy tests (loopback only): tunnels CONNECT host:port to that
+// address, and forwards absolute-form requests (GET http://host/path, as HTTP clients send plain http://
+// requests to a proxy). With --auth user:pass it demands Basic Proxy-Authorization (407 otherwise).
+// Prints {"port": N} when listening, then one JSON line per tunnel or forwarded request.
 const http = require('http');
 const net = require('net');
 
@@ -9,10 +10,26 @@ const args = process.argv.slice(2);
 const auth = args.includes('--auth') ? args[args.indexOf('--auth') + 1] : null;
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-const server = http.createServer((req, res) => { res.writeHead(405); res.end('CONNECT only\n'); });
+const authorized = (req) => !auth || req.headers['proxy-authorization'] === 'Basic ' + Buffer.from(auth).toString('base64');
+
+const server = http.createServer((req, res) => {
+  say({ event: 'forward', method: req.method, url: req.url, authorized: authorized(req) });
+  if (!authorized(req)) { res.writeHead(407, { 'Proxy-Authenticate': 'Basic realm="test"' }); res.end(); return; }
+  let target;
+  try { target = new URL(req.url); } catch { res.writeHead(400); res.end('absolute-form only\n'); return; }
+  const headers = { ...req.headers };
+  delete headers['proxy-authorization'];
+  delete headers['proxy-connection'];
+  const upstream = http.request({ host: target.hostname, port: target.port || 80, method: req.method, path: target.pathname + target.search, headers }, (answer) => {
+    res.writeHead(answer.statusCode, answer.headers);
+    answer.pipe(res);
+  });
+  upstream.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(upstream);
+});
 server.on('connect', (req, client, head) => {
   const given = req.headers['proxy-authorization'] || '';
-  const ok = !auth || given === 'Basic ' + Buffer.from(auth).toString('base64');
+  const ok = authorized(req);
   say({ event: 'connect', target: req.url, authorized: ok, hadCredentials: given !== '' });
   if (!ok) {
     client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');
