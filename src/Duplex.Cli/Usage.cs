@@ -22,14 +22,32 @@ internal static class Usage
                    core, like Node's event loop; pool is ASP.NET Core's default scheduling
               --transport duplex (default) reads and writes sockets directly (no pipes, no buffer
                    while idle, 64 KiB reads); kestrel is ASP.NET Core's own socket transport
-          duplex connect <ws://host:port/path> [--header "Name: value"]... [--subprotocol p]...
-                         [--echo] [--insecure] [--quiet] [--compression]
-              stdin lines go out as text messages; incoming messages are printed.
+          duplex connect <ws://host:port/path | ws+unix:///path.sock:/path> [--header "Name: value"]...
+                         [--subprotocol p]... [--echo] [--insecure] [--quiet] [--compression]
+                         [--binary | --hex | --base64] [--file PATH] [--json] [--show-headers]
+                         [--ping-interval SECONDS] [--wait N] [--count]
+                         [--proxy http://|socks5://|socks5h://host:port] [--no-proxy] [--unix PATH]
+              stdin lines go out as text messages; incoming messages are printed, control
+              characters escaped (\e, \xNN).
+              --binary sends lines as binary; --hex/--base64 read lines as hex/base64 binary
+                   messages and print binary messages that way; --file sends a file as one
+                   binary message first; --json prints JSON text indented.
+              --show-headers prints the server's handshake answer; --ping-interval pings and
+                   prints each round trip; --wait N closes after N messages; --count prints how
+                   many came and their rate.
+              --proxy tunnels through that proxy (default: HTTP_PROXY/HTTPS_PROXY/ALL_PROXY,
+                   NO_PROXY); --no-proxy connects directly; --unix connects to a Unix socket.
               --echo sends every message received back unchanged until the peer closes.
               --compression offers (connect) or accepts (serve) permessage-deflate (RFC 7692).
               exit status: 0 closed with 1000/1001/1005, 2 could not connect or handshake refused,
                            3 dropped without a close frame (1006), 4 closed with another code,
                            1 usage error.
+          duplex listen <[host:]port> | --unix PATH [--echo] [--quiet] [--compression]
+                        [--binary | --hex | --base64] [--json]
+              a WebSocket server that prints every message from any client ("[N] < ...",
+              N the connection), sends stdin lines to every open connection, and tells
+              connections coming and going on stderr; like websocat -s. --echo also sends
+              each message back. Ctrl+C closes every connection with 1001.
           duplex bench <echo|broadcast|idle|handshake> [ws://127.0.0.1:8080/path] [options]
               a load generator on raw sockets, loopback only; prints a table (or --json).
               echo       --connections C --depth P --size S [--text]: every echo checked,

@@ -156,7 +156,7 @@ public static class WebSocketClient
                 socket?.RemoteEndPoint,
                 options.Logger,
                 closeTransport: () => ownedStream.DisposeAsync(),
-                compression: compression), null);
+                compression: compression) { HandshakeResponse = head }, null);
         }
         finally
         {

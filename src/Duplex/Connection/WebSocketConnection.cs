@@ -174,6 +174,13 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     /// </summary>
     public string? CloseStatusDescription => _closeDescription;
 
+    /// <summary>
+    /// The server's answer to this client's opening handshake (status 101, reason, headers: cookies,
+    /// the server's own headers). Null on the server side and for connections not opened by
+    /// <see cref="WebSocketClient"/>.
+    /// </summary>
+    public Protocol.HttpResponseHead? HandshakeResponse { get; internal set; }
+
     /// <summary>The subprotocol both sides agreed on in the handshake, or null.</summary>
     public string? Subprotocol { get; }
 

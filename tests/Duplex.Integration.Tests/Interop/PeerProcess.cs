@@ -66,6 +66,28 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>Writes a line to the peer's stdin.</summary>
+    public async Task WriteLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Closes the peer's stdin (end of input, as Ctrl+D).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Waits until stderr holds a line that satisfies <paramref name="match"/>, polling; false after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForStandardErrorAsync(Func<string, bool> match, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (StandardError.Split('\n').Any(l => match(l.TrimEnd('\r')))) return true;
+            await Task.Delay(50);
+        }
+        return false;
+    }
+
     public string StandardError
     {
         get
