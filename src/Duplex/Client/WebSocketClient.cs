@@ -95,6 +95,9 @@ public static class WebSocketClient
     private static async Task<(WebSocketConnection? Connection, string? Location)> AttemptAsync(Uri uri, IReadOnlyList<KeyValuePair<string, string>> headers,
         WebSocketClientOptions options, Action<string> step, bool mayRedirect, CancellationToken token)
     {
+        if (options.HttpVersion.Major >= 2 && uri.Scheme is "ws" or "wss" or "http" or "https" && options.UnixSocketPath is null
+            && await Http2WebSocketClient.TryConnectAsync(uri, headers, options, step, token).ConfigureAwait(false) is { } overHttp2)
+            return (overHttp2, null);
         bool secure = IsSecure(uri);
         var httpUri = HttpUri(uri);
         var host = uri.Scheme is "ws+unix" or "wss+unix" ? "localhost" : uri.DnsSafeHost;

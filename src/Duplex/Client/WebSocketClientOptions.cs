@@ -79,6 +79,28 @@ public sealed class WebSocketClientOptions
     /// </summary>
     public Func<WebSocketConnectContext, CancellationToken, ValueTask<Stream>>? ConnectCallback { get; set; }
 
+    /// <summary>
+    /// The HTTP version of the opening handshake: 1.1 (the default; GET with Upgrade, RFC 6455), or 2.0
+    /// for a WebSocket over HTTP/2 (RFC 8441: an extended CONNECT on one stream of an HTTP/2
+    /// connection; h2 over TLS for wss://, h2c with prior knowledge for ws://). Anything else is 1.1.
+    /// </summary>
+    public Version HttpVersion { get; set; } = System.Net.HttpVersion.Version11;
+
+    /// <summary>
+    /// With <see cref="HttpVersion"/> 2.0: <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionExact"/>
+    /// (the default) fails when the server does not do WebSockets over HTTP/2;
+    /// <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/> then opens it over HTTP/1.1.
+    /// </summary>
+    public System.Net.Http.HttpVersionPolicy HttpVersionPolicy { get; set; } = System.Net.Http.HttpVersionPolicy.RequestVersionExact;
+
+    /// <summary>
+    /// For HTTP/2 WebSockets: the invoker whose connections carry them, so that several WebSockets (and
+    /// other requests) share one HTTP/2 connection, as with <c>ClientWebSocket.ConnectAsync(uri, invoker)</c>.
+    /// Null (the default): a handler of its own per WebSocket, made from these options (TLS, proxy,
+    /// cookies, <see cref="ConnectCallback"/>).
+    /// </summary>
+    public System.Net.Http.HttpMessageInvoker? HttpInvoker { get; set; }
+
     /// <summary>Limits of the connection once open. The client offers permessage-deflate by default.</summary>
     public WebSocketConnectionOptions Connection { get; set; } = new() { Compression = { Enabled = true } };
 

@@ -63,6 +63,23 @@ public sealed class ClientHandshake
         if (!headers.TryGetValue("Sec-WebSocket-Accept", out var accept) || accept.Trim() != expected)
             throw Fail(HandshakeCheck.Accept, $"Sec-WebSocket-Accept is '{accept}', expected '{expected}'", head);
 
+        return ValidateNegotiation(head);
+    }
+
+    /// <summary>
+    /// The checks of an RFC 8441 answer (HTTP/2 extended CONNECT): 200, no accept key; the subprotocol
+    /// and extensions as in <see cref="Validate"/>.
+    /// </summary>
+    internal (string? Subprotocol, string? Extensions) ValidateExtendedConnect(HttpResponseHead head)
+    {
+        if (head.StatusCode != 200)
+            throw Fail(HandshakeCheck.Status, $"server answered the extended CONNECT with {head.StatusCode} {head.ReasonPhrase} instead of 200", head);
+        return ValidateNegotiation(head);
+    }
+
+    private (string? Subprotocol, string? Extensions) ValidateNegotiation(HttpResponseHead head)
+    {
+        var headers = head.Headers;
         string? subprotocol = null;
         if (headers.TryGetValue("Sec-WebSocket-Protocol", out var chosen))
         {

@@ -66,6 +66,14 @@ public sealed class HttpResponseHead
         return true;
     }
 
+    /// <summary>A head from an answer another stack parsed (HTTP/2): repeated headers joined with ", ".</summary>
+    internal static HttpResponseHead From(int statusCode, string? reasonPhrase, IEnumerable<KeyValuePair<string, IEnumerable<string>>> headers)
+    {
+        var head = new HttpResponseHead { StatusCode = statusCode, ReasonPhrase = reasonPhrase ?? "" };
+        foreach (var (name, values) in headers) head.Headers[name] = string.Join(", ", values);
+        return head;
+    }
+
     private static WebSocketHandshakeException Malformed(string why) => new(HandshakeCheck.MalformedResponse, "malformed handshake response: " + why);
 
     private static string Truncate(string s) => s.Length > 80 ? s[..80] + "…" : s;
