@@ -90,12 +90,7 @@ internal static class ServeCommand
                 await everyone.BroadcastAsync(message.Data, message.Type);
         }, Configure);
 
-        // Ctrl+C: every connection gets a proper 1001 Going Away before Kestrel stops.
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            log.LogInformation("shutting down: closing {Count} connection(s) with 1001", registry.Count);
-            registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").Wait(TimeSpan.FromSeconds(10));
-        });
+        // Ctrl+C: AddDuplex's shutdown gives every connection a proper 1001 Going Away before Kestrel stops.
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // The bound addresses, not the requested ones: --port 0 picks a free port.
