@@ -149,7 +149,7 @@ public class ShutdownTests
         await Assert.ThrowsAsync<ArgumentException>(() => registry.DrainAsync(TimeSpan.Zero, CloseStatus.ServiceRestart, new string('x', 124)));
         Assert.Equal(0, await registry.DrainAsync(TimeSpan.Zero));
         Assert.False(registry.IsDraining);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DuplexShutdownOptions { DrainWindow = TimeSpan.FromMilliseconds(-1) });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DuplexShutdownOptions { DrainWindow = TimeSpan.FromMilliseconds(-2) });
         Assert.Throws<ArgumentOutOfRangeException>(() => new DuplexShutdownOptions { DrainWindow = Timeout.InfiniteTimeSpan });
     }
 
