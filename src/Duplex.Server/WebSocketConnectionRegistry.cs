@@ -110,6 +110,13 @@ public sealed class WebSocketConnectionRegistry
                 if (mine.Retired) continue;
                 if (!mine.Remove(name)) return false;
                 RemoveMember(name, connection);
+                // In no group any more: the record goes too (a later join makes a new one), so that a
+                // connection that joins and leaves groups for hours holds nothing once it has left them all.
+                if (mine.Count == 0)
+                {
+                    mine.Retired = true;
+                    _memberships.TryRemove(new KeyValuePair<long, Memberships>(connection.Id, mine));
+                }
                 return true;
             }
         }
