@@ -71,7 +71,15 @@ internal sealed class DuplexShutdown(WebSocketConnectionRegistry registry, Duple
         {
             registry.BeginShutdown(CloseStatus.GoingAway, "server shutting down");
             _logger.LogInformation("Shutting down: closing {Count} WebSocket connection(s) with 1001", registry.Count);
-            await registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The shutdown timeout is up: Kestrel's stop drops what is still closing.
+                _logger.LogWarning("Shutting down: {Count} WebSocket connection(s) still closing when the shutdown timeout ran out", registry.Count);
+            }
         }
     }
 
