@@ -177,10 +177,12 @@ public class ShutdownTests
         Assert.True(condition(), "the condition was not met within 30 s");
     }
 
-    [Fact]
-    public async Task Duplex_serve_on_SIGTERM_closes_its_connections_with_1001_and_exits()
+    [Theory]
+    [InlineData(null, CloseStatus.GoingAway, "server shutting down")]
+    [InlineData("1", CloseStatus.ServiceRestart, "service restart")]
+    public async Task Duplex_serve_on_SIGTERM_closes_its_connections_with_1001_or_with_drain_1012_and_exits(string? drain, CloseStatus expected, string reason)
     {
-        await using var serve = await Interop.DuplexServe.StartAsync();
+        await using var serve = await Interop.DuplexServe.StartAsync(drain is null ? [] : ["--drain", drain]);
         var echo = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{serve.Port}/echo"));
         var broadcast = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{serve.Port}/broadcast"));
 
@@ -192,9 +194,9 @@ public class ShutdownTests
         }
         await Task.WhenAll(echo.Completion, broadcast.Completion).WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.Equal(CloseStatus.GoingAway, echo.CloseStatus);
-        Assert.Equal("server shutting down", echo.CloseStatusDescription);
-        Assert.Equal(CloseStatus.GoingAway, broadcast.CloseStatus);
+        Assert.Equal(expected, echo.CloseStatus);
+        Assert.Equal(reason, echo.CloseStatusDescription);
+        Assert.Equal(expected, broadcast.CloseStatus);
         Assert.Equal(0, await serve.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
     }
 }
