@@ -251,6 +251,8 @@ public sealed class WebSocketConnectionRegistry
         {
             // Set before the snapshot: a connection added after it is closed by Add.
             var connections = _all.Values.Where(c => c.State < WebSocketState.CloseSent).ToArray();
+            // Which connection goes when is random too, not the registry's order (oldest first, roughly).
+            Random.Shared.Shuffle(connections);
             var offsets = new double[connections.Length];
             for (int i = 0; i < offsets.Length; i++) offsets[i] = Random.Shared.NextDouble() * window.TotalMilliseconds;
             Array.Sort(offsets);
