@@ -16,14 +16,15 @@ namespace Duplex.Integration.Tests;
 public class ShutdownTests
 {
     /// <summary>An app with AddDuplex and an echo endpoint whose handlers sit in ReadMessagesAsync; a long shutdown timeout.</summary>
-    private static async Task<(WebApplication App, Uri Echo)> StartAppAsync(Action<IServiceCollection>? services = null, bool fastPath = false)
+    private static async Task<(WebApplication App, Uri Echo)> StartAppAsync(Action<IServiceCollection>? services = null, bool fastPath = false,
+        TimeSpan? shutdownTimeout = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddDuplex();
         services?.Invoke(builder.Services);
         // Longer than the test waits for the stop: a stop that waits for the handlers fails the test.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout ?? TimeSpan.FromMinutes(2));
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
         {
             if (fastPath) listen.UseDuplexFastPath();
@@ -62,6 +63,20 @@ public class ShutdownTests
             Assert.Equal(CloseStatus.GoingAway, client.CloseStatus);
             Assert.Equal("server shutting down", client.CloseStatusDescription);
         }
+        await app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task With_CloseConnections_off_the_connections_are_left_to_Kestrel_which_drops_them_at_the_shutdown_timeout_as_1006()
+    {
+        // What every app got before the built-in shutdown.
+        var (app, echo) = await StartAppAsync(services => services.AddDuplex(o => o.CloseConnections = false), shutdownTimeout: TimeSpan.FromSeconds(1));
+        var client = await WebSocketClient.ConnectAsync(echo);
+
+        await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(CloseStatus.AbnormalClosure, client.CloseStatus);
         await app.DisposeAsync();
     }
 
