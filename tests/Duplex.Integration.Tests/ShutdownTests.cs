@@ -91,6 +91,7 @@ public class ShutdownTests
         var registry = app.Services.GetRequiredService<WebSocketConnectionRegistry>();
 
         var stopping = app.StopAsync();
+        await WaitUntilAsync(() => registry.IsDraining);
         var refused = await Assert.ThrowsAsync<Protocol.WebSocketHandshakeException>(() => WebSocketClient.ConnectAsync(echo));
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
         await Task.WhenAll(clients.Select(c => c.Completion)).WaitAsync(TimeSpan.FromSeconds(10));
