@@ -17,7 +17,7 @@ internal static class ServeCommand
         try
         {
             parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose" });
-            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io", "transport" }).FirstOrDefault() is { } unknown)
+            if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io", "transport", "drain" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
             if (parsed.Get("io") is { } io && io is not ("loop" or "pool"))
                 return Usage.Print(1, "--io is loop or pool");
@@ -29,7 +29,18 @@ internal static class ServeCommand
             return Usage.Print(1, ex.Message);
         }
         var host = parsed.Get("host") ?? "localhost";
-        int port = parsed.GetInt("port", 8080);
+        int port;
+        int drain;
+        try
+        {
+            port = parsed.GetInt("port", 8080);
+            drain = parsed.GetInt("drain", 0);
+            if (drain is < 0 or > 3600) return Usage.Print(1, "--drain is between 0 and 3600 seconds");
+        }
+        catch (ArgumentException ex)
+        {
+            return Usage.Print(1, ex.Message);
+        }
 
         bool compression = parsed.Flag("compression");
         void Configure(WebSocketEndpointOptions o) => o.Connection.Compression.Enabled = compression;
@@ -60,7 +71,10 @@ internal static class ServeCommand
         if ((parsed.Get("io") ?? "loop") == "loop") UseEventLoopIO(builder, ownTransport);
         // Sockets read and written directly, without Kestrel's pipes (see DuplexSocketTransportFactory).
         if (ownTransport) builder.WebHost.UseDuplexSockets();
-        builder.Services.AddDuplex();
+        // Ctrl+C/SIGTERM: 1001 for every connection, or with --drain 1012 spread over that window (the
+        // host then waits for it: its shutdown timeout is the window plus room for the close handshakes).
+        builder.Services.AddDuplex(o => o.DrainWindow = TimeSpan.FromSeconds(drain));
+        if (drain > 0) builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(drain + 10));
         // --redis host:port: /broadcast spans every server on that Redis.
         if (parsed.Get("redis") is { } redis)
             builder.Services.AddDuplexRedisBackplane(o => o.Configuration = redis);
@@ -90,12 +104,6 @@ internal static class ServeCommand
                 await everyone.BroadcastAsync(message.Data, message.Type);
         }, Configure);
 
-        // Ctrl+C: every connection gets a proper 1001 Going Away before Kestrel stops.
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            log.LogInformation("shutting down: closing {Count} connection(s) with 1001", registry.Count);
-            registry.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").Wait(TimeSpan.FromSeconds(10));
-        });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // The bound addresses, not the requested ones: --port 0 picks a free port.

@@ -7,7 +7,7 @@ internal static class Usage
 
         usage:
           duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port] [--verbose]
-                       [--io loop|pool] [--transport duplex|kestrel]
+                       [--io loop|pool] [--transport duplex|kestrel] [--drain seconds]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
@@ -18,6 +18,8 @@ internal static class Usage
               --redis joins a cluster: /broadcast and the Socket.IO chat reach every server on that
                       Redis (Duplex, or Node socket.io with @socket.io/redis-adapter)
               --verbose logs every connection opened and closed
+              --drain on Ctrl+C/SIGTERM closes the connections with 1012 spread over that many
+                      seconds (refusing new ones with 503) instead of 1001 all at once
               --io loop (default) runs each connection inline on the socket event threads, one per
                    core, like Node's event loop; pool is ASP.NET Core's default scheduling
               --transport duplex (default) reads and writes sockets directly (no pipes, no buffer

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Duplex.Protocol;
 
 namespace Duplex.Server;
@@ -41,8 +42,16 @@ public sealed class WebSocketConnectionRegistry
         }
     }
 
-    /// <summary>Registers a connection; the upgrade that made it calls <see cref="Remove"/> once it has ended.</summary>
-    internal void Add(WebSocketConnection connection) => _all[connection.Id] = connection;
+    /// <summary>
+    /// Registers a connection; the upgrade that made it calls <see cref="Remove"/> once it has ended. One
+    /// that got past the refusal of upgrades just as a drain or the shutdown began is closed at once with
+    /// the drain's code, so that no connection outlives them.
+    /// </summary>
+    internal void Add(WebSocketConnection connection)
+    {
+        _all[connection.Id] = connection;
+        if (_drainClose is { } close) _ = CloseQuietlyAsync(connection, close.Status, close.Reason);
+    }
 
     /// <summary>Forgets an ended connection and takes it out of its groups; returns how many groups it left.</summary>
     internal int Remove(WebSocketConnection connection)
@@ -101,6 +110,13 @@ public sealed class WebSocketConnectionRegistry
                 if (mine.Retired) continue;
                 if (!mine.Remove(name)) return false;
                 RemoveMember(name, connection);
+                // In no group any more: the record goes too (a later join makes a new one), so that a
+                // connection that joins and leaves groups for hours holds nothing once it has left them all.
+                if (mine.Count == 0)
+                {
+                    mine.Retired = true;
+                    _memberships.TryRemove(new KeyValuePair<long, Memberships>(connection.Id, mine));
+                }
                 return true;
             }
         }
@@ -167,16 +183,141 @@ public sealed class WebSocketConnectionRegistry
 
     /// <summary>Closes every connection (1001 Going Away on shutdown), each bounded by its close timeout.</summary>
     public Task CloseAllAsync(CloseStatus status = CloseStatus.GoingAway, string? reason = null) =>
-        Task.WhenAll(_all.Values.Select(async c =>
+        Task.WhenAll(_all.Values.Select(c => CloseQuietlyAsync(c, status, reason)));
+
+    private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)
+    {
+        try
         {
-            try
+            await connection.CloseAsync(status, reason).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+        {
+        }
+    }
+
+    // Drains and the shutdown. While one runs (or once the host is stopping) upgrades are refused with
+    // 503 and a Retry-After of the time the drain has left; _drainClose is the code a connection that
+    // raced past the refusal is closed with.
+    private readonly Lock _drainLock = new();
+    private int _drains;                 // drains running, under _drainLock
+    private long _drainEndsAt;           // Stopwatch timestamp the latest drain's window ends at, under _drainLock
+    private bool _shutDown;              // the host is stopping: refused for good, under _drainLock
+    private volatile DrainClose? _drainClose;
+
+    private sealed record DrainClose(CloseStatus Status, string? Reason);
+
+    /// <summary>
+    /// Whether new upgrades are refused (503 with <c>Retry-After</c>): while a <see cref="DrainAsync"/>
+    /// runs, and for good once the host stops (<see cref="DuplexShutdownOptions"/>).
+    /// </summary>
+    public bool IsDraining => _drainClose is not null;
+
+    /// <summary>
+    /// Closes every connection open on this node with <paramref name="status"/> (1012 Service Restart by
+    /// default), each at its own uniformly random moment within <paramref name="window"/>, so that their
+    /// clients (whose reconnect is jittered too, see <see cref="ReconnectOptions.RestartJitter"/>) do not
+    /// come back all at once. Meanwhile upgrades to every endpoint of this registry are refused with 503
+    /// and a <c>Retry-After</c> of the seconds the window has left (at least the endpoint's
+    /// <see cref="HandshakeLimitOptions.RetryAfterSeconds"/>), and a connection that slipped in as the drain
+    /// began is closed at once. Once every close has ended (each bounded by its
+    /// <see cref="WebSocketConnectionOptions.CloseTimeout"/>) upgrades are accepted again, unless the host
+    /// is stopping. Usable on demand, e.g. before taking a node out of a deploy; the host's shutdown uses
+    /// it when <see cref="DuplexShutdownOptions.DrainWindow"/> is set. Cancelling ends the window early:
+    /// the connections not closed yet are closed at once. <see cref="TimeSpan.Zero"/> closes every one at once.
+    /// </summary>
+    /// <returns>How many connections it closed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A negative or infinite <paramref name="window"/>, or a
+    /// <paramref name="status"/> that may not be sent in a close frame.</exception>
+    /// <exception cref="ArgumentException">A <paramref name="reason"/> over 123 UTF-8 bytes.</exception>
+    public async Task<int> DrainAsync(TimeSpan window, CloseStatus status = CloseStatus.ServiceRestart, string? reason = "service restart",
+        CancellationToken cancellationToken = default)
+    {
+        if (window < TimeSpan.Zero || window == Timeout.InfiniteTimeSpan || window.TotalDays > 1)
+            throw new ArgumentOutOfRangeException(nameof(window), window, "Zero or a positive time of at most a day.");
+        if (!CloseStatusRules.IsValidOnWire((int)status))
+            throw new ArgumentOutOfRangeException(nameof(status), (int)status, "Only 1000–1003, 1007–1014 and 3000–4999 may be sent in a close frame.");
+        if (reason is not null && System.Text.Encoding.UTF8.GetByteCount(reason) > Protocol.FrameWriter.MaxCloseReasonBytes)
+            throw new ArgumentException("A close reason holds at most 123 UTF-8 bytes.", nameof(reason));
+        long start = Stopwatch.GetTimestamp();
+        lock (_drainLock)
+        {
+            _drains++;
+            long endsAt = start + (long)(window.TotalSeconds * Stopwatch.Frequency);
+            if (endsAt > _drainEndsAt) _drainEndsAt = endsAt;
+            _drainClose = new DrainClose(status, reason);
+        }
+        try
+        {
+            // Set before the snapshot: a connection added after it is closed by Add.
+            var connections = _all.Values.Where(c => c.State < WebSocketState.CloseSent).ToArray();
+            // Which connection goes when is random too, not the registry's order (oldest first, roughly).
+            Random.Shared.Shuffle(connections);
+            var offsets = new double[connections.Length];
+            for (int i = 0; i < offsets.Length; i++) offsets[i] = Random.Shared.NextDouble() * window.TotalMilliseconds;
+            Array.Sort(offsets);
+            var closes = new Task[connections.Length];
+            for (int i = 0; i < connections.Length; i++)
             {
-                await c.CloseAsync(status, reason).ConfigureAwait(false);
+                var due = TimeSpan.FromMilliseconds(offsets[i]) - Stopwatch.GetElapsedTime(start);
+                if (due > TimeSpan.FromMilliseconds(1) && !cancellationToken.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await Task.Delay(due, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+                closes[i] = CloseQuietlyAsync(connections[i], status, reason);
             }
-            catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException)
+            await Task.WhenAll(closes).ConfigureAwait(false);
+            return connections.Length;
+        }
+        finally
+        {
+            lock (_drainLock)
             {
+                if (--_drains == 0 && !_shutDown) _drainClose = null;
             }
-        }));
+        }
+    }
+
+    /// <summary>The host is stopping: from now on every upgrade is refused, and one that raced in is closed with <paramref name="status"/>.</summary>
+    internal void BeginShutdown(CloseStatus status, string? reason)
+    {
+        lock (_drainLock)
+        {
+            _shutDown = true;
+            _drainClose ??= new DrainClose(status, reason);
+        }
+    }
+
+    /// <summary>The host starts (again): upgrades are accepted unless a drain runs.</summary>
+    internal void EndShutdown()
+    {
+        lock (_drainLock)
+        {
+            if (!_shutDown) return;
+            _shutDown = false;
+            if (_drains == 0) _drainClose = null;
+        }
+    }
+
+    /// <summary>
+    /// Null when upgrades are accepted; while draining, the 503 refusal with its Retry-After: the seconds
+    /// the drain's window has left, at least <paramref name="minimumRetryAfter"/>.
+    /// </summary>
+    internal HandshakeDecision? DrainRefusal(int minimumRetryAfter)
+    {
+        if (_drainClose is null) return null;
+        long endsAt;
+        lock (_drainLock) endsAt = _drainEndsAt;
+        double left = (endsAt - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency;
+        int retryAfter = Math.Max(minimumRetryAfter, (int)Math.Ceiling(Math.Max(0, left)));
+        return new HandshakeDecision(503, "the server is draining its connections") { RetryAfterSeconds = retryAfter };
+    }
 }
 
 /// <summary>The members of one group on this node; in the registry only while there are some.</summary>

@@ -35,4 +35,8 @@ public sealed class WebSocketEndpointOptions
 }
 
 /// <summary>A refusal of an upgrade request: the HTTP status and a short body.</summary>
-public sealed record HandshakeDecision(int StatusCode, string Body);
+public sealed record HandshakeDecision(int StatusCode, string Body)
+{
+    /// <summary>The Retry-After of a refusal that sets its own (a drain's); null for the endpoint's <see cref="HandshakeLimitOptions.RetryAfterSeconds"/>.</summary>
+    internal int? RetryAfterSeconds { get; init; }
+}

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace Duplex.Server;
 
@@ -72,14 +74,29 @@ public static class WebSocketEndpointRouteBuilderExtensions
     }
 
     /// <summary>
-    /// Registers the connection registry (and its groups) as a singleton, and the delivery of a backplane's
-    /// broadcasts when one is registered. Needed to reach the registry, or to use a backplane; endpoints
-    /// mapped without it still share one registry per application.
+    /// Registers the connection registry (and its groups) as a singleton, the delivery of a backplane's
+    /// broadcasts when one is registered, and the graceful shutdown: when the host stops, every open
+    /// connection is closed with 1001 Going Away (or drained, see <see cref="DuplexShutdownOptions"/>)
+    /// before the web server stops. Needed to reach the registry, to use a backplane, or for that
+    /// shutdown; endpoints mapped without it still share one registry per application.
     /// </summary>
     public static IServiceCollection AddDuplex(this IServiceCollection services)
     {
-        services.AddSingleton(sp => new WebSocketConnectionRegistry(sp.GetService<IGroupBackplane>()));
-        services.AddHostedService<BackplaneSubscription>();
+        services.AddOptions<DuplexShutdownOptions>();
+        services.TryAddSingleton(sp => new WebSocketConnectionRegistry(sp.GetService<IGroupBackplane>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BackplaneSubscription>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DuplexShutdown>());
         return services;
+    }
+
+    /// <summary>
+    /// <see cref="AddDuplex(IServiceCollection)"/>, with what the host's stop does to open connections
+    /// (e.g. <c>o.DrainWindow = TimeSpan.FromSeconds(10)</c> to close them with 1012 spread over 10 s).
+    /// </summary>
+    public static IServiceCollection AddDuplex(this IServiceCollection services, Action<DuplexShutdownOptions> configureShutdown)
+    {
+        ArgumentNullException.ThrowIfNull(configureShutdown);
+        services.Configure(configureShutdown);
+        return services.AddDuplex();
     }
 }

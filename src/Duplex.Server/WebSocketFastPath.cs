@@ -298,7 +298,7 @@ internal sealed class WebSocketFastPath
         var response = new StringBuilder()
             .Append("HTTP/1.1 ").Append(refusal.StatusCode).Append(' ').Append(ReasonPhrases.GetReasonPhrase(refusal.StatusCode)).Append("\r\n")
             .Append("Content-Type: text/plain; charset=utf-8\r\n")
-            .Append("Retry-After: ").Append(plan.Upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
+            .Append("Retry-After: ").Append(refusal.RetryAfterSeconds ?? plan.Upgrade.Options.Limits.RetryAfterSeconds).Append("\r\n")
             .Append("Content-Length: ").Append(Encoding.UTF8.GetByteCount(body)).Append("\r\n")
             .Append("Connection: close\r\n\r\n");
         WriteAscii(transport.Transport.Output, response.ToString()); // a refusal is rare: a string will do

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Duplex.Server;
@@ -55,6 +56,13 @@ public sealed class WebSocketServerOptions
 
     /// <summary>Where logs go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// What <see cref="WebSocketServer.StopAsync"/> does to open connections: by default closes them all at
+    /// once with 1001 Going Away; with a <see cref="DuplexShutdownOptions.DrainWindow"/>, closes them
+    /// with 1012 spread over it. Read at <see cref="WebSocketServer.StartAsync"/>.
+    /// </summary>
+    public DuplexShutdownOptions Shutdown { get; set; } = new();
 }
 
 /// <summary>
@@ -107,6 +115,8 @@ public sealed class WebSocketServer : IAsyncDisposable
         if (_options.LoggerFactory is { } loggerFactory) builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(Connections);
         builder.Services.AddHostedService<BackplaneSubscription>();
+        // The host's stop closes (or drains) the connections before Kestrel stops, as with AddDuplex.
+        builder.Services.AddSingleton<IHostedService>(sp => new DuplexShutdown(Connections, _options.Shutdown, sp.GetService<ILoggerFactory>()));
         if (_options.DuplexSockets) Transport.DuplexSocketTransportExtensions.UseDuplexSockets(builder.WebHost);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -175,11 +185,14 @@ public sealed class WebSocketServer : IAsyncDisposable
         await app.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Closes every connection with 1001 Going Away, then stops listening.</summary>
+    /// <summary>
+    /// Closes every connection with 1001 Going Away (or drains them with 1012 over
+    /// <see cref="WebSocketServerOptions.Shutdown"/>'s window), refusing new upgrades meanwhile, then stops
+    /// listening. <paramref name="cancellationToken"/> cuts a drain short: the connections left are closed at once.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (_app is null) return;
-        await Connections.CloseAllAsync(CloseStatus.GoingAway, "server shutting down").ConfigureAwait(false);
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _app = null;

@@ -98,7 +98,7 @@ internal sealed class WebSocketUpgrade
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
         if (EnterLimits(address, out bool entered) is HandshakeDecision refused)
         {
-            context.Response.Headers.RetryAfter = _options.Limits.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = (refused.RetryAfterSeconds ?? _options.Limits.RetryAfterSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await RejectAsync(context, logger, refused.StatusCode, refused.Body).ConfigureAwait(false);
             return;
         }
@@ -232,6 +232,8 @@ internal sealed class WebSocketUpgrade
     internal HandshakeDecision? EnterLimits(System.Net.IPAddress address, out bool entered)
     {
         entered = false;
+        // A draining server (or one shutting down) takes no new connection, whatever the limits.
+        if (Registry.DrainRefusal(_options.Limits.RetryAfterSeconds) is { } draining) return draining;
         if (!_limiter.IsActive) return null;
         var refused = _limiter.TryEnter(address, Registry.Count);
         entered = refused is null;

@@ -47,6 +47,11 @@ public class GroupLifetimeTests
         }
         Assert.Equal(0, registry.GroupCount);
         Assert.Equal(0, registry["room-0"].Count);
+        // Still open, in no group: no membership record is kept for them either.
+        Assert.Equal(0, registry.ConnectionsInGroups);
+        registry["again"].Add(a);
+        Assert.Equal(1, registry["again"].Count);
+        Assert.Equal(1, registry.ConnectionsInGroups);
     }
 
     [Fact]

@@ -21,6 +21,16 @@ public static class DuplexLogEvents
     public static readonly EventId SlowConsumer = new(1004, nameof(SlowConsumer));
     /// <summary>1005, Debug: completing the pipes or releasing the socket or stream beneath them threw, once the connection was over.</summary>
     public static readonly EventId TransportRelease = new(1005, nameof(TransportRelease));
+    /// <summary>
+    /// 1006, Information: no data message arrived for <see cref="WebSocketConnectionOptions.IdleTimeout"/>;
+    /// the connection is closed with 1001 "idle timeout".
+    /// </summary>
+    public static readonly EventId IdleTimeout = new(1006, nameof(IdleTimeout));
+    /// <summary>
+    /// 1007, Information: the connection reached its <see cref="WebSocketConnectionOptions.MaxLifetime"/>
+    /// (less its jitter); it is closed with 1001 "max lifetime".
+    /// </summary>
+    public static readonly EventId MaxLifetime = new(1007, nameof(MaxLifetime));
     /// <summary>2001, server: an upgrade request was refused (Information, with status and reason), or a connection sent no request in time (Debug).</summary>
     public static readonly EventId HandshakeRejected = new(2001, nameof(HandshakeRejected));
     /// <summary>2002, Error, server: the connection handler threw; the connection is closed with 1011.</summary>

@@ -16,6 +16,7 @@ public static class DuplexMetrics
     internal static readonly Counter<long> MessagesReceived = Meter.CreateCounter<long>("duplex.messages.received");
     internal static readonly Counter<long> MessagesSent = Meter.CreateCounter<long>("duplex.messages.sent");
     internal static readonly Counter<long> ProtocolErrors = Meter.CreateCounter<long>("duplex.protocol.errors", description: "Connections failed for bad input, by close code");
+    internal static readonly Counter<long> ConnectionsRetired = Meter.CreateCounter<long>("duplex.connections.retired", description: "Connections closed by IdleTimeout or MaxLifetime (tag reason)");
     internal static readonly Counter<long> HeartbeatTimeouts = Meter.CreateCounter<long>("duplex.heartbeat.timeouts", description: "Connections dropped because the peer stopped answering keep-alive pings");
     internal static readonly Counter<long> QueueDrops = Meter.CreateCounter<long>("duplex.client.queue.dropped", description: "Sends dropped or refused because the reconnect queue was full");
     internal static readonly Counter<long> RateLimited = Meter.CreateCounter<long>("duplex.ratelimit.hits", description: "Messages over a connection's receive rate limit, by policy");

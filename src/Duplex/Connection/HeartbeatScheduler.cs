@@ -34,7 +34,35 @@ internal sealed class HeartbeatScheduler
     public static HeartbeatScheduler For(TimeSpan interval, TimeSpan timeout)
     {
         var shorter = timeout > TimeSpan.Zero && timeout < interval ? timeout : interval;
-        long ms = Math.Clamp((long)(shorter.TotalMilliseconds / 4), 10, 1000);
+        return ForPeriod(shorter);
+    }
+
+    /// <summary>
+    /// The scheduler for a connection of <paramref name="options"/>: its tick is a quarter of the shortest
+    /// of the times it checks (keep-alive interval and timeout, idle timeout, the shortest jittered
+    /// lifetime), between 10 ms and 1 s.
+    /// </summary>
+    public static HeartbeatScheduler For(WebSocketConnectionOptions options)
+    {
+        var shortest = TimeSpan.MaxValue;
+        if (options.HasKeepAlive)
+        {
+            shortest = options.KeepAliveInterval;
+            if (options.HasKeepAliveTimeout && options.KeepAliveTimeout < shortest) shortest = options.KeepAliveTimeout;
+        }
+        if (options.HasIdleTimeout && options.IdleTimeout < shortest) shortest = options.IdleTimeout;
+        if (options.HasMaxLifetime)
+        {
+            var soonest = options.MaxLifetime * (1 - options.MaxLifetimeJitter);
+            if (soonest <= TimeSpan.Zero) soonest = options.MaxLifetime;
+            if (soonest < shortest) shortest = soonest;
+        }
+        return ForPeriod(shortest);
+    }
+
+    private static HeartbeatScheduler ForPeriod(TimeSpan shorter)
+    {
+        long ms = (long)Math.Clamp(shorter.TotalMilliseconds / 4, 10, 1000);
         lock (s_byPeriod)
         {
             if (!s_byPeriod.TryGetValue(ms, out var scheduler)) s_byPeriod[ms] = scheduler = new HeartbeatScheduler(TimeSpan.FromMilliseconds(ms));

@@ -21,6 +21,21 @@ public sealed partial class WebSocketConnection
     internal void HeartbeatTick(long now)
     {
         if (_state != (int)WebSocketState.Open) return;
+        if (_expiresAt != 0 && now >= _expiresAt)
+        {
+            DuplexMetrics.ConnectionsRetired.Add(1, new KeyValuePair<string, object?>("reason", "max lifetime"));
+            _logger.LogInformation(DuplexLogEvents.MaxLifetime, "WebSocket {Id}: open for its maximum lifetime (up to {MaxLifetime}); closing with 1001", Id, _options.MaxLifetime);
+            _ = CloseOnTickAsync("max lifetime");
+            return;
+        }
+        if (_options.HasIdleTimeout && !_deliveryBlocked && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastMessage), now) >= _options.IdleTimeout)
+        {
+            DuplexMetrics.ConnectionsRetired.Add(1, new KeyValuePair<string, object?>("reason", "idle timeout"));
+            _logger.LogInformation(DuplexLogEvents.IdleTimeout, "WebSocket {Id}: no message received for {IdleTimeout}; closing with 1001", Id, _options.IdleTimeout);
+            _ = CloseOnTickAsync("idle timeout");
+            return;
+        }
+        if (!_options.HasKeepAlive) return;
         long sentAt = Volatile.Read(ref _heartbeatPingSentAt);
         if (sentAt != 0)
         {
@@ -47,6 +62,21 @@ public sealed partial class WebSocketConnection
         else if (_deliveryBlocked || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now) < _options.KeepAliveInterval) return;
         Volatile.Write(ref _heartbeatPingSentAt, now);
         _ = SendKeepAlivePingAsync();
+    }
+
+    /// <summary>The Stopwatch timestamp at which <see cref="WebSocketConnectionOptions.MaxLifetime"/> (jittered) ends this connection; 0 when it has none.</summary>
+    internal long ExpiresAt => _expiresAt;
+
+    /// <summary>The idle timeout's or the lifetime's close: 1001 with <paramref name="reason"/>, bounded by the close timeout.</summary>
+    private async Task CloseOnTickAsync(string reason)
+    {
+        try
+        {
+            await CloseAsync(Protocol.CloseStatus.GoingAway, reason).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketClosedException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+        }
     }
 
     private async Task SendKeepAlivePingAsync()

@@ -232,6 +232,7 @@ public sealed partial class WebSocketConnection
         var type = _protocol.MessageOpcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
         var message = new WebSocketMessage(type, data, length, endOfMessage);
         if (endOfMessage) DuplexMetrics.MessagesReceived.Add(1);
+        _lastMessage = _lastReceived; // the read that brought it (IdleTimeout)
         Interlocked.Increment(ref _inHand);
         // A waiting application runs inside TryWrite (synchronous continuations): what it sends
         // meanwhile may wait for the flush at the end of this batch (FlushBatching).
@@ -273,6 +274,7 @@ public sealed partial class WebSocketConnection
         {
             _deliveryBlocked = false;
             _lastReceived = Stopwatch.GetTimestamp();
+            _lastMessage = _lastReceived; // a message the application was behind on is not idleness
         }
     }
 }

@@ -50,6 +50,8 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
     private CancellationTokenRegistration _stopReading; // the close timer's StopReading, disposed before the pipes are released
     private long _lastReceived;                   // Stopwatch timestamp of the latest bytes from the peer
     private long _heartbeatPingSentAt;            // Stopwatch timestamp of the unanswered keep-alive ping, or 0
+    private long _lastMessage;                    // Stopwatch timestamp of the latest data message (or part) received (IdleTimeout)
+    private readonly long _expiresAt;             // Stopwatch timestamp the connection's MaxLifetime ends at, or 0
     private long _pingCounter;                    // payloads of PingAsync's pings
     private int _inHand;                          // messages handed to the application and not yet handled
     private TaskCompletionSource? _consumerIdle;  // completed when _inHand drops to 0
@@ -141,9 +143,16 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         DuplexMetrics.HandshakesAccepted.Add(1, new KeyValuePair<string, object?>("role", role == WebSocketRole.Server ? "server" : "client"));
         DuplexMetrics.ActiveConnections.Add(1);
         _lastReceived = Stopwatch.GetTimestamp();
-        if (_options.HasKeepAlive)
+        _lastMessage = _lastReceived;
+        if (_options.HasMaxLifetime)
         {
-            _heartbeat = HeartbeatScheduler.For(_options.KeepAliveInterval, _options.KeepAliveTimeout);
+            // Shortened by a random fraction of up to the jitter, never lengthened.
+            var life = _options.MaxLifetime * (1 - _options.MaxLifetimeJitter * Random.Shared.NextDouble());
+            _expiresAt = _lastReceived + (long)(life.TotalSeconds * Stopwatch.Frequency);
+        }
+        if (_options.NeedsHeartbeat)
+        {
+            _heartbeat = HeartbeatScheduler.For(_options);
             _heartbeat.Add(this);
         }
         // Last, once everything is set: the loop runs on this thread up to its first read that has to

@@ -78,6 +78,72 @@ public sealed class WebSocketConnectionOptions
 
     private TimeSpan _keepAliveTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long the connection may go without receiving a data message (text or binary; a part of one
+    /// when <see cref="ReceiveChunkSize"/> delivers parts) before it is closed with 1001 Going Away,
+    /// reason "idle timeout". Pings, pongs and close frames do not count: the keep-alive's pongs (or a
+    /// peer's own pings) would otherwise keep every connection "busy", and they say the peer is alive,
+    /// not that it is used. What this side sends does not count either; a connection whose peer only
+    /// listens (a feed) needs it off, or the peer to send now and then. Nor is a connection idle while
+    /// the application is behind on its messages (the read loop waits for room). Checked on the
+    /// keep-alive's shared timer (a quarter of the shortest of these times, between 10 ms and 1 s), so
+    /// the close comes up to a tick late. <see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/>
+    /// turns it off. Default off.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative value other than <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public TimeSpan IdleTimeout
+    {
+        get => _idleTimeout;
+        set => _idleTimeout = ValidKeepAlive(value);
+    }
+
+    private TimeSpan _idleTimeout = TimeSpan.Zero;
+
+    /// <summary>
+    /// Longest life of a connection, from the end of its handshake: past it the connection is closed with
+    /// 1001 Going Away, reason "max lifetime", however busy it is, so that clients of a long-lived fleet
+    /// move over to new nodes and credentials are checked anew (as an HTTP/2 GOAWAY after a maximum
+    /// connection age). 1001 rather than 1012: the service is not restarting, this connection is going
+    /// away; <see cref="ReconnectingWebSocket"/> reconnects after either, after a random delay in [0,
+    /// <see cref="ReconnectOptions.RestartJitter"/>]. Each connection's life is shortened by a random
+    /// fraction of up to <see cref="MaxLifetimeJitter"/>, so connections opened together do not all
+    /// close together. Checked on the keep-alive's shared timer, up to a tick late.
+    /// <see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Default off.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative value other than <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public TimeSpan MaxLifetime
+    {
+        get => _maxLifetime;
+        set => _maxLifetime = ValidKeepAlive(value);
+    }
+
+    private TimeSpan _maxLifetime = TimeSpan.Zero;
+
+    /// <summary>
+    /// The spread of <see cref="MaxLifetime"/>: each connection lives a uniformly random time between
+    /// <see cref="MaxLifetime"/> × (1 − this) and <see cref="MaxLifetime"/>, never longer. 0 closes every
+    /// connection exactly at <see cref="MaxLifetime"/>. Default 0.1 (the last tenth of the lifetime).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not between 0 and 1 (or NaN).</exception>
+    public double MaxLifetimeJitter
+    {
+        get => _maxLifetimeJitter;
+        set => _maxLifetimeJitter = value is >= 0 and <= 1
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "A fraction between 0 and 1.");
+    }
+
+    private double _maxLifetimeJitter = 0.1;
+
+    /// <summary>Whether a connection quiet for <see cref="IdleTimeout"/> is closed.</summary>
+    internal bool HasIdleTimeout => _idleTimeout > TimeSpan.Zero;
+
+    /// <summary>Whether connections are closed after <see cref="MaxLifetime"/>.</summary>
+    internal bool HasMaxLifetime => _maxLifetime > TimeSpan.Zero;
+
+    /// <summary>Whether the connection needs the shared timer: for the keep-alive, the idle timeout or the lifetime.</summary>
+    internal bool NeedsHeartbeat => HasKeepAlive || HasIdleTimeout || HasMaxLifetime;
+
     /// <summary>Whether an unanswered keep-alive ping drops the connection (a positive <see cref="KeepAliveTimeout"/>).</summary>
     internal bool HasKeepAliveTimeout => _keepAliveTimeout > TimeSpan.Zero;
 
