@@ -1,6 +1,7 @@
 'use strict';
 // Node `ws` with permessage-deflate on, for the Duplex compression tests.
 //   node ws-deflate.js server        echo server; prints {"port": N}, then {"extensions": "..."} per connection
+//                                    and {"message": length, "bytesRead": N} per message
 //   node ws-deflate.js client URL    sends a mix of messages, checks each echo, prints one JSON result
 const crypto = require('crypto');
 const { WebSocket, WebSocketServer } = require('ws');
@@ -11,7 +12,11 @@ if (mode === 'server') {
   wss.on('listening', () => console.log(JSON.stringify({ port: wss.address().port })));
   wss.on('connection', ws => {
     console.log(JSON.stringify({ extensions: ws.extensions }));
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => {
+      // What the message cost on the wire so far: a compressed one costs far less than its length.
+      console.log(JSON.stringify({ message: data.length, bytesRead: ws._socket.bytesRead }));
+      ws.send(data, { binary: isBinary });
+    });
   });
 } else if (mode === 'client') {
   const ws = new WebSocket(process.argv[3], { perMessageDeflate: { threshold: 0 } });

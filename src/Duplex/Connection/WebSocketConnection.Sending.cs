@@ -186,10 +186,23 @@ public sealed partial class WebSocketConnection
     /// hold: write its parts, then complete it. Other messages wait until it is complete; pings, pongs
     /// and close frames may go between its fragments.
     /// </summary>
-    public async ValueTask<WebSocketMessageWriter> BeginMessageAsync(WebSocketMessageType type, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// On a connection that agreed to permessage-deflate the message is compressed as it goes (each
+    /// fragment flushed so the peer can inflate it at once, as ws does); use the overload with
+    /// <c>compress: false</c> for data that is already compressed.
+    /// </remarks>
+    public ValueTask<WebSocketMessageWriter> BeginMessageAsync(WebSocketMessageType type, CancellationToken cancellationToken = default) =>
+        BeginMessageAsync(type, compress: true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="BeginMessageAsync(WebSocketMessageType, CancellationToken)"/>; with
+    /// <paramref name="compress"/> false the message goes out uncompressed (RSV1 clear) even when
+    /// permessage-deflate was agreed.
+    /// </summary>
+    public async ValueTask<WebSocketMessageWriter> BeginMessageAsync(WebSocketMessageType type, bool compress, CancellationToken cancellationToken = default)
     {
         await _writerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new WebSocketMessageWriter(this, type);
+        return new WebSocketMessageWriter(this, type, compress);
     }
 
     internal async ValueTask WriteFragmentAsync(WebSocketMessageWriter writer, Opcode opcode, ReadOnlyMemory<byte> payload, bool endOfMessage, CancellationToken cancellationToken)
@@ -201,7 +214,7 @@ public sealed partial class WebSocketConnection
             Debug.Assert(_openWriter is null || _openWriter == writer, "another fragmented message is on the wire");
             ThrowIfCannotSend();
             _openWriter = endOfMessage ? null : writer;
-            _protocol.WriteFragment(_transport.Output, opcode, payload.Span, endOfMessage);
+            _protocol.WriteFragment(_transport.Output, opcode, payload.Span, endOfMessage, writer.Compress);
             await FlushAsync(cancellationToken).ConfigureAwait(false);
             if (endOfMessage) DuplexMetrics.MessagesSent.Add(1);
         }

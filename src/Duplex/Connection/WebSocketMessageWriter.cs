@@ -3,7 +3,7 @@ using Duplex.Protocol;
 namespace Duplex;
 
 /// <summary>
-/// A message being sent in fragments; from <see cref="WebSocketConnection.BeginMessageAsync"/>. Each
+/// A message being sent in fragments; from <see cref="WebSocketConnection.BeginMessageAsync(WebSocketMessageType, CancellationToken)"/>. Each
 /// <see cref="WriteAsync"/> sends one frame; <see cref="CompleteAsync"/> sends the final one. Disposing
 /// an unfinished message completes it (so the connection is never left mid-message). A message that
 /// cannot be finished — a fragment failed or was cancelled after the first went out, or text disposed
@@ -16,13 +16,17 @@ public sealed class WebSocketMessageWriter : IAsyncDisposable
     private Utf8Validator _utf8;
     private bool _completed;
 
-    internal WebSocketMessageWriter(WebSocketConnection connection, WebSocketMessageType type)
+    internal WebSocketMessageWriter(WebSocketConnection connection, WebSocketMessageType type, bool compress)
     {
         _connection = connection;
         _type = type;
+        Compress = compress;
     }
 
-    /// <summary>The type given to <see cref="WebSocketConnection.BeginMessageAsync"/>: the opcode of the first frame.</summary>
+    /// <summary>Whether the message is compressed when the connection agreed to permessage-deflate.</summary>
+    internal bool Compress { get; }
+
+    /// <summary>The type given to <see cref="WebSocketConnection.BeginMessageAsync(WebSocketMessageType, CancellationToken)"/>: the opcode of the first frame.</summary>
     public WebSocketMessageType Type => _type;
 
     /// <summary>Sends the next fragment. Text must be UTF-8; a character may be split between fragments.</summary>

@@ -104,19 +104,60 @@ public sealed partial class WebSocketProtocol
     private const int DirectEncodeLimit = 16 * 1024;
 
     /// <summary>
-    /// Writes the next fragment of a message sent in parts (§5.4): the first carries the type's opcode,
-    /// the rest are continuations, and <paramref name="endOfMessage"/> ends it. Fragments are not
-    /// compressed. Control frames may go between fragments; data messages may not.
+    /// Writes the next fragment of a message sent in parts (§5.4), uncompressed: the first carries the
+    /// type's opcode, the rest are continuations, and <paramref name="endOfMessage"/> ends it. Control
+    /// frames may go between fragments; data messages may not.
     /// </summary>
     /// <exception cref="InvalidOperationException">Our close frame is out.</exception>
-    public void WriteFragment(IBufferWriter<byte> output, Opcode type, ReadOnlySpan<byte> payload, bool endOfMessage)
+    public void WriteFragment(IBufferWriter<byte> output, Opcode type, ReadOnlySpan<byte> payload, bool endOfMessage) =>
+        WriteFragment(output, type, payload, endOfMessage, compress: false);
+
+    /// <summary>
+    /// As <see cref="WriteFragment(IBufferWriter{byte}, Opcode, ReadOnlySpan{byte}, bool)"/>; with
+    /// <paramref name="compress"/> on the first fragment and permessage-deflate agreed, the whole message
+    /// is compressed (RFC 7692 §7.2.1: RSV1 on the first frame only; each fragment carries what the
+    /// deflater emits for it, ended by a sync flush so the peer can inflate it at once; the final one
+    /// drops the trailing 00 00 FF FF). Later fragments follow the first's choice.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Our close frame is out.</exception>
+    public void WriteFragment(IBufferWriter<byte> output, Opcode type, ReadOnlySpan<byte> payload, bool endOfMessage, bool compress)
     {
         ArgumentNullException.ThrowIfNull(output);
         if (type is not (Opcode.Text or Opcode.Binary)) throw new ArgumentOutOfRangeException(nameof(type), type, "A message is text or binary.");
         if (_closeSent) throw new InvalidOperationException("No data frame may follow our close frame (RFC 6455 §5.5.1).");
-        var opcode = _sendingFragmented ? Opcode.Continuation : type;
-        FrameWriter.WriteFrame(output, opcode, endOfMessage, 0, payload, _maskKeys?.Next());
+        bool first = !_sendingFragmented;
+        if (first) _fragmentCompressed = compress && Compression is not null;
+        var opcode = first ? type : Opcode.Continuation;
+        if (!_fragmentCompressed)
+        {
+            FrameWriter.WriteFrame(output, opcode, endOfMessage, 0, payload, _maskKeys?.Next());
+            _sendingFragmented = !endOfMessage;
+            return;
+        }
+        // Without context takeover the shared deflaters serve whole messages; a fragmented one holds
+        // its own from the first fragment to the last.
+        var deflater = _deflater ?? (_fragmentDeflater ??= DeflaterPool.Rent(_sharedDeflaterWindowBits, _options.CompressionLevel));
+        var compressed = _compressedOut ??= new PooledBufferWriter(1024);
+        compressed.Clear();
+        try
+        {
+            deflater.Write(payload, compressed);
+            if (endOfMessage) deflater.Finish(compressed);
+            else deflater.Flush(compressed);
+        }
+        catch
+        {
+            _fragmentDeflater?.Dispose();
+            _fragmentDeflater = null;
+            throw;
+        }
+        FrameWriter.WriteFrame(output, opcode, endOfMessage, first ? FrameHeader.Rsv1 : (byte)0, compressed.WrittenSpan, _maskKeys?.Next());
         _sendingFragmented = !endOfMessage;
+        if (endOfMessage && _fragmentDeflater is not null)
+        {
+            DeflaterPool.Return(_fragmentDeflater, _options.CompressionLevel);
+            _fragmentDeflater = null;
+        }
     }
 
     /// <summary>Writes a ping (§5.5.2); false, with nothing written, once our close frame is out.</summary>

@@ -56,6 +56,8 @@ public sealed partial class WebSocketProtocol : IDisposable
     // ── Output side (the writer).
     private bool _closeSent;
     private bool _sendingFragmented;                // a non-final data frame is out (§5.4)
+    private bool _fragmentCompressed;               // the fragmented message being sent is compressed
+    private MessageDeflater? _fragmentDeflater;     // its deflater, rented when the context is not kept
     private PooledBufferWriter? _compressedOut;
 
     private enum InputMode : byte
@@ -116,6 +118,7 @@ public sealed partial class WebSocketProtocol : IDisposable
         _inflated = null;
         _inflater?.Dispose();
         _deflater?.Dispose();
+        _fragmentDeflater?.Dispose();
         _compressedOut?.Dispose();
         _compressedOut = null;
     }

@@ -64,6 +64,62 @@ public class CompressionInteropTests
         Assert.Equal(CloseStatus.NormalClosure, client.CloseStatus);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_message_sent_in_fragments_is_compressed_and_ws_inflates_it(bool clientNoContextTakeover)
+    {
+        await using var peer = PeerProcess.Start(InteropPeers.Node, InteropPeers.Script("ws-deflate.js"), "server");
+        int port = (await peer.ReadJsonAsync()).GetProperty("port").GetInt32();
+        var options = new WebSocketClientOptions();
+        options.Connection.Compression.ClientNoContextTakeover = clientNoContextTakeover;
+        await using var client = await WebSocketClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), options);
+        Assert.NotNull(client.Compression);
+        Assert.StartsWith("permessage-deflate", (await peer.ReadJsonAsync()).GetProperty("extensions").GetString());
+        // Without context takeover each message gets a deflater from the shared pool, held across its fragments.
+        Assert.Equal(clientNoContextTakeover, client.Compression!.SenderResetsContext(WebSocketRole.Client));
+
+        // 1 MiB of text in 16 fragments, twice (the second after the context of the first), then a whole one.
+        var text = string.Concat(Enumerable.Repeat("stream me, compressed ✓ ", 45_000))[..(1024 * 1024)];
+        var bytes = Encoding.UTF8.GetBytes(text);
+        long before = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            await using (var writer = await client.BeginMessageAsync(WebSocketMessageType.Binary))
+            {
+                for (int i = 0; i < 15; i++) await writer.WriteAsync(bytes.AsMemory(i * 65536, 65536));
+                await writer.CompleteAsync(bytes.AsMemory(15 * 65536));
+            }
+            var seen = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(bytes.Length, seen.GetProperty("message").GetInt32());
+            long wire = seen.GetProperty("bytesRead").GetInt64() - before;
+            before = seen.GetProperty("bytesRead").GetInt64();
+            Assert.True(wire < bytes.Length / 10, $"round {round}: {wire} bytes on the wire for {bytes.Length}: not compressed");
+        }
+        await client.SendTextAsync("whole");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var got = new List<byte[]>();
+        await foreach (var m in client.ReadMessagesAsync(cts.Token))
+        {
+            got.Add(m.ToArray());
+            if (got.Count == 3) break;
+        }
+        Assert.Equal(bytes, got[0]);
+        Assert.Equal(bytes, got[1]);
+        Assert.Equal("whole", Encoding.UTF8.GetString(got[2]));
+
+        // compress: false keeps a fragmented message as it is on the wire.
+        await using (var writer = await client.BeginMessageAsync(WebSocketMessageType.Binary, compress: false))
+            await writer.CompleteAsync(bytes);
+        var whole = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, whole.GetProperty("message").GetInt32());
+        var plain = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(bytes.Length, plain.GetProperty("message").GetInt32());
+        long raw = plain.GetProperty("bytesRead").GetInt64() - whole.GetProperty("bytesRead").GetInt64();
+        Assert.True(raw >= bytes.Length, $"{raw} bytes on the wire: compressed although compress was false");
+        await client.CloseAsync();
+    }
+
     [Fact]
     public async Task Python_websockets_client_negotiates_deflate_by_default()
     {
