@@ -181,10 +181,12 @@ public sealed partial class WebSocketConnection
                     break;
                 }
                 case WebSocketEvent.Ping:
-                    await SendPongAsync(token).ConfigureAwait(false);
+                    RaiseControlFrame(PingReceived, "PingReceived");
+                    if (_options.AutoPong) await AnswerPingAsync(token).ConfigureAwait(false);
                     break;
                 case WebSocketEvent.Pong:
                     CompletePings(_protocol.ControlPayload);
+                    RaiseControlFrame(PongReceived, "PongReceived");
                     break;
                 case WebSocketEvent.Close:
                     await HandleCloseFrameAsync().ConfigureAwait(false);

@@ -298,10 +298,11 @@ public sealed partial class WebSocketConnection
     }
 
     // RFC 6455 §5.5.2: answer a ping with a pong carrying the same data.
-    private ValueTask SendPongAsync(CancellationToken token) =>
+    private ValueTask AnswerPingAsync(CancellationToken token) =>
         SendControlAsync(ControlFrame.Pong, _protocol.ControlPayloadMemory, null, null, token);
 
-    private enum ControlFrame { Ping, Pong, Close, CloseReply }
+    // PongNow: a pong the application sends (SendPongAsync), flushed at once; Pong: the read loop's answer.
+    private enum ControlFrame { Ping, Pong, PongNow, Close, CloseReply }
 
     /// <summary>
     /// Writes one control frame under the send lock; it may go between the frames of a fragmented
@@ -319,7 +320,7 @@ public sealed partial class WebSocketConnection
             bool written = kind switch
             {
                 ControlFrame.Ping => _protocol.WritePing(output, payload.Span),
-                ControlFrame.Pong => _protocol.WritePong(output, payload.Span),
+                ControlFrame.Pong or ControlFrame.PongNow => _protocol.WritePong(output, payload.Span),
                 ControlFrame.Close => _protocol.WriteClose(output, status, reason),
                 _ => _protocol.WriteCloseReply(output),
             };

@@ -40,6 +40,14 @@ public sealed class WebSocketConnectionOptions
     public int ReceiveQueueCapacity { get; set; } = 64;
 
     /// <summary>
+    /// Whether a ping is answered with a pong at once, by the connection itself (the default, as RFC
+    /// 6455 §5.5.2 asks). False (as ws' <c>autoPong: false</c>) leaves the answer to the application:
+    /// <see cref="WebSocketConnection.PingReceived"/> tells it, <see cref="WebSocketConnection.SendPongAsync"/>
+    /// answers — for a protocol that carries data in pings, or a test of a peer's heartbeat.
+    /// </summary>
+    public bool AutoPong { get; set; } = true;
+
+    /// <summary>
     /// How often to ping a peer that has sent nothing for that long (RFC 6455 §5.5.2 keep-alive).
     /// <see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/> turns the heartbeat off.
     /// Default 30 s.

@@ -58,6 +58,40 @@ public sealed class NodeWsServerTests(NodeWsServer server) : IClassFixture<NodeW
     }
 
     [Fact]
+    public async Task With_auto_pong_off_the_application_sees_the_ping_and_answers_it_by_hand()
+    {
+        var options = new WebSocketClientOptions { ConnectTimeout = TimeSpan.FromSeconds(10) };
+        options.Connection.AutoPong = false;
+        await using var client = await ConnectAsync(options);
+        var pinged = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.PingReceived += (_, payload) => pinged.TrySetResult(payload.ToArray());
+        await client.SendTextAsync("ping-me");
+        var payload = await pinged.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("server ping ✓", Encoding.UTF8.GetString(payload));
+
+        // Nothing answered it yet: ws only reports the pong that this sends, with this payload.
+        await client.SendPongAsync(Encoding.UTF8.GetBytes("answered by hand"));
+        Assert.Equal("pong:answered by hand", await ClientExchange.NextTextAsync(client));
+    }
+
+    [Fact]
+    public async Task Ping_received_fires_before_the_automatic_pong_and_pong_received_reports_ws_answers()
+    {
+        await using var client = await ConnectAsync();
+        var pings = new List<string>();
+        var pongs = new List<string>();
+        client.PingReceived += (_, p) => { lock (pings) pings.Add(Encoding.UTF8.GetString(p.Span)); };
+        client.PongReceived += (_, p) => { lock (pongs) pongs.Add(Encoding.UTF8.GetString(p.Span)); };
+        await client.SendTextAsync("ping-me");
+        Assert.Equal("pong:server ping ✓", await ClientExchange.NextTextAsync(client)); // answered automatically
+        lock (pings) Assert.Equal(["server ping ✓"], pings);
+
+        await client.PingAsync(Encoding.UTF8.GetBytes("rtt probe")).WaitAsync(TimeSpan.FromSeconds(10));
+        lock (pongs) Assert.Equal(["rtt probe"], pongs);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.SendPongAsync(new byte[126]));
+    }
+
+    [Fact]
     public async Task Ping_to_ws_completes_when_its_pong_arrives()
     {
         await using var client = await ConnectAsync();
