@@ -42,7 +42,10 @@ export AFL_NO_AFFINITY=1 AFL_FORKSRV_INIT_TMOUT=60000 AFL_SHUFFLE_QUEUE=0
 
 fuzz_one() {
   local target=$1
-  afl-fuzz -i "tests/fuzz/corpus/$target" -o "$OUT/out/$target" -m none -t "$TIMEOUT_MS" -V "$SECONDS_PER_TARGET" \
+  local dict=()
+  # Tokens of the target's format (tests/fuzz/dict/<target>.dict), which AFL splices into inputs.
+  [ -f "tests/fuzz/dict/$target.dict" ] && dict=(-x "tests/fuzz/dict/$target.dict")
+  afl-fuzz -i "tests/fuzz/corpus/$target" -o "$OUT/out/$target" "${dict[@]}" -m none -t "$TIMEOUT_MS" -V "$SECONDS_PER_TARGET" \
     -- "$OUT/bin/Duplex.Fuzz" "$target" >"$OUT/out/$target.log" 2>&1
 }
 
