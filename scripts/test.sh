@@ -3,7 +3,7 @@
 # unit tests, integration + interop tests (Node ws, python websockets, headless Chromium, redis-server),
 # the conformance suite (Autobahn-numbered) against the Duplex server and client, the consumer test
 # (the packages from a local feed in fresh apps, the tool installed from it) and the Native AOT
-# smoke checks of `duplex serve`.
+# smoke checks of `duplex serve`, then a short coverage-guided fuzzing run of every parser (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,6 +21,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 # Native AOT (scripts/aot-smoke.sh): clang links the native binary, zlib1g-dev for its zlib.
 command -v clang >/dev/null || need_apt+=(clang)
 [ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+# Fuzzing (scripts/fuzz.sh): AFL++ runs the SharpFuzz-instrumented targets.
+command -v afl-fuzz >/dev/null || need_apt+=(afl++)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -30,6 +32,9 @@ fi
 (cd tests/peers-socketio-redis && npm ci --no-audit --no-fund --loglevel=error)
 # The browser build of socket.io-client that `serve` embeds for /chat (the Cli build would also fetch it).
 (cd src/Duplex.Cli/chat-client && npm ci --no-audit --no-fund --loglevel=error)
+
+# The sharpfuzz instrumenter (dotnet-tools.json), for scripts/fuzz.sh.
+dotnet tool restore
 
 step "building (Release, warnings are errors)"
 dotnet restore Duplex.slnx
@@ -63,5 +68,10 @@ scripts/consumer-test.sh
 
 step "Native AOT duplex serve: smoke checks"
 scripts/aot-smoke.sh
+
+# Every target for FUZZ_SECONDS (25 s each, two at a time: about 2 minutes for the seven, under 5 with
+# the builds); a crash, a hang or an undocumented exception fails the run.
+step "fuzzing: every parser under AFL++ for a bounded time"
+FUZZ_SECONDS=${FUZZ_SECONDS:-25} FUZZ_JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh
 
 step "all suites passed"

@@ -177,26 +177,50 @@ internal sealed class EngineIOClientSession
 
     private void ReadOpenPacket(EnginePacket open)
     {
+        var handshake = ParseOpenPacket(open);
+        Id = handshake.Sid;
+        PingInterval = handshake.PingInterval;
+        PingTimeout = handshake.PingTimeout;
+        MaxPayload = handshake.MaxPayload;
+        _upgrades = handshake.Upgrades;
+    }
+
+    /// <summary>What the client takes from the server's open packet.</summary>
+    internal readonly record struct OpenHandshake(string Sid, TimeSpan PingInterval, TimeSpan PingTimeout, int MaxPayload, string[] Upgrades);
+
+    /// <summary>
+    /// The open packet's JSON: <c>sid</c>, <c>pingInterval</c> and <c>pingTimeout</c> (milliseconds, each at most
+    /// 2^31-1, as a timer takes their sum), <c>maxPayload</c> and <c>upgrades</c>. Anything else throws
+    /// <see cref="SocketIOProtocolException"/>.
+    /// </summary>
+    internal static OpenHandshake ParseOpenPacket(EnginePacket open)
+    {
         if (open.Type != EnginePacketType.Open)
             throw new SocketIOProtocolException($"expected the Engine.IO open packet, got {Describe(open.ToString())}");
+        OpenHandshake handshake;
         try
         {
             using var json = JsonDocument.Parse(open.Text!);
             var root = json.RootElement;
-            Id = root.GetProperty("sid").GetString() ?? throw new SocketIOProtocolException("the open packet has no sid");
-            PingInterval = TimeSpan.FromMilliseconds(root.GetProperty("pingInterval").GetDouble());
-            PingTimeout = TimeSpan.FromMilliseconds(root.GetProperty("pingTimeout").GetDouble());
-            MaxPayload = root.TryGetProperty("maxPayload", out var max) && max.TryGetInt32(out int m) && m > 0 ? m : 1_000_000;
-            _upgrades = root.TryGetProperty("upgrades", out var upgrades) && upgrades.ValueKind == JsonValueKind.Array
-                ? upgrades.EnumerateArray().Select(u => u.GetString() ?? "").ToArray()
+            var sid = root.GetProperty("sid").GetString() ?? throw new SocketIOProtocolException("the open packet has no sid");
+            double interval = root.GetProperty("pingInterval").GetDouble();
+            double timeout = root.GetProperty("pingTimeout").GetDouble();
+            // The heartbeat timer waits interval + timeout; beyond what a timer takes is no usable value.
+            if (interval is <= 0 or > int.MaxValue || timeout is <= 0 or > int.MaxValue)
+                throw new SocketIOProtocolException($"the open packet has no usable pingInterval/pingTimeout: {Describe(open.Text!)}");
+            int maxPayload = root.TryGetProperty("maxPayload", out var max) && max.ValueKind == JsonValueKind.Number && max.TryGetInt32(out int m) && m > 0 ? m : 1_000_000;
+            var upgrades = root.TryGetProperty("upgrades", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Select(u => u.GetString() ?? "").ToArray()
                 : [];
+            handshake = new(sid, TimeSpan.FromMilliseconds(interval), TimeSpan.FromMilliseconds(timeout), maxPayload, upgrades);
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new SocketIOProtocolException($"the open packet is malformed: {Describe(open.Text!)}", ex);
         }
-        if (PingInterval <= TimeSpan.Zero || PingTimeout <= TimeSpan.Zero)
+        if (handshake.PingInterval <= TimeSpan.Zero || handshake.PingTimeout <= TimeSpan.Zero)
             throw new SocketIOProtocolException($"the open packet has no usable pingInterval/pingTimeout: {Describe(open.Text!)}");
+        return handshake;
     }
 
     internal static string Describe(string text) => text.Length <= 80 ? $"\"{text}\"" : $"\"{text[..80]}…\" ({text.Length} chars)";

@@ -67,13 +67,13 @@ internal sealed class RedisResponse(JsonElement body, IReadOnlyList<byte[]> atta
     public string? RequestId { get; } = RedisAdapterCodec.GetString(body, "requestId");
 
     /// <summary>The <c>type</c> the answer carries (broadcast-with-ack and server-side-emit answers have one), else null.</summary>
-    public RedisRequestType? Type { get; } = body.TryGetProperty("type", out var t) && t.TryGetInt32(out int v) ? (RedisRequestType)v : null;
+    public RedisRequestType? Type { get; } = body.TryGetProperty("type", out var t) && RedisAdapterCodec.TryGetInt32(t, out int v) ? (RedisRequestType)v : null;
 
     /// <summary>The binary parts of a MessagePack answer, which the placeholders in it point into.</summary>
     public IReadOnlyList<byte[]> Attachments { get; } = attachments;
 
     /// <summary>BROADCAST_CLIENT_COUNT's <c>clientCount</c>, null when absent or not an integer.</summary>
-    public int? ClientCount => Body.TryGetProperty("clientCount", out var cc) && cc.TryGetInt32(out int count) ? count : null;
+    public int? ClientCount => Body.TryGetProperty("clientCount", out var cc) && RedisAdapterCodec.TryGetInt32(cc, out int count) ? count : null;
 
     /// <summary>BROADCAST_ACK's <c>packet</c> (the client's first ack argument) as an argument array: <c>[packet]</c>, or <c>[]</c> when absent.</summary>
     public JsonElement AckArguments
@@ -275,7 +275,7 @@ internal sealed class RedisAdapterCodec
     {
         var attachments = new List<byte[]>();
         var request = Decode(message, attachments);
-        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("type", out var t) || !t.TryGetInt32(out int type))
+        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("type", out var t) || !TryGetInt32(t, out int type))
             throw new FormatException("request without a type");
         string? uid = GetString(request, "uid");
         string? requestId = GetString(request, "requestId");
@@ -383,6 +383,9 @@ internal sealed class RedisAdapterCodec
     {
         if (message.Length > 0 && message[0] == (byte)'{')
         {
+            // JsonDocument leaves strings' UTF-8 unchecked until they are read, which then throws
+            // InvalidOperationException: refuse such a message here, as malformed.
+            if (!System.Text.Unicode.Utf8.IsValid(message)) throw new FormatException("JSON message is not UTF-8");
             using var document = JsonDocument.Parse(message);
             return document.RootElement.Clone();
         }
@@ -472,6 +475,13 @@ internal sealed class RedisAdapterCodec
         if (timeout is { } t) { w.String("timeout"); w.Int((long)t.TotalMilliseconds); }
     }
 
+    /// <summary>An Int32 from a JSON number; false for any other kind of value (where <see cref="JsonElement.TryGetInt32"/> throws).</summary>
+    internal static bool TryGetInt32(JsonElement value, out int result)
+    {
+        result = 0;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out result);
+    }
+
     internal static string? GetString(JsonElement o, string name) =>
         o.TryGetProperty(name, out var v) ? v.ValueKind switch
         {
@@ -504,7 +514,9 @@ internal sealed class RedisAdapterCodec
             {
                 Volatile = flags.TryGetProperty("volatile", out var v) && v.ValueKind == JsonValueKind.True,
                 Compress = !(flags.TryGetProperty("compress", out var c) && c.ValueKind == JsonValueKind.False),
-                Timeout = flags.TryGetProperty("timeout", out var t) && t.TryGetDouble(out double ms) && ms > 0 ? TimeSpan.FromMilliseconds(ms) : null,
+                // Node's timers take at most 2^31-1 ms, and so do ours (a CancellationTokenSource): longer is that.
+                Timeout = flags.TryGetProperty("timeout", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetDouble(out double ms) && ms > 0
+                    ? TimeSpan.FromMilliseconds(Math.Min(ms, int.MaxValue)) : null,
             };
         }
         return options;
@@ -519,7 +531,7 @@ internal sealed class RedisAdapterCodec
         if (packet.ValueKind != JsonValueKind.Object) throw new FormatException("packet is not an object");
         string nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "/";
         if (nsp != Namespace) return null;
-        int type = packet.TryGetProperty("type", out var t) && t.TryGetInt32(out int tv) ? tv : -1;
+        int type = packet.TryGetProperty("type", out var t) && TryGetInt32(t, out int tv) ? tv : -1;
         if (type is not ((int)SocketIOPacketType.Event or (int)SocketIOPacketType.BinaryEvent)) throw new FormatException($"packet type {type} is not an event");
         if (!packet.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array || data.GetArrayLength() == 0
             || data[0].ValueKind is not (JsonValueKind.String or JsonValueKind.Number))

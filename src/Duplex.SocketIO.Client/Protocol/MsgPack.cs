@@ -208,7 +208,7 @@ internal static class MsgPack
         {
             bytes = null!;
             if (!value.TryGetProperty("_placeholder", out var flag) || flag.ValueKind != JsonValueKind.True) return false;
-            if (!value.TryGetProperty("num", out var num) || !num.TryGetInt32(out int n) || n < 0 || n >= attachments.Count) return false;
+            if (!value.TryGetProperty("num", out var num) || num.ValueKind != JsonValueKind.Number || !num.TryGetInt32(out int n) || n < 0 || n >= attachments.Count) return false;
             bytes = attachments[n];
             return true;
         }

@@ -100,6 +100,18 @@ public sealed class BadServerTests
         Assert.Contains("malformed", Assert.IsType<SocketIOProtocolException>(failure.InnerException).Message);
     }
 
+    [Theory]
+    [InlineData("1e300")]       // TimeSpan.FromMilliseconds overflowed (OverflowException)
+    [InlineData("3000000000")]  // a TimeSpan, but more than the heartbeat's timer takes (ArgumentOutOfRangeException)
+    public async Task An_open_packet_with_a_ping_interval_no_timer_takes_is_refused(string interval)
+    {
+        await using var server = await FakeServer.StartAsync(context =>
+            context.Response.WriteAsync($"0{{\"sid\":\"s\",\"upgrades\":[],\"pingInterval\":{interval},\"pingTimeout\":20000}}"));
+        await using var client = new SocketIOClient(server.Uri, Options());
+        var failure = await FailsQuicklyAsync(client);
+        Assert.Contains("pingInterval", Assert.IsType<SocketIOProtocolException>(failure.InnerException).Message);
+    }
+
     [Fact]
     public async Task A_websocket_that_speaks_something_else_fails_with_a_protocol_error()
     {

@@ -26,6 +26,18 @@ public class ExtensionHeaderTests
     }
 
     [Fact]
+    public void A_malformed_element_ending_in_a_backslash_inside_quotes_is_reported_not_thrown()
+    {
+        // Found by fuzzing (tests/fuzz/regressions/deflate-negotiation): skipping to the next comma stepped
+        // past the end of the value over the backslash, and the next read threw IndexOutOfRangeException.
+        var elements = ExtensionHeader.Parse("a b \"x\\");
+        var element = Assert.Single(elements);
+        Assert.False(element.IsWellFormed);
+        Assert.False(PerMessageDeflateNegotiation.TryAcceptResponse("permessage-deflate x\"\\", new PerMessageDeflateOptions { Enabled = true }, out _, out var error));
+        Assert.Contains("malformed", error);
+    }
+
+    [Fact]
     public void Empty_list_elements_are_skipped()
     {
         Assert.Equal(["a", "b"], ExtensionHeader.Parse(" , a,, ,b ,").Select(e => e.Name));

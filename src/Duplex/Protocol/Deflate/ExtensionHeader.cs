@@ -102,7 +102,8 @@ public static class ExtensionHeader
             char c = s[i];
             if (quoted)
             {
-                if (c == '\\') i++;
+                // A backslash quotes the next character, if there is one: at the very end it stays put.
+                if (c == '\\' && i + 1 < s.Length) i++;
                 else if (c == '"') quoted = false;
             }
             else if (c == '"') quoted = true;
