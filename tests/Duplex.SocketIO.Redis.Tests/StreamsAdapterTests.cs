@@ -114,6 +114,62 @@ public class StreamsAdapterTests
     }
 
     [Fact]
+    public async Task Duplex_publishes_the_same_pubsub_requests_and_answers_as_the_Node_adapter()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await ClusterNode.StartDuplexAsync(redis, "NODE-A", Streams);
+        await using var n = await ClusterNode.StartNodeAsync(redis, "NODE-N", "streams");
+        await a.WaitForServerCountAsync(2);
+        await n.WaitForServerCountAsync(2);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var captured = new System.Collections.Concurrent.ConcurrentQueue<(string Channel, byte[] Payload)>();
+        var queue = await mux.GetSubscriber().SubscribeAsync(RedisChannel.Pattern("socket.io#/#*"));
+        queue.OnMessage(m => captured.Enqueue((m.Channel.ToString(), (byte[])m.Message!)));
+
+        // Each side asks the other (server-side emit with ack, fetchSockets) and answers it.
+        Assert.Equal(1, (await a.GetAsync("/ctl/sse")).GetProperty("responses").GetArrayLength());
+        Assert.Equal(1, (await n.GetAsync("/ctl/sse")).GetProperty("responses").GetArrayLength());
+        await a.GetAsync("/ctl/fetch?room=r");
+        await n.GetAsync("/ctl/fetch?room=r");
+        await DuplexClusterTests.WaitUntilAsync(() => Task.FromResult(captured.Count >= 8), Wait);
+
+        var messages = captured.Select(c => (c.Channel, c.Payload, Json: MsgPack.ToJson(c.Payload, []))).ToList();
+        string Uid(string node) => messages.First(m => m.Json.GetProperty("type").GetInt32() == 9
+            && m.Json.GetProperty("data").GetProperty("packet")[1].GetString() == node).Json.GetProperty("uid").GetString()!;
+        string uidA = Uid("NODE-A"), uidN = Uid("NODE-N");
+        Assert.Matches("^[0-9a-f]{16}$", uidA);
+        Assert.Matches("^[0-9a-f]{16}$", uidN);
+        foreach (int type in new[] { 9, 7, 10, 8 })
+        {
+            var fromA = messages.Single(m => m.Json.GetProperty("type").GetInt32() == type && m.Json.GetProperty("uid").GetString() == uidA);
+            var fromN = messages.Single(m => m.Json.GetProperty("type").GetInt32() == type && m.Json.GetProperty("uid").GetString() == uidN);
+            // Requests go to the public channel, answers to the requester's own.
+            Assert.Equal(type is 9 or 7 ? "socket.io#/#" : $"socket.io#/#{uidN}#", fromA.Channel);
+            Assert.Equal(type is 9 or 7 ? "socket.io#/#" : $"socket.io#/#{uidA}#", fromN.Channel);
+            // The same bytes once uids, request ids and node names are swapped (all the same length).
+            var expected = Swap(fromN.Payload, (uidN, uidA), (RequestId(fromN.Json), RequestId(fromA.Json)), ("NODE-N", "NODE-X"), ("NODE-A", "NODE-N"), ("NODE-X", "NODE-A"));
+            if (type == 8) continue; // fetch answers describe different sockets (none here) with handshakes of their own
+            Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(fromA.Payload));
+        }
+        var fetchAnswer = messages.Single(m => m.Json.GetProperty("type").GetInt32() == 8 && m.Json.GetProperty("uid").GetString() == uidA).Json;
+        Assert.Equal(["requestId", "sockets"], fetchAnswer.GetProperty("data").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["type", "data", "uid", "nsp"], fetchAnswer.EnumerateObject().Select(p => p.Name));
+    }
+
+    private static string RequestId(JsonElement message) => message.GetProperty("data").GetProperty("requestId").GetString()!;
+
+    private static byte[] Swap(byte[] payload, params (string From, string To)[] swaps)
+    {
+        var text = System.Text.Encoding.Latin1.GetString(payload);
+        foreach (var (from, to) in swaps)
+        {
+            Assert.Equal(from.Length, to.Length);
+            text = text.Replace(from, to, StringComparison.Ordinal);
+        }
+        return System.Text.Encoding.Latin1.GetBytes(text);
+    }
+
+    [Fact]
     public async Task Redis_stopped_for_seconds_under_200_broadcasts_per_second_every_client_gets_every_broadcast_once()
     {
         await using var redis = await RedisServer.StartAsync(persistent: true);
