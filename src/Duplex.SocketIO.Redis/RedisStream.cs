@@ -13,13 +13,13 @@ namespace Duplex.SocketIO.Redis;
 /// <para>
 /// Reading: StackExchange.Redis multiplexes one connection and does not support blocking commands, so
 /// XREAD BLOCK is not used: the reader asks <c>XREAD COUNT {ReadCount} STREAMS {name} {lastId}</c>, again at once
-/// when a page came back full, else after <see cref="RedisStreamsAdapterOptions.PollInterval"/> — the latency it
-/// adds is at most that interval (half on average).
+/// (and for up to 10 × ReadCount) when a page came back full, else after <see cref="RedisStreamsAdapterOptions.PollInterval"/>
+/// — the latency it adds is at most that interval (half on average).
 /// </para>
 /// <para>
 /// Loss: ids only grow and trimming removes the oldest entries, so after a failed read (an outage), after a
-/// stall (more than a second since the last read) and, at most once a second, while pages come back full (this
-/// node is behind), the reader compares its last id with XINFO STREAM before reading on: when the stream's
+/// stall (more than a second since the last read) and while pages come back full (this node is behind), the
+/// reader reads with XINFO STREAM in the same transaction (MULTI), and compares its last id with it: when the stream's
 /// first entry is past it, <c>entries-added − length</c> (how many entries the stream has lost from its head,
 /// i.e. the position of its first entry) minus this node's position (entries-added when it started, plus one per
 /// entry read since) were trimmed before this node read them; they are logged and counted (<c>duplex.socketio.redis.errors</c>, kind "stream-trimmed"). Redis 7.0 gives those fields.
@@ -110,24 +110,50 @@ internal sealed class RedisStream
     // ───────────────────────────── writing ─────────────────────────────
 
     /// <summary>
-    /// Queues an entry; <paramref name="added"/> hears its id once it is in the stream, or null at once when
-    /// Redis is away (the entry is held and added when Redis is back) or the queue is full (the entry is dropped,
-    /// logged and counted: kind "buffer-full").
+    /// Queues an entry; <paramref name="added"/> hears its id once it is in the stream, or null at once when Redis
+    /// is away (the entry is held and added when Redis is back). When <see cref="RedisStreamsAdapterOptions.MaxBufferedMessages"/>
+    /// entries wait already, the caller waits for room while Redis is up (backpressure, at most
+    /// <see cref="RedisStreamsAdapterOptions.RequestsTimeout"/>); during an outage, or after that wait, the entry is
+    /// dropped, logged once and counted (kind "buffer-full"). Never throws.
     /// </summary>
-    public void Add(NameValueEntry[] fields, Action<string?>? added)
+    public ValueTask AddAsync(NameValueEntry[] fields, Action<string?>? added)
     {
         var pending = new Pending(fields, added);
         Channel<Pending>? queue;
         lock (_gate) queue = _queue;
-        if (queue is null || !queue.Writer.TryWrite(pending))
+        if (queue is not null && queue.Writer.TryWrite(pending))
         {
-            RedisAdapterMetrics.Error("buffer-full");
-            if (Interlocked.Exchange(ref _droppedLogged, 1) == 0)
-                _log.LogWarning("Socket.IO Redis streams adapter: {Max} entries are waiting for Redis already; dropping new ones (each counted in duplex.socketio.redis.errors, kind buffer-full)", _options.MaxBufferedMessages);
-            pending.Notify(null);
-            return;
+            if (_writeOutage) Hold(pending);
+            return ValueTask.CompletedTask;
         }
-        if (_writeOutage) Hold(pending);
+        if (queue is null || _writeOutage)
+        {
+            Drop(pending);
+            return ValueTask.CompletedTask;
+        }
+        return WaitForRoomAsync(queue, pending);
+    }
+
+    private async ValueTask WaitForRoomAsync(Channel<Pending> queue, Pending pending)
+    {
+        using var timeout = new CancellationTokenSource(_options.RequestsTimeout);
+        try
+        {
+            await queue.Writer.WriteAsync(pending, timeout.Token).ConfigureAwait(false);
+            if (_writeOutage) Hold(pending);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            Drop(pending);
+        }
+    }
+
+    private void Drop(Pending pending)
+    {
+        RedisAdapterMetrics.Error("buffer-full");
+        if (Interlocked.Exchange(ref _droppedLogged, 1) == 0)
+            _log.LogWarning("Socket.IO Redis streams adapter: {Max} entries are waiting for Redis already; dropping new ones (each counted in duplex.socketio.redis.errors, kind buffer-full)", _options.MaxBufferedMessages);
+        pending.Notify(null);
     }
 
     private void Hold(Pending pending)
@@ -248,24 +274,22 @@ internal sealed class RedisStream
             }
             lock (_gate) _started.TrySetResult();
             bool failed = false, full = false;
-            long nextCheck = 0, lastRead = Environment.TickCount64;
+            long lastRead = Environment.TickCount64;
             attempt = 0;
             while (!token.IsCancellationRequested)
             {
                 StreamEntry[] entries;
                 try
                 {
-                    long now = Environment.TickCount64;
-                    // After an outage, a stall (this process paused over a second), or while behind by a page
-                    // (at most once a second): make sure the stream has not been trimmed past this node.
-                    if (failed || now - lastRead > 1000 || (full && now >= nextCheck))
-                    {
-                        nextCheck = now + 1000;
-                        await CheckTrimmedAsync(db).ConfigureAwait(false);
-                    }
-                    entries = await db.StreamReadAsync(_key, LastId, _options.ReadCount).ConfigureAwait(false);
+                    // Behind (the last page was full): read bigger pages to catch up.
+                    int count = full ? _options.ReadCount * 10 : _options.ReadCount;
+                    // After an outage, a stall (this process paused over a second), or while behind, the read
+                    // comes with XINFO STREAM in one transaction, so trimming past this node's place is seen exactly.
+                    entries = failed || full || Environment.TickCount64 - lastRead > 1000
+                        ? await CheckedReadAsync(db, count).ConfigureAwait(false)
+                        : await db.StreamReadAsync(_key, LastId, count).ConfigureAwait(false);
                     lastRead = Environment.TickCount64;
-                    full = entries.Length >= _options.ReadCount;
+                    full = entries.Length >= count;
                     if (failed)
                     {
                         failed = false;
@@ -291,7 +315,7 @@ internal sealed class RedisStream
                     Volatile.Write(ref _lastId, entry.Id.ToString());
                     if (_seen >= 0) _seen++;
                 }
-                if (entries.Length < _options.ReadCount) await Task.Delay(_options.PollInterval, token).ConfigureAwait(false);
+                if (!full) await Task.Delay(_options.PollInterval, token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -315,9 +339,28 @@ internal sealed class RedisStream
         if (message?.Nsp is { } nsp && _adapters.TryGetValue(nsp, out var adapter)) adapter.OnStreamMessage(message, entry.Id.ToString());
     }
 
-    private async Task CheckTrimmedAsync(IDatabase db)
+    /// <summary>XINFO STREAM and XREAD in one transaction: what the stream lost from its head before this read is counted.</summary>
+    private async Task<StreamEntry[]> CheckedReadAsync(IDatabase db, int count)
     {
-        var info = await StreamInfoAsync(db).ConfigureAwait(false);
+        var transaction = db.CreateTransaction();
+        var info = transaction.ExecuteAsync("XINFO", "STREAM", _key);
+        var read = transaction.StreamReadAsync(_key, LastId, count);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+        StreamInfo? parsed;
+        try
+        {
+            parsed = ParseInfo(await info.ConfigureAwait(false));
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase))
+        {
+            parsed = null;
+        }
+        CountTrimmed(parsed);
+        return await read.ConfigureAwait(false);
+    }
+
+    private void CountTrimmed(StreamInfo? info)
+    {
         string last = LastId;
         if (info is not { } i)
         {
@@ -353,6 +396,11 @@ internal sealed class RedisStream
         {
             return null;
         }
+        return ParseInfo(result);
+    }
+
+    private static StreamInfo ParseInfo(RedisResult result)
+    {
         var items = (RedisResult[])result!;
         long length = 0, added = -1;
         string? last = null, first = null;

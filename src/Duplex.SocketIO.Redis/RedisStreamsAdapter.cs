@@ -200,7 +200,8 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
     /// adds it to the stream for the others. With connection state recovery on, an event without an ack id
     /// that is not volatile is delivered here once the stream has given it its id (its offset, appended as its
     /// last argument); while Redis is away it is delivered at once, without an offset, and added when Redis is back.
-    /// Returns how many sockets of this server it was handed to.
+    /// Returns how many sockets of this server it was handed to; waits only when the entries waiting for Redis are
+    /// at their bound (<see cref="RedisStreamsAdapterOptions.MaxBufferedMessages"/>) while Redis is up.
     /// </summary>
     public override ValueTask<int> BroadcastAsync(BroadcastPacket packet, BroadcastOptions options, CancellationToken cancellationToken = default)
     {
@@ -209,12 +210,13 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
         if (Recovery is null || !Numbered(packet.Packet, options))
         {
             int local = BroadcastLocal(packet, options);
-            _stream.Add(fields, null);
-            return ValueTask.FromResult(local);
+            var adding = _stream.AddAsync(fields, null);
+            return adding.IsCompletedSuccessfully ? ValueTask.FromResult(local) : AfterAsync(adding, Task.FromResult(local));
         }
         var delivered = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        // The reader's thread and the writer's each call in order, so local sockets see broadcasts in order.
-        _stream.Add(fields, id =>
+        // The writer calls back in stream order (or at once, in call order, while Redis is away), so local
+        // sockets see broadcasts in order.
+        var queued = _stream.AddAsync(fields, id =>
         {
             try
             {
@@ -225,7 +227,13 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
                 delivered.TrySetException(ex);
             }
         });
-        return new ValueTask<int>(delivered.Task);
+        return queued.IsCompletedSuccessfully ? new ValueTask<int>(delivered.Task) : AfterAsync(queued, delivered.Task);
+    }
+
+    private static async ValueTask<int> AfterAsync(ValueTask queued, Task<int> result)
+    {
+        await queued.ConfigureAwait(false);
+        return await result.ConfigureAwait(false);
     }
 
     /// <summary>Whether the reference numbers this packet for recovery: an event without an ack id, not volatile.</summary>
@@ -316,24 +324,21 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
     public override ValueTask AddSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         AddSocketsLocal(options, rooms);
-        if (!options.Local) _stream.Add(_codec.Entry(Uid, ClusterMessageType.SocketsJoin, RedisStreamsCodec.RoomsData(options, rooms)), null);
-        return ValueTask.CompletedTask;
+        return options.Local ? ValueTask.CompletedTask : _stream.AddAsync(_codec.Entry(Uid, ClusterMessageType.SocketsJoin, RedisStreamsCodec.RoomsData(options, rooms)), null);
     }
 
     /// <summary>The selected sockets of this server leave <paramref name="rooms"/>; unless <see cref="BroadcastOptions.Local"/>, a stream entry asks the others to.</summary>
     public override ValueTask DelSocketsAsync(BroadcastOptions options, IReadOnlyCollection<string> rooms, CancellationToken cancellationToken = default)
     {
         DelSocketsLocal(options, rooms);
-        if (!options.Local) _stream.Add(_codec.Entry(Uid, ClusterMessageType.SocketsLeave, RedisStreamsCodec.RoomsData(options, rooms)), null);
-        return ValueTask.CompletedTask;
+        return options.Local ? ValueTask.CompletedTask : _stream.AddAsync(_codec.Entry(Uid, ClusterMessageType.SocketsLeave, RedisStreamsCodec.RoomsData(options, rooms)), null);
     }
 
     /// <summary>Disconnects the selected sockets of this server; unless <see cref="BroadcastOptions.Local"/>, a stream entry asks the others to.</summary>
     public override ValueTask DisconnectSocketsAsync(BroadcastOptions options, bool close, CancellationToken cancellationToken = default)
     {
         DisconnectSocketsLocal(options, close);
-        if (!options.Local) _stream.Add(_codec.Entry(Uid, ClusterMessageType.DisconnectSockets, RedisStreamsCodec.DisconnectData(options, close)), null);
-        return ValueTask.CompletedTask;
+        return options.Local ? ValueTask.CompletedTask : _stream.AddAsync(_codec.Entry(Uid, ClusterMessageType.DisconnectSockets, RedisStreamsCodec.DisconnectData(options, close)), null);
     }
 
     /// <summary>Publishes <paramref name="data"/> (<c>[event, ...args]</c>) to the other servers' <c>OnServerSideEmit</c> handlers.</summary>

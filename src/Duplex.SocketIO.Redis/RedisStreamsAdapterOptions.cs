@@ -33,12 +33,17 @@ public sealed class RedisStreamsAdapterOptions
     /// <summary>Prefix of the key a disconnected session is kept under, with recovery on (<c>sessionKeyPrefix</c>). Default "sio:session:".</summary>
     public string SessionKeyPrefix { get; set; } = "sio:session:";
 
-    /// <summary>How long a request to the other servers (fetch, server-side emit with acks) waits. Default 5 s, the reference's.</summary>
+    /// <summary>
+    /// How long a request to the other servers (fetch, server-side emit with acks) waits, and the longest an emit
+    /// waits for room among the entries waiting for Redis. Default 5 s, the reference's.
+    /// </summary>
     public TimeSpan RequestsTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// At most this many entries wait to be added to the stream (all namespaces), as while Redis is away; more are
-    /// dropped, logged once and counted (<c>duplex.socketio.redis.errors</c>, kind "buffer-full"). Default 10 000.
+    /// At most this many entries wait to be added to the stream (all namespaces). When they are at the bound, an
+    /// emit waits for room while Redis is up (at most <see cref="RequestsTimeout"/>); while Redis is away, or after
+    /// that wait, the entry is dropped, logged once and counted (<c>duplex.socketio.redis.errors</c>, kind
+    /// "buffer-full"). Default 10 000.
     /// </summary>
     public int MaxBufferedMessages { get; set; } = 10_000;
 }
