@@ -243,6 +243,43 @@ public class StreamsAdapterTests
         Assert.Contains("was trimmed past this node's last id", a.Process.Transcript);
     }
 
+    [Fact]
+    public async Task Malformed_stream_entries_and_pubsub_messages_are_counted_and_skipped()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await ClusterNode.StartDuplexAsync(redis, "A", Streams);
+        await using var onA = await SioClient.ConnectAsync(a, "alice", "r");
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var db = mux.GetDatabase();
+        NameValueEntry[] Entry(string type, string data) => [new("uid", "other"), new("nsp", "/"), new("type", type), new("data", data)];
+        NameValueEntry[][] garbage =
+        [
+            Entry("three", "{}"),                                   // type is not a number
+            Entry("3", "{not json"),                                // data is neither JSON …
+            Entry("3", "!!not base64!!"),                           // … nor base64
+            Entry("3", Convert.ToBase64String([0xc1])),             // nor MessagePack
+            Entry("3", """{"packet":{"type":0,"data":null},"opts":{"rooms":[],"except":[]}}"""), // a CONNECT, not an event
+            Entry("3", """{"packet":{"type":2,"data":[]},"opts":{"rooms":[],"except":[]}}"""),   // an event without a name
+        ];
+        foreach (var entry in garbage) await db.StreamAddAsync("socket.io", entry);
+        await db.StreamAddAsync("socket.io", [new("uid", "other"), new("type", "3")]); // no namespace: skipped, as Node does
+        var publisher = mux.GetSubscriber();
+        await publisher.PublishAsync(RedisChannel.Literal("socket.io#/#"), new byte[] { 0xc1 });
+        await publisher.PublishAsync(RedisChannel.Literal("socket.io#/#"), MsgPack.Build(w => { w.MapHeader(1); w.String("type"); w.String("x"); }));
+        await publisher.PublishAsync(RedisChannel.Literal("socket.io#/#"), MsgPack.Build(w =>
+        {
+            w.MapHeader(4); w.String("type"); w.Int(9); w.String("data"); w.MapHeader(1); w.String("packet"); w.String("not-an-array");
+            w.String("uid"); w.String("other"); w.String("nsp"); w.String("/");
+        }));
+        await DuplexClusterTests.WaitUntilAsync(async () => await a.CounterAsync("duplex.socketio.redis.errors:malformed") >= 9, Wait);
+
+        // A well-formed entry still gets through, and the client got nothing before it.
+        await db.StreamAddAsync("socket.io", Entry("3", """{"packet":{"type":2,"data":["fine",1]},"opts":{"rooms":["r"],"except":[],"flags":{}}}"""));
+        Assert.Equal(["fine"], await onA.EventsUntilAsync("fine", Wait));
+        Assert.Equal(9, await a.CounterAsync("duplex.socketio.redis.errors:malformed"));
+        Assert.False(a.Process.HasExited);
+    }
+
     public static TheoryData<string> RecoveryTargets => new() { "duplex", "node" };
 
     [Theory]
