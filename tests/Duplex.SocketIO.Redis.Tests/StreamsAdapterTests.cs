@@ -280,17 +280,20 @@ public class StreamsAdapterTests
         Assert.False(a.Process.HasExited);
     }
 
-    public static TheoryData<string> RecoveryTargets => new() { "duplex", "node" };
+    /// <summary>Where the client first connects, and where it comes back: Duplex to Duplex, Duplex to Node, Node to Duplex.</summary>
+    public static TheoryData<string, string> RecoveryPaths => new() { { "duplex", "duplex" }, { "duplex", "node" }, { "node", "duplex" } };
+
+    private static Task<ClusterNode> StartRecoveringAsync(RedisServer redis, string kind, string name) => kind == "duplex"
+        ? ClusterNode.StartDuplexAsync(redis, name, [.. Streams, "--recovery"])
+        : ClusterNode.StartNodeAsync(redis, name, "streams", "recovery");
 
     [Theory]
-    [MemberData(nameof(RecoveryTargets))]
-    public async Task A_client_that_drops_on_one_Duplex_node_recovers_on_another_with_its_id_rooms_data_and_missed_packets(string target)
+    [MemberData(nameof(RecoveryPaths))]
+    public async Task A_client_that_drops_on_one_node_recovers_on_another_with_its_id_rooms_data_and_missed_packets(string first, string target)
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var a = await ClusterNode.StartDuplexAsync(redis, "A", [.. Streams, "--recovery"]);
-        await using var b = target == "duplex"
-            ? await ClusterNode.StartDuplexAsync(redis, "B", [.. Streams, "--recovery"])
-            : await ClusterNode.StartNodeAsync(redis, "B", "streams", "recovery");
+        await using var a = await StartRecoveringAsync(redis, first, "A");
+        await using var b = await StartRecoveringAsync(redis, target, "B");
         await a.WaitForServerCountAsync(2);
         Peers.RequireNodeModules();
         await using var client = ChildProcess.Start("node", Peers.NodeDirectory, "recovery.js", a.Url);
