@@ -45,6 +45,7 @@ internal sealed class RedisStream
     private readonly object _gate = new();
     private Channel<Pending>? _queue;
     private CancellationTokenSource? _running;
+    private Task _writing = Task.CompletedTask;
     private TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _writeOutage;
     private long _held;
@@ -88,23 +89,38 @@ internal sealed class RedisStream
             if (_started.Task.IsCompleted) _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
             var token = _running.Token;
             _ = Task.Run(() => ReadLoopAsync(token), CancellationToken.None);
-            _ = Task.Run(() => WriteLoopAsync(_queue.Reader, token), CancellationToken.None);
+            var reader = _queue.Reader;
+            _writing = Task.Run(() => WriteLoopAsync(reader, token), CancellationToken.None);
         }
     }
 
-    /// <summary>Leaves; the last one stops the reader and the writer (entries still held are dropped, and logged).</summary>
-    public void Unregister(RedisStreamsAdapter adapter)
+    /// <summary>
+    /// Leaves; the last one stops the reader and, once it has added what is queued (waiting at most
+    /// <see cref="RedisStreamsAdapterOptions.RequestsTimeout"/>), the writer; entries still held then are dropped, and logged.
+    /// </summary>
+    public async Task UnregisterAsync(RedisStreamsAdapter adapter)
     {
+        CancellationTokenSource running;
+        Task writing;
         lock (_gate)
         {
             if (!_adapters.TryRemove(new KeyValuePair<string, RedisStreamsAdapter>(adapter.Namespace.Name, adapter))) return;
             if (!_adapters.IsEmpty || _running is null) return;
-            _running.Cancel();
-            _running.Dispose();
+            running = _running;
+            writing = _writing;
             _running = null;
             _queue?.Writer.TryComplete();
             _queue = null;
         }
+        try
+        {
+            await writing.WaitAsync(_options.RequestsTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        running.Cancel();
+        running.Dispose();
     }
 
     // ───────────────────────────── writing ─────────────────────────────

@@ -593,8 +593,9 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
     }
 
     /// <summary>
-    /// Unsubscribes, leaves the stream's reader (the last namespace to leave stops it, and entries still held for
-    /// Redis are dropped, logged) and cancels the cluster requests still waiting; the Redis connection stays open,
+    /// Unsubscribes, leaves the stream's reader and writer (the last namespace to leave stops them, once what is
+    /// queued is added — waiting at most <see cref="RequestsTimeout"/>, then what is still held is dropped, logged)
+    /// and cancels the cluster requests still waiting; the Redis connection stays open,
     /// as it belongs to the caller. A second call does nothing.
     /// </summary>
     public override async ValueTask DisposeAsync()
@@ -607,8 +608,8 @@ public sealed class RedisStreamsAdapter : SocketIOAdapter
             queues = _queues.ToArray();
             _queues.Clear();
         }
-        _stream.Unregister(this);
         await UnsubscribeAllAsync(queues).ConfigureAwait(false);
+        await _stream.UnregisterAsync(this).ConfigureAwait(false);
         foreach (var pending in _requests.Values) pending.Done.TrySetCanceled();
         await base.DisposeAsync().ConfigureAwait(false);
     }

@@ -216,6 +216,31 @@ public class StreamsAdapterTests
     }
 
     [Fact]
+    public async Task Entries_held_during_an_outage_are_still_added_when_the_server_closes_right_after_Redis_is_back()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var config = ConfigurationOptions.Parse(redis.Address);
+        config.AbortOnConnectFail = false;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ReconnectRetryPolicy = new LinearRetry(200);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(config);
+        var io = new SocketIOServer();
+        io.UseRedisStreamsAdapter(mux, o => o.RequestsTimeout = TimeSpan.FromSeconds(15));
+        await io.AdaptersReady.WaitAsync(Wait);
+
+        await redis.StopAsync();
+        await DuplexClusterTests.WaitUntilAsync(() => Task.FromResult(!mux.IsConnected), Wait);
+        for (int i = 0; i < 50; i++) await io.Sockets.EmitAsync("held", i);
+        await redis.RestartAsync();
+        await io.CloseAsync(); // the writer adds what it holds before it stops
+
+        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var entries = await check.GetDatabase().StreamRangeAsync("socket.io");
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"[\"held\",{i}]"),
+            entries.Select(e => JsonDocument.Parse((string)e["data"]!).RootElement.GetProperty("packet").GetProperty("data").GetRawText()));
+    }
+
+    [Fact]
     public async Task Entries_trimmed_before_a_node_read_them_are_counted_and_logged()
     {
         await using var redis = await RedisServer.StartAsync();
