@@ -3,7 +3,8 @@
 //   dotnet run --project examples/SocketIORedisNode -- --redis 127.0.0.1:6379 --name A --port 3001
 //   dotnet run --project examples/SocketIORedisNode -- --redis 127.0.0.1:6379 --name B --port 3002
 // --adapter streams uses the Redis streams adapter (@socket.io/redis-streams-adapter's protocol) instead of
-// the classic pub/sub one; --recovery turns connection state recovery on (kept in Redis with streams).
+// the classic pub/sub one (--max-length N and --max-buffered N set its bounds); --recovery turns
+// connection state recovery on (kept in Redis with streams).
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -59,7 +60,12 @@ builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
 var app = builder.Build();
 var io = app.Services.GetRequiredService<SocketIOServer>();
 if (recovery) io.ConnectionStateRecovery = new ConnectionStateRecoveryOptions();
-if (streams) io.UseRedisStreamsAdapter(redis, o => o.RequestsTimeout = TimeSpan.FromSeconds(3), app.Services.GetRequiredService<ILoggerFactory>());
+if (streams) io.UseRedisStreamsAdapter(redis, o =>
+{
+    o.RequestsTimeout = TimeSpan.FromSeconds(3);
+    o.MaxLength = int.Parse(Arg("--max-length", "10000"));            // the stream's bound
+    o.MaxBufferedMessages = int.Parse(Arg("--max-buffered", "10000")); // entries held while Redis is away
+}, app.Services.GetRequiredService<ILoggerFactory>());
 else io.UseRedisAdapter(redis, o => o.RequestsTimeout = TimeSpan.FromSeconds(3), app.Services.GetRequiredService<ILoggerFactory>());
 
 io.OnConnection(socket =>
