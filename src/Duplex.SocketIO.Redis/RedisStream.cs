@@ -210,8 +210,9 @@ internal sealed class RedisStream
                         RedisAdapterMetrics.Published.Add(1);
                         batch[i].Notify(id.ToString());
                     }
-                    catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+                    catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                     {
+                        // Redis away, or refusing (WRONGTYPE): held and tried again; logged once per outage.
                         error ??= ex;
                         Hold(batch[i]);
                         failed.Add(batch[i]);
@@ -225,6 +226,7 @@ internal sealed class RedisStream
                     if (_writeOutage)
                     {
                         _writeOutage = false;
+                        Volatile.Write(ref _droppedLogged, 0);
                         _log.LogInformation("Socket.IO Redis streams adapter: adding to stream {Stream} again; {Held} entries held meanwhile were added",
                             _options.StreamName, Interlocked.Exchange(ref _held, 0));
                     }
@@ -257,7 +259,7 @@ internal sealed class RedisStream
         {
             return db.StreamAddAsync(_key, fields, maxLength: _options.MaxLength, useApproximateMaxLength: true);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex)
         {
             return Task.FromException<RedisValue>(ex);
         }
@@ -281,7 +283,7 @@ internal sealed class RedisStream
                     _seen = info is not { } i ? 0 : i.EntriesAdded; // no stream yet: nothing before this node's place
                     break;
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     RedisAdapterMetrics.Error("connection");
                     if (attempt == 0) _log.LogWarning("Socket.IO Redis streams adapter: cannot read stream {Stream} yet ({Reason}); retrying", _options.StreamName, ex.Message);
@@ -313,8 +315,9 @@ internal sealed class RedisStream
                         _log.LogInformation("Socket.IO Redis streams adapter: reading stream {Stream} again from {LastId}", _options.StreamName, LastId);
                     }
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException && !token.IsCancellationRequested)
+                catch (Exception ex) when (ex is not OperationCanceledException && !token.IsCancellationRequested)
                 {
+                    // Redis away, or an answer of the wrong shape (the key is not a stream): never ends the reader.
                     if (!failed)
                     {
                         RedisAdapterMetrics.Error("connection");

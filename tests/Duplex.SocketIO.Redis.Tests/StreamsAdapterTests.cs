@@ -305,6 +305,36 @@ public class StreamsAdapterTests
         Assert.False(a.Process.HasExited);
     }
 
+    [Fact]
+    public async Task A_stream_key_of_the_wrong_type_holds_entries_until_it_is_a_stream_again()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await ClusterNode.StartDuplexAsync(redis, "A", Streams);
+        await using var b = await ClusterNode.StartDuplexAsync(redis, "B", Streams);
+        await a.WaitForServerCountAsync(2);
+        await using var onA = await SioClient.ConnectAsync(a, "alice", "r");
+        await b.GetAsync("/ctl/emit?room=r&event=before&text=0");
+        await onA.NextEventAsync("before", timeout: Wait);
+
+        // Someone overwrites the stream's key with a string: XADD and XREAD answer WRONGTYPE.
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var db = mux.GetDatabase();
+        await db.KeyDeleteAsync("socket.io");
+        await db.StringSetAsync("socket.io", "not a stream");
+        for (int i = 1; i <= 3; i++) await b.GetAsync($"/ctl/emit?room=r&event=during&text={i}");
+        await DuplexClusterTests.WaitUntilAsync(async () => await b.CounterAsync("duplex.socketio.redis.stream.held") >= 3, Wait);
+        await DuplexClusterTests.WaitUntilAsync(async () => await a.CounterAsync("duplex.socketio.redis.errors:connection") > 0, Wait);
+        Assert.Contains("cannot add to stream socket.io", b.Process.Transcript);
+
+        // The key is freed: B adds what it held, in order, and A reads it.
+        await db.KeyDeleteAsync("socket.io");
+        var texts = new List<string>();
+        for (int i = 0; i < 3; i++) texts.Add((await onA.NextEventAsync("during", timeout: Wait))[0].GetProperty("text").GetString()!);
+        Assert.Equal(["1", "2", "3"], texts);
+        Assert.False(a.Process.HasExited);
+        Assert.False(b.Process.HasExited);
+    }
+
     /// <summary>Where the client first connects, and where it comes back: Duplex to Duplex, Duplex to Node, Node to Duplex.</summary>
     public static TheoryData<string, string> RecoveryPaths => new() { { "duplex", "duplex" }, { "duplex", "node" }, { "node", "duplex" } };
 
