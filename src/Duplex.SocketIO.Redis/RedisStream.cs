@@ -18,7 +18,7 @@ namespace Duplex.SocketIO.Redis;
 /// </para>
 /// <para>
 /// Loss: ids only grow and trimming removes the oldest entries, so after a failed read (an outage), after a
-/// stall (more than a second since the last read) and while pages come back full (this node is behind), the
+/// stall (more than a second since the previous read was sent) and while pages come back full (this node is behind), the
 /// reader reads with XINFO STREAM in the same transaction (MULTI), and compares its last id with it: when the stream's
 /// first entry is past it, <c>entries-added − length</c> (how many entries the stream has lost from its head,
 /// i.e. the position of its first entry) minus this node's position (entries-added when it started, plus one per
@@ -292,7 +292,7 @@ internal sealed class RedisStream
             }
             lock (_gate) _started.TrySetResult();
             bool failed = false, full = false;
-            long lastRead = Environment.TickCount64;
+            long lastReadStarted = Environment.TickCount64;
             attempt = 0;
             while (!token.IsCancellationRequested)
             {
@@ -301,12 +301,15 @@ internal sealed class RedisStream
                 {
                     // Behind (the last page was full): read bigger pages to catch up.
                     int count = full ? _options.ReadCount * 10 : _options.ReadCount;
-                    // After an outage, a stall (this process paused over a second), or while behind, the read
-                    // comes with XINFO STREAM in one transaction, so trimming past this node's place is seen exactly.
-                    entries = failed || full || Environment.TickCount64 - lastRead > 1000
+                    // After an outage, a stall (over a second since the previous read was sent: this process
+                    // paused, and that read's answer may be old), or while behind, the read comes with XINFO STREAM
+                    // in one transaction, so trimming past this node's place is seen exactly.
+                    long started = Environment.TickCount64;
+                    bool check = failed || full || started - lastReadStarted > 1000;
+                    lastReadStarted = started;
+                    entries = check
                         ? await CheckedReadAsync(db, count).ConfigureAwait(false)
                         : await db.StreamReadAsync(_key, LastId, count).ConfigureAwait(false);
-                    lastRead = Environment.TickCount64;
                     full = entries.Length >= count;
                     if (failed)
                     {
