@@ -57,6 +57,10 @@ internal sealed class RedisStream
     private string _lastId = "0-0";
     private long _seen = -1;
 
+    // The writer's place: the id of the last add it saw answered, else the stream's end when the reader started.
+    private string? _lastAdded;
+    private volatile string? _startId;
+
     public RedisStream(IConnectionMultiplexer redis, RedisStreamsAdapterOptions options, ILogger log)
     {
         _redis = redis;
@@ -183,20 +187,38 @@ internal sealed class RedisStream
 
     /// <summary>
     /// Adds queued entries in order, a batch at a time (pipelined); entries that fail stay at the head and are
-    /// tried again, with backoff, until Redis takes them. An add whose answer was lost may be in the stream
-    /// twice (at least once, never lost while the buffer holds).
+    /// tried again, with backoff, until Redis takes them. Adds that Redis ran but whose answers were lost (the
+    /// connection broke) are found in the stream first (<see cref="LandedAsync"/>) and not added twice.
     /// </summary>
     private async Task WriteLoopAsync(ChannelReader<Pending> reader, CancellationToken token)
     {
         var batch = new List<Pending>(256);
         var failed = new List<Pending>(256);
         int attempt = 0;
+        bool unsure = false;
         var db = _redis.GetDatabase();
         try
         {
             while (!token.IsCancellationRequested)
             {
                 if (batch.Count == 0 && !await reader.WaitToReadAsync(token).ConfigureAwait(false)) return;
+                if (unsure)
+                {
+                    // Some adds of the last batch failed: those Redis did run before the connection broke (their
+                    // answers lost) are in the stream already — the first ones of what failed, as this writer's
+                    // commands run in order. Count them instead of adding them twice.
+                    try
+                    {
+                        int landed = await LandedAsync(db, batch).ConfigureAwait(false);
+                        batch.RemoveRange(0, landed);
+                        unsure = false;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 << Math.Min(attempt++, 5))), token).ConfigureAwait(false);
+                        continue;
+                    }
+                }
                 while (batch.Count < 256 && reader.TryRead(out var next)) batch.Add(next);
                 var adds = new Task<RedisValue>[batch.Count];
                 for (int i = 0; i < batch.Count; i++)
@@ -206,9 +228,10 @@ internal sealed class RedisStream
                 {
                     try
                     {
-                        var id = await adds[i].ConfigureAwait(false);
+                        var id = (string)(await adds[i].ConfigureAwait(false))!;
                         RedisAdapterMetrics.Published.Add(1);
-                        batch[i].Notify(id.ToString());
+                        _lastAdded = id;
+                        batch[i].Notify(id);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                     {
@@ -232,6 +255,7 @@ internal sealed class RedisStream
                     }
                     continue;
                 }
+                unsure = true;
                 RedisAdapterMetrics.Error("publish");
                 if (!_writeOutage)
                 {
@@ -251,6 +275,38 @@ internal sealed class RedisStream
             while (reader.TryRead(out _)) lost++;
             if (lost > 0) _log.LogWarning("Socket.IO Redis streams adapter: stopped with {Lost} entries not added to the stream", lost);
         }
+    }
+
+    /// <summary>
+    /// How many of <paramref name="failed"/> (in order) are in the stream after all: the entries after the last
+    /// add this writer saw answered (or the stream's end when it started) that carry one of this server's uids.
+    /// Reads at most MaxLength + 2 pages of ReadCount × 10.
+    /// </summary>
+    private async Task<int> LandedAsync(IDatabase db, List<Pending> failed)
+    {
+        var ours = new HashSet<string>(_adapters.Values.Select(a => a.Uid), StringComparer.Ordinal);
+        string from = _lastAdded ?? _startId ?? "0-0";
+        int landed = 0, page = Math.Max(1, _options.ReadCount * 10);
+        for (int pages = 0; pages < _options.MaxLength / page + 2 && landed < failed.Count; pages++)
+        {
+            var entries = await db.StreamRangeAsync(_key, "(" + from, "+", page).ConfigureAwait(false);
+            foreach (var entry in entries)
+            {
+                from = entry.Id!;
+                if (landed >= failed.Count) break;
+                var uid = entry.Values.FirstOrDefault(v => v.Name == "uid").Value;
+                if (uid.IsNull || !ours.Contains(uid!)) continue;
+                _lastAdded = from;
+                failed[landed++].Notify(from);
+            }
+            if (entries.Length < page) break;
+        }
+        if (landed > 0)
+        {
+            RedisAdapterMetrics.Published.Add(landed);
+            _log.LogInformation("Socket.IO Redis streams adapter: {Landed} entries whose adds went unanswered were in stream {Stream} already; not added again", landed, _options.StreamName);
+        }
+        return landed;
     }
 
     private Task<RedisValue> AddAsync(IDatabase db, NameValueEntry[] fields)
@@ -280,6 +336,7 @@ internal sealed class RedisStream
                 {
                     var info = await StreamInfoAsync(db).ConfigureAwait(false);
                     Volatile.Write(ref _lastId, info?.LastId ?? "0-0");
+                    _startId = LastId;
                     _seen = info is not { } i ? 0 : i.EntriesAdded; // no stream yet: nothing before this node's place
                     break;
                 }
