@@ -46,3 +46,4 @@ console.log(`${process.env.ADAPTER || "streams"}: sent ${count}, received ${n.le
 ' "$OUT/client.log" "$COUNT" "$(cat "$OUT/sent.json")"
 echo "counters A: $(curl -s "$A/ctl/metrics")"
 echo "counters B: $(curl -s "$B/ctl/metrics")"
+grep -h "not added again\|were added\|trimmed past\|dropping new ones" "$OUT/a.log" "$OUT/b.log" || true
