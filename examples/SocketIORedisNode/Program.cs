@@ -2,6 +2,9 @@
 // room) plus a small control API the cluster tests drive (/ctl/...). Run two of them on one machine:
 //   dotnet run --project examples/SocketIORedisNode -- --redis 127.0.0.1:6379 --name A --port 3001
 //   dotnet run --project examples/SocketIORedisNode -- --redis 127.0.0.1:6379 --name B --port 3002
+// --adapter streams uses the Redis streams adapter (@socket.io/redis-streams-adapter's protocol) instead of
+// the classic pub/sub one (--max-length N and --max-buffered N set its bounds); --recovery turns
+// connection state recovery on (kept in Redis with streams).
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -21,6 +24,8 @@ string Arg(string name, string fallback)
 string redisAddress = Arg("--redis", "127.0.0.1:6379");
 string nodeName = Arg("--name", "duplex");
 int port = int.Parse(Arg("--port", "0"));
+bool streams = Arg("--adapter", "classic") == "streams";
+bool recovery = args.Contains("--recovery");
 
 // Counters of the Redis adapter (meter "Duplex"), by instrument and kind, for /ctl/metrics.
 var counters = new ConcurrentDictionary<string, long>();
@@ -39,7 +44,7 @@ listener.Start();
 
 var config = ConfigurationOptions.Parse(redisAddress);
 config.AbortOnConnectFail = false;                   // start, and serve local clients, while Redis is away
-config.BacklogPolicy = BacklogPolicy.FailFast;       // pub/sub has no memory: drop at once rather than deliver late
+config.BacklogPolicy = BacklogPolicy.FailFast;       // pub/sub has no memory: drop at once rather than deliver late (the streams adapter holds its own entries)
 config.ReconnectRetryPolicy = new LinearRetry(500);
 config.ConnectTimeout = 2000;
 config.ClientName = "duplex-socketio-" + nodeName;
@@ -54,12 +59,22 @@ builder.Services.AddSocketIO();
 builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
 var app = builder.Build();
 var io = app.Services.GetRequiredService<SocketIOServer>();
-io.UseRedisAdapter(redis, o => o.RequestsTimeout = TimeSpan.FromSeconds(3), app.Services.GetRequiredService<ILoggerFactory>());
+if (recovery) io.ConnectionStateRecovery = new ConnectionStateRecoveryOptions();
+if (streams) io.UseRedisStreamsAdapter(redis, o =>
+{
+    o.RequestsTimeout = TimeSpan.FromSeconds(3);
+    o.MaxLength = int.Parse(Arg("--max-length", "10000"));            // the stream's bound
+    o.MaxBufferedMessages = int.Parse(Arg("--max-buffered", "10000")); // entries held while Redis is away
+}, app.Services.GetRequiredService<ILoggerFactory>());
+else io.UseRedisAdapter(redis, o => o.RequestsTimeout = TimeSpan.FromSeconds(3), app.Services.GetRequiredService<ILoggerFactory>());
 
 io.OnConnection(socket =>
 {
-    socket.Data["name"] = socket.Handshake.Query.TryGetValue("name", out var n) ? n : socket.Id;
-    socket.Data["node"] = nodeName;
+    if (!socket.Recovered) // a recovered socket keeps the data it had (on whichever node it was)
+    {
+        socket.Data["name"] = socket.Handshake.Query.TryGetValue("name", out var n) ? n : socket.Id;
+        socket.Data["node"] = nodeName;
+    }
     socket.On("join", async e =>
     {
         var room = e.Args.Get<string>(0)!;

@@ -401,7 +401,7 @@ internal sealed class RedisAdapterCodec
     /// </summary>
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static byte[] Json(Action<Utf8JsonWriter> write)
+    internal static byte[] Json(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer, JsonOptions))
@@ -421,7 +421,7 @@ internal sealed class RedisAdapterCodec
         writer.WriteNumber("type", (int)type);
     }
 
-    private static void WriteStrings(Utf8JsonWriter writer, string name, IEnumerable<string> values)
+    internal static void WriteStrings(Utf8JsonWriter writer, string name, IEnumerable<string> values)
     {
         writer.WriteStartArray(name);
         foreach (var value in values) writer.WriteStringValue(value);
@@ -436,7 +436,7 @@ internal sealed class RedisAdapterCodec
         writer.WriteEndObject();
     }
 
-    private static void WritePacket(MsgPack.Writer w, SocketIOPacket packet)
+    internal static void WritePacket(MsgPack.Writer w, SocketIOPacket packet)
     {
         // Node's packets carry their binary parts inline and are typed EVENT/ACK: its encoder finds
         // the binary itself, and would write a BINARY_EVENT with inline buffers as broken JSON.
@@ -460,7 +460,7 @@ internal sealed class RedisAdapterCodec
     /// <c>{rooms, except, flags}</c>; flags holds only what differs from the defaults, as the reference's
     /// BroadcastOperator sets them: volatile, compress (false), timeout (milliseconds).
     /// </summary>
-    private static void WriteOptions(MsgPack.Writer w, BroadcastOptions options, TimeSpan? timeout)
+    internal static void WriteOptions(MsgPack.Writer w, BroadcastOptions options, TimeSpan? timeout)
     {
         w.MapHeader(3);
         w.String("rooms");
@@ -499,13 +499,13 @@ internal sealed class RedisAdapterCodec
         return set;
     }
 
-    private static BroadcastOptions ReadSelection(JsonElement opts)
+    internal static BroadcastOptions ReadSelection(JsonElement opts)
     {
         if (opts.ValueKind != JsonValueKind.Object) return BroadcastOptions.All;
         return BroadcastOptions.All with { Rooms = ReadRooms(opts, "rooms"), Except = ReadRooms(opts, "except") };
     }
 
-    private static BroadcastOptions ReadOptions(JsonElement opts)
+    internal static BroadcastOptions ReadOptions(JsonElement opts)
     {
         var options = ReadSelection(opts);
         if (opts.ValueKind == JsonValueKind.Object && opts.TryGetProperty("flags", out var flags) && flags.ValueKind == JsonValueKind.Object)
@@ -526,11 +526,17 @@ internal sealed class RedisAdapterCodec
     /// A packet from another node: null when it is for another namespace (the reference reads a missing nsp
     /// as "/"), else checked to be an event <c>[name, ...args]</c> before any client sees it.
     /// </summary>
-    private SocketIOPacket? ReadPacket(JsonElement packet, List<byte[]> attachments)
+    private SocketIOPacket? ReadPacket(JsonElement packet, List<byte[]> attachments) => ReadPacket(packet, attachments, Namespace);
+
+    /// <summary>
+    /// As <see cref="ReadPacket(JsonElement, List{byte[]})"/>, for namespace <paramref name="ns"/>; a packet
+    /// without nsp is taken to be for <paramref name="missingNsp"/>.
+    /// </summary>
+    internal static SocketIOPacket? ReadPacket(JsonElement packet, List<byte[]> attachments, string ns, string missingNsp = "/")
     {
         if (packet.ValueKind != JsonValueKind.Object) throw new FormatException("packet is not an object");
-        string nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "/";
-        if (nsp != Namespace) return null;
+        string nsp = packet.TryGetProperty("nsp", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : missingNsp;
+        if (nsp != ns) return null;
         int type = packet.TryGetProperty("type", out var t) && TryGetInt32(t, out int tv) ? tv : -1;
         if (type is not ((int)SocketIOPacketType.Event or (int)SocketIOPacketType.BinaryEvent)) throw new FormatException($"packet type {type} is not an event");
         if (!packet.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array || data.GetArrayLength() == 0

@@ -33,4 +33,40 @@ public static class RedisAdapterExtensions
     /// <summary>A factory for <see cref="SocketIOServer.UseAdapter"/> (without the outage logging of <see cref="UseRedisAdapter"/>).</summary>
     public static Func<SocketIONamespace, SocketIOAdapter> CreateRedisAdapter(IConnectionMultiplexer redis, RedisAdapterOptions? options = null) =>
         ns => new RedisAdapter(ns, redis, options);
+
+    /// <summary>
+    /// Joins this server to every server on the same Redis stream (Duplex or Node with
+    /// <c>@socket.io/redis-streams-adapter</c>): broadcasts, joins, leaves and disconnects are stream entries every
+    /// server reads from its last id, so nothing is lost while Redis is briefly away (up to
+    /// <see cref="RedisStreamsAdapterOptions.MaxLength"/>); requests and answers use pub/sub; with connection state
+    /// recovery on, sessions are kept in Redis so a client recovers on any server (the reference's
+    /// <c>io.adapter(createAdapter(redisClient))</c>). Give each server its own <paramref name="redis"/> connection
+    /// (servers are counted by their subscriptions), made with <c>AbortOnConnectFail = false</c>.
+    /// </summary>
+    public static SocketIOServer UseRedisStreamsAdapter(this SocketIOServer io, IConnectionMultiplexer redis, Action<RedisStreamsAdapterOptions>? configure = null, ILoggerFactory? loggerFactory = null)
+    {
+        var options = new RedisStreamsAdapterOptions();
+        configure?.Invoke(options);
+        var logger = (ILogger?)(loggerFactory ?? io.LoggerFactory)?.CreateLogger(RedisAdapter.LogCategory) ?? NullLogger.Instance;
+        return io.UseAdapter(CreateRedisStreamsAdapter(redis, options, logger));
+    }
+
+    /// <summary>
+    /// A factory for <see cref="SocketIOServer.UseAdapter"/>: every namespace it makes an adapter for shares one
+    /// reader and one writer of the stream, as the reference's <c>createAdapter</c> does.
+    /// </summary>
+    public static Func<SocketIONamespace, SocketIOAdapter> CreateRedisStreamsAdapter(IConnectionMultiplexer redis, RedisStreamsAdapterOptions? options = null) =>
+        CreateRedisStreamsAdapter(redis, options ?? new RedisStreamsAdapterOptions(), null);
+
+    private static Func<SocketIONamespace, SocketIOAdapter> CreateRedisStreamsAdapter(IConnectionMultiplexer redis, RedisStreamsAdapterOptions options, ILogger? logger)
+    {
+        RedisStream? stream = null;
+        object gate = new();
+        return ns =>
+        {
+            lock (gate)
+                stream ??= new RedisStream(redis, options, logger ?? ns.Server.LoggerFactory?.CreateLogger(RedisAdapter.LogCategory) ?? NullLogger.Instance);
+            return new RedisStreamsAdapter(ns, redis, stream, options);
+        };
+    }
 }

@@ -1,7 +1,7 @@
 // Connection state recovery with the real npm socket.io-client. Usage: node recovery.js <server-url>
 // Connects (websocket), joins room "r", then obeys stdin lines: "close" drops the transport the way a
 // network failure would; "reconnect" connects again (sending its pid and last offset, as the client
-// does by itself). Prints {"step":"connected","id","recovered"}, {"step":"event",...}, {"step":"closed","reason"}.
+// does by itself); "reconnect <url>" does so to another server (of the same cluster). Prints {"step":"connected","id","recovered"}, {"step":"event",...}, {"step":"closed","reason"}.
 "use strict";
 const { io } = require("socket.io-client");
 const [url] = process.argv.slice(2);
@@ -26,6 +26,7 @@ process.stdin.on("data", (chunk) => {
     buffer = buffer.slice(nl + 1);
     if (line === "close") socket.io.engine.close();
     else if (line === "reconnect") socket.connect();
+    else if (line.startsWith("reconnect ")) { socket.io.uri = line.slice("reconnect ".length); socket.connect(); }
   }
 });
 process.stdin.on("end", () => { socket.disconnect(); setTimeout(() => process.exit(0), 50); });

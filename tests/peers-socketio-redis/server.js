@@ -1,13 +1,16 @@
 // A Node socket.io server with @socket.io/redis-adapter: the same chat and control API (/ctl/...)
 // as examples/SocketIORedisNode, so the .NET tests drive both kinds of node alike.
-// Usage: node server.js <redis-port> <name>   → prints "listening http://127.0.0.1:PORT node NAME"
+// Usage: node server.js <redis-port> <name> [streams] [recovery]   → prints "listening http://127.0.0.1:PORT node NAME"
+// "streams" uses @socket.io/redis-streams-adapter instead; "recovery" turns connectionStateRecovery on.
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
 const { createAdapter } = require("@socket.io/redis-adapter");
 const { createClient } = require("redis");
 
-const [redisPort, name] = process.argv.slice(2);
+const [redisPort, name, ...flags] = process.argv.slice(2);
+const streams = flags.includes("streams");
+const recovery = flags.includes("recovery");
 
 async function main() {
   const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
@@ -30,11 +33,19 @@ async function main() {
       res.end(JSON.stringify({ error: String(e && e.message || e) }));
     }
   });
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
+  const adapter = streams
+    ? require("@socket.io/redis-streams-adapter").createAdapter(pub)
+    : createAdapter(pub, sub, { requestsTimeout: 3000 });
+  const io = new Server(httpServer, {
+    adapter,
+    ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true } } : {}),
+  });
 
   io.on("connection", (socket) => {
-    socket.data.name = socket.handshake.query.name || socket.id;
-    socket.data.node = name;
+    if (!socket.recovered) {
+      socket.data.name = socket.handshake.query.name || socket.id;
+      socket.data.node = name;
+    }
     socket.on("join", (room, ack) => { socket.join(room); ack && ack("joined " + room); });
     socket.on("say", (room, text, ack) => {
       socket.to(room).emit("said", { from: socket.data.name, node: name, text });

@@ -62,6 +62,13 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Sends a POSIX signal ("STOP" freezes the process, "CONT" thaws it), as kill(1) does.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, _process.Id.ToString()])!;
+        await kill.WaitForExitAsync();
+    }
+
     public string Transcript
     {
         get

@@ -26,13 +26,15 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>http://127.0.0.1:PORT</summary>
     public string Url { get; }
 
-    public static Task<ClusterNode> StartDuplexAsync(RedisServer redis, string name) =>
-        StartAsync(ChildProcess.Start("dotnet", Peers.RepositoryRoot, Peers.DuplexNodeDll, "--redis", redis.Address, "--name", name), name);
+    /// <param name="flags">More arguments: "--adapter", "streams" for the streams adapter; "--recovery" for connection state recovery.</param>
+    public static Task<ClusterNode> StartDuplexAsync(RedisServer redis, string name, params string[] flags) =>
+        StartAsync(ChildProcess.Start("dotnet", Peers.RepositoryRoot, [Peers.DuplexNodeDll, "--redis", redis.Address, "--name", name, .. flags]), name);
 
-    public static Task<ClusterNode> StartNodeAsync(RedisServer redis, string name)
+    /// <param name="flags">"streams" for @socket.io/redis-streams-adapter; "recovery" for connection state recovery.</param>
+    public static Task<ClusterNode> StartNodeAsync(RedisServer redis, string name, params string[] flags)
     {
         Peers.RequireNodeModules();
-        return StartAsync(ChildProcess.Start("node", Peers.NodeDirectory, "server.js", redis.Port.ToString(), name), name);
+        return StartAsync(ChildProcess.Start("node", Peers.NodeDirectory, ["server.js", redis.Port.ToString(), name, .. flags]), name);
     }
 
     private static async Task<ClusterNode> StartAsync(ChildProcess process, string name)

@@ -8,28 +8,39 @@ public sealed class RedisServer : IAsyncDisposable
 {
     private ChildProcess? _process;
 
-    private RedisServer(int port) => Port = port;
+    private readonly string? _dataDirectory;
+
+    private RedisServer(int port, string? dataDirectory)
+    {
+        Port = port;
+        _dataDirectory = dataDirectory;
+    }
 
     public int Port { get; }
 
     public string Address => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <param name="persistent">Keep the data across a restart (append-only file, fsync on every write), as a
+    /// production Redis does; otherwise a restart comes back empty.</param>
+    public static async Task<RedisServer> StartAsync(bool persistent = false)
     {
         if (!File.Exists("/usr/bin/redis-server")) throw new InvalidOperationException("redis-server is not installed (Debian package redis-server; scripts/test.sh installs it)");
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         int port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var redis = new RedisServer(port);
+        var redis = new RedisServer(port, persistent ? Directory.CreateTempSubdirectory("duplex-redis-").FullName : null);
         await redis.RestartAsync();
         return redis;
     }
 
     public async Task RestartAsync()
     {
+        string[] persistence = _dataDirectory is null
+            ? ["--appendonly", "no"]
+            : ["--appendonly", "yes", "--appendfsync", "always", "--dir", _dataDirectory];
         _process = ChildProcess.Start("/usr/bin/redis-server", Peers.RepositoryRoot,
-            "--bind", "127.0.0.1", "--port", Port.ToString(), "--save", "", "--appendonly", "no", "--protected-mode", "yes");
+            ["--bind", "127.0.0.1", "--port", Port.ToString(), "--save", "", .. persistence, "--protected-mode", "yes"]);
         await _process.WaitForLineAsync(l => l.Contains("Ready to accept connections"), TimeSpan.FromSeconds(20));
     }
 
@@ -39,5 +50,10 @@ public sealed class RedisServer : IAsyncDisposable
         _process = null;
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_dataDirectory is not null)
+            try { Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { }
+    }
 }
