@@ -185,8 +185,8 @@ public sealed partial class WebSocketConnection
                     if (_options.AutoPong) await AnswerPingAsync(token).ConfigureAwait(false);
                     break;
                 case WebSocketEvent.Pong:
+                    RaiseControlFrame(PongReceived, "PongReceived"); // before PingAsync's waiters go on
                     CompletePings(_protocol.ControlPayload);
-                    RaiseControlFrame(PongReceived, "PongReceived");
                     break;
                 case WebSocketEvent.Close:
                     await HandleCloseFrameAsync().ConfigureAwait(false);
