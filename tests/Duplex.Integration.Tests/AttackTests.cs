@@ -36,8 +36,10 @@ public class AttackTests
         try
         {
             for (int i = 0; i < Count; i++) attackers.Add(await Attacker.ConnectAsync(server.BaseUri));
-            // What each attacker gets back before its connection ends: Kestrel's 408, or nothing.
-            var answers = attackers.Select(a => Attacker.ReadHeadAsync(a.GetStream(), Bound)).ToArray();
+            // Taken now: GetStream refuses once a write has found the connection closed.
+            var streams = attackers.Select(a => a.GetStream()).ToArray();
+            // What each attacker gets back before its connection ends: Kestrel's 408, or nothing (the fast path).
+            var answers = streams.Select(s => Attacker.ReadHeadAsync(s, Bound)).ToArray();
             // One byte a second, for at most 10 s; the head is far longer, so it never completes.
             for (int second = 0; second < 10 && answers.Any(t => !t.IsCompleted); second++)
             {
@@ -46,7 +48,7 @@ public class AttackTests
                     if (answers[i].IsCompleted) continue;
                     try
                     {
-                        await attackers[i].GetStream().WriteAsync(head.AsMemory(second, 1));
+                        await streams[i].WriteAsync(head.AsMemory(second, 1));
                     }
                     catch (IOException)
                     {
@@ -58,13 +60,13 @@ public class AttackTests
             var seen = await Task.WhenAll(answers).WaitAsync(Bound);
             // Every one was closed by the server (ReadHeadAsync returns at the end of TCP), none upgraded.
             Assert.All(seen, s => Assert.True(s.Length == 0 || s.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), s));
-            foreach (var a in attackers)
+            foreach (var stream in streams)
             {
                 var rest = new byte[1];
                 int n;
                 try
                 {
-                    n = await a.GetStream().ReadAsync(rest).AsTask().WaitAsync(Bound);
+                    n = await stream.ReadAsync(rest).AsTask().WaitAsync(Bound);
                 }
                 catch (IOException)
                 {
@@ -78,6 +80,37 @@ public class AttackTests
         {
             foreach (var a in attackers) a.Dispose();
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_slowloris_starting_just_before_the_timeout_gets_no_second_timeout_on_the_fast_path(bool duplexSockets)
+    {
+        // The fast path's deadline runs from the accept over the whole head: it drops the connection (no
+        // answer). Handing the first bytes to Kestrel instead started Kestrel's timer afresh, which answered
+        // 408 a whole timeout later.
+        await using var server = await Attacker.StartEchoAsync(fastPath: true, duplexSockets, headersTimeout: TimeSpan.FromSeconds(2));
+        await using var normal = await NormalClient.ConnectAsync(server);
+        using var tcp = await Attacker.ConnectAsync(server.BaseUri);
+        var stream = tcp.GetStream();
+        var answer = Attacker.ReadHeadAsync(stream, Bound);
+        await Task.Delay(1200);
+        var head = Encoding.ASCII.GetBytes(Attacker.UpgradeHead(server.BaseUri));
+        for (int i = 0; i < 60 && !answer.IsCompleted; i++)
+        {
+            try
+            {
+                await stream.WriteAsync(head.AsMemory(i, 1));
+            }
+            catch (IOException)
+            {
+                break;
+            }
+            await Task.WhenAny(answer, Task.Delay(300));
+        }
+        Assert.Equal("", await answer.WaitAsync(Bound));
+        await normal.EchoAsync();
     }
 
     /// <summary>The floods: a 1 MB head, 10,000 headers, one huge Sec-WebSocket-Protocol.</summary>
