@@ -115,24 +115,45 @@ internal sealed class WebSocketFastPath
             return null;
         }
         var input = connection.Transport.Input;
-        // A connection that sends nothing is dropped after Kestrel's request-headers timeout, as the HTTP
-        // layer would. No timer when the request is already there.
-        if (!input.TryRead(out var result))
+        // A connection whose request is not complete within Kestrel's request-headers timeout is dropped,
+        // as the HTTP layer would. The deadline runs from the accept and covers the whole head: handing a
+        // partial head to Kestrel would start its timer afresh, and a client trickling a byte a second from
+        // just before the deadline would hold the connection for twice the timeout. No timer when the
+        // request is already there.
+        CancellationTokenSource? timeout = null;
+        ReadOnlySequence<byte> buffer;
+        FastPlan? plan;
+        int headLength;
+        HandshakeDecision? refusal;
+        try
         {
-            using var timeout = new CancellationTokenSource(_headersTimeout);
-            try
+            while (true)
             {
-                result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                _logger.LogDebug(DuplexLogEvents.HandshakeRejected, "Connection {Id} sent no request within {Timeout}", connection.ConnectionId, _headersTimeout);
-                connection.Abort(new ConnectionAbortedException("no request within the request-headers timeout"));
-                return null;
+                if (!input.TryRead(out var result))
+                {
+                    timeout ??= new CancellationTokenSource(_headersTimeout);
+                    try
+                    {
+                        result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        _logger.LogDebug(DuplexLogEvents.HandshakeRejected, "Connection {Id} sent no complete request within {Timeout}", connection.ConnectionId, _headersTimeout);
+                        connection.Abort(new ConnectionAbortedException("no complete request within the request-headers timeout"));
+                        return null;
+                    }
+                }
+                buffer = result.Buffer;
+                plan = Plan(routes, buffer, connection, out headLength, out refusal, out bool incomplete);
+                if (plan is not null || !incomplete || result.IsCompleted || result.IsCanceled) break;
+                // Part of a head: wait for the rest (nothing consumed, all of it examined).
+                input.AdvanceTo(buffer.Start, buffer.End);
             }
         }
-        var buffer = result.Buffer;
-        var plan = Plan(routes, buffer, connection, out int headLength, out var refusal);
+        finally
+        {
+            timeout?.Dispose();
+        }
         if (plan is null)
         {
             // Not ours: ASP.NET Core reads the same bytes from the start (nothing consumed, nothing examined).
@@ -179,7 +200,7 @@ internal sealed class WebSocketFastPath
     /// perform, or (with <paramref name="refusal"/>) a limit's refusal to answer.
     /// </summary>
     private FastPlan? Plan(FrozenDictionary<string, WebSocketUpgrade> routes, ReadOnlySequence<byte> buffer, ConnectionContext connection,
-        out int headLength, out HandshakeDecision? refusal)
+        out int headLength, out HandshakeDecision? refusal, out bool incomplete)
     {
         var remote = connection.RemoteEndPoint;
         headLength = 0;
@@ -198,6 +219,7 @@ internal sealed class WebSocketFastPath
             status = HttpRequestHead.TryParse(copy.AsSpan(0, length), out head, out headLength);
             ArrayPool<byte>.Shared.Return(copy);
         }
+        incomplete = status == RequestHeadStatus.Incomplete;
         if (status != RequestHeadStatus.Parsed || head is null) return null;
         if (!TryGetRoute(routes, head.Path, out var upgrade)) return null;
         // A body (or a framing header that announces one) is the HTTP layer's business; so are refusals.

@@ -70,6 +70,27 @@ public class FastPathTests
     }
 
     [Fact]
+    public async Task A_head_split_across_writes_still_takes_the_fast_path()
+    {
+        await using var server = await StartAsync(app => MapEcho(app));
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync("127.0.0.1", server.BaseUri.Port);
+        using var stream = tcp.GetStream();
+        var request = Encoding.ASCII.GetBytes(
+            "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        // The fast path waits for the rest of a head (within the request-headers timeout) instead of
+        // handing the part it has to Kestrel.
+        await stream.WriteAsync(request.AsMemory(0, 40));
+        await Task.Delay(200);
+        await stream.WriteAsync(request.AsMemory(40));
+        var head = await ReadHeadAsync(stream);
+        Assert.True(TookFastPath(head), head);
+        await stream.WriteAsync(MaskedText("split"));
+        Assert.Equal("split", await ReadTextFrameAsync(stream));
+    }
+
+    [Fact]
     public async Task Duplex_client_subprotocol_and_compression_work_through_the_fast_path()
     {
         await using var server = await StartAsync(app => MapEcho(app, configure: o =>

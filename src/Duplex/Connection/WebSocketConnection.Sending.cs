@@ -305,6 +305,25 @@ public sealed partial class WebSocketConnection
     private enum ControlFrame { Ping, Pong, PongNow, Close, CloseReply }
 
     /// <summary>
+    /// Under the send lock, after writing a pong: leaves it for the read loop's flush at the end of the
+    /// bytes it is handling (<see cref="FlushBatchAsync"/>; automatic pongs come only from the read loop,
+    /// while <see cref="SendPongAsync"/> flushes at once), so
+    /// a burst of pings read together is answered in one write instead of one each. False past
+    /// <see cref="MaxDeferredBytes"/>: that pong flushes now and the read loop waits for it, so a peer
+    /// that pings flat out and never reads stops being read (TCP pushes back) with at most that much queued.
+    /// </summary>
+    private bool DeferPong(int payloadLength)
+    {
+        Debug.Assert(_sendLock.IsHeld, "deferred-flush state is guarded by the send lock");
+        int bytes = 2 + payloadLength + (_protocol.Role == WebSocketRole.Client ? 4 : 0);
+        if (_deferredBytes + bytes > MaxDeferredBytes) return false;
+        Interlocked.Add(ref _bufferedBytes, bytes);
+        _deferredBytes += bytes;
+        _flushDeferred = true;
+        return true;
+    }
+
+    /// <summary>
     /// Writes one control frame under the send lock; it may go between the frames of a fragmented
     /// message (RFC 6455 §5.4). Nothing goes out after our close frame (§5.5.1): the protocol then
     /// skips pongs and a second close, and a ping fails as any send would.
@@ -326,7 +345,7 @@ public sealed partial class WebSocketConnection
             };
             if (!written) return;
             if (kind == ControlFrame.Ping) await FlushAsync(token).ConfigureAwait(false);
-            else await FlushCoreAsync(token).ConfigureAwait(false);
+            else if (kind != ControlFrame.Pong || !DeferPong(payload.Length)) await FlushCoreAsync(token).ConfigureAwait(false);
         }
         finally
         {

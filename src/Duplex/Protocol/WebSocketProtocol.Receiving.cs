@@ -365,7 +365,7 @@ public sealed partial class WebSocketProtocol
 
     private bool Inflate(ReadOnlySpan<byte> compressed, bool endOfMessage, out ProtocolError error)
     {
-        _inflated ??= new PooledBufferWriter(1024) { MaxCapacity = (int)Math.Min(int.MaxValue - 64, _options.MaxMessageSize + 1) };
+        _inflated ??= new PooledBufferWriter(1024) { MaxCapacity = (int)Math.Min(int.MaxValue - 64, _options.MaxMessageSize) };
         int before = _inflated.WrittenCount;
         if (_inflater!.Inflate(compressed, endOfMessage, _options.MaxMessageSize, _inflated, out error) != InflateStatus.Done) return false;
         if (_frames.MessageOpcode == Opcode.Text && !_inflatedUtf8.Feed(_inflated.WrittenSpan.Slice(before)))

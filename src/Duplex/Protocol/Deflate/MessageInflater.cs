@@ -52,7 +52,7 @@ public sealed unsafe class MessageInflater : IDisposable
     /// <summary>
     /// Decompresses a chunk of a message into <paramref name="output"/>, failing with
     /// <see cref="InflateStatus.MessageTooBig"/> as soon as the message's decompressed size would pass
-    /// <paramref name="maxMessageSize"/>. Returns <see cref="InflateStatus.Done"/>,
+    /// <paramref name="maxMessageSize"/>; <paramref name="output"/> is never asked for room past that size. Returns <see cref="InflateStatus.Done"/>,
     /// <see cref="InflateStatus.MessageTooBig"/> (1009) or <see cref="InflateStatus.InvalidData"/>
     /// (1007), with <paramref name="error"/> saying which close to send; after a failure the inflater
     /// is unusable, as the connection is failing.
@@ -61,25 +61,32 @@ public sealed unsafe class MessageInflater : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxMessageSize);
         error = default;
+        Span<byte> probe = stackalloc byte[1];
         while (true)
         {
-            // One byte beyond the limit tells "exactly at the limit" from "over it".
-            long allowed = maxMessageSize - MessageBytesWritten + 1;
-            int hint = (int)Math.Min(Math.Clamp(source.Length * 4L, MinOutputChunk, MaxOutputChunk), allowed);
-            var span = output.GetSpan(hint);
-            if (span.Length > allowed) span = span[..(int)allowed];
+            // The output takes the message up to the limit; at the limit, one byte more into a probe of our
+            // own tells "exactly at the limit" from "over it". So a writer sized to the limit never grows past
+            // it (a pooled one asked for that one byte would rent the next power of two: twice the limit).
+            long room = maxMessageSize - MessageBytesWritten;
+            scoped Span<byte> span;
+            if (room <= 0) span = probe;
+            else
+            {
+                int hint = (int)Math.Min(Math.Clamp(source.Length * 4L, MinOutputChunk, MaxOutputChunk), room);
+                span = output.GetSpan(hint);
+                if (span.Length > room) span = span[..(int)room];
+            }
             long before = MessageBytesWritten;
             var status = Inflate(source, span, endOfMessage, out int consumed, out int written);
             source = source[consumed..];
             // Checked on the sum, not MessageBytesWritten, which a completed message has reset.
             if (before + written > maxMessageSize)
             {
-                output.Advance(written - 1);
                 _faulted = true;
                 error = new(CloseStatus.MessageTooBig, $"decompressed message exceeds {maxMessageSize} bytes");
                 return InflateStatus.MessageTooBig;
             }
-            output.Advance(written);
+            if (room > 0) output.Advance(written); // else nothing came out: the probe stayed empty
             switch (status)
             {
                 case InflateStatus.Done:
