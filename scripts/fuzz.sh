@@ -45,8 +45,18 @@ fuzz_one() {
   local dict=()
   # Tokens of the target's format (tests/fuzz/dict/<target>.dict), which AFL splices into inputs.
   [ -f "tests/fuzz/dict/$target.dict" ] && dict=(-x "tests/fuzz/dict/$target.dict")
-  afl-fuzz -i "tests/fuzz/corpus/$target" -o "$OUT/out/$target" "${dict[@]}" -m none -t "$TIMEOUT_MS" -V "$SECONDS_PER_TARGET" \
-    -- "$OUT/bin/Duplex.Fuzz" "$target" >"$OUT/out/$target.log" 2>&1
+  local attempt rc=0
+  # A start that fails before fuzzing (seen once on a loaded machine: "No instrumentation detected" in
+  # the dry run, which passes on a rerun) is tried once more; crashes and hangs are never retried.
+  for attempt in 1 2; do
+    rm -rf "$OUT/out/$target"
+    rc=0
+    afl-fuzz -i "tests/fuzz/corpus/$target" -o "$OUT/out/$target" "${dict[@]}" -m none -t "$TIMEOUT_MS" -V "$SECONDS_PER_TARGET" \
+      -- "$OUT/bin/Duplex.Fuzz" "$target" >>"$OUT/out/$target.log" 2>&1 || rc=$?
+    [ -f "$OUT/out/$target/default/fuzzer_stats" ] && return "$rc"
+    echo "== $target: afl-fuzz did not start (exit $rc, attempt $attempt)" >>"$OUT/out/$target.log"
+  done
+  return "$rc"
 }
 
 echo "fuzzing ${#TARGETS[@]} targets, ${SECONDS_PER_TARGET} s each, $JOBS at a time (output in $OUT/out)"
