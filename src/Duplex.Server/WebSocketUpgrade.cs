@@ -211,7 +211,14 @@ internal sealed class WebSocketUpgrade
         response = null;
         var compression = ConnectionOptions.Value.Compression;
         if (!compression.Enabled) return null;
-        return PerMessageDeflateNegotiation.TryAcceptOffer(offers, compression, out var agreed, out response) ? agreed : null;
+        if (!PerMessageDeflateNegotiation.TryAcceptOffer(offers, compression, out var agreed, out response)) return null;
+        // Past the server's compression budget the connection opens uncompressed (no extension in the answer).
+        if (compression.MemoryBudget is { } budget && !budget.HasRoomFor(CompressionMemoryBudget.CostOf(agreed!, WebSocketRole.Server, compression.MemoryLevel)))
+        {
+            response = null;
+            return null;
+        }
+        return agreed;
     }
 
     private static async Task CloseQuietlyAsync(WebSocketConnection connection, CloseStatus status, string? reason)

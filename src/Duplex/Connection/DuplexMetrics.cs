@@ -15,6 +15,7 @@ public static class DuplexMetrics
     internal static readonly Counter<long> ConnectionsClosed = Meter.CreateCounter<long>("duplex.connections.closed", description: "Closed connections, by close code");
     internal static readonly Counter<long> MessagesReceived = Meter.CreateCounter<long>("duplex.messages.received");
     internal static readonly Counter<long> MessagesSent = Meter.CreateCounter<long>("duplex.messages.sent");
+    internal static readonly Counter<long> CompressionDeclined = Meter.CreateCounter<long>("duplex.compression.declined", description: "Handshakes answered without permessage-deflate because the compression memory budget was spent");
     internal static readonly Counter<long> ProtocolErrors = Meter.CreateCounter<long>("duplex.protocol.errors", description: "Connections failed for bad input, by close code");
     internal static readonly Counter<long> ConnectionsRetired = Meter.CreateCounter<long>("duplex.connections.retired", description: "Connections closed by IdleTimeout or MaxLifetime (tag reason)");
     internal static readonly Counter<long> HeartbeatTimeouts = Meter.CreateCounter<long>("duplex.heartbeat.timeouts", description: "Connections dropped because the peer stopped answering keep-alive pings");

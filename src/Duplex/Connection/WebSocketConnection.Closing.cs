@@ -80,6 +80,7 @@ public sealed partial class WebSocketConnection
             _outputDone = true;
             // The read loop is over and no sender holds the lock: neither side of the protocol is in use.
             _protocol.Dispose();
+            Interlocked.Exchange(ref _budget, null)?.Give(_budgetBytes);
             await _transport.Output.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex)

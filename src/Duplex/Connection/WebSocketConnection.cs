@@ -130,6 +130,12 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
         Id = Interlocked.Increment(ref s_nextId);
         Compression = compression;
         _protocol = new WebSocketProtocol(role, _options.ProtocolOptions(), compression);
+        if (compression is not null && _options.Compression.MemoryBudget is { } budget)
+        {
+            _budget = budget;
+            _budgetBytes = CompressionMemoryBudget.CostOf(compression, role, _options.Compression.MemoryLevel);
+            budget.Take(_budgetBytes);
+        }
         // A waiting application runs on the read loop's thread when a message arrives, instead of
         // being queued to the thread pool: one hop less per message, as when the application reads
         // the socket itself. The read loop's state is settled before each delivery (DeliverAsync).
@@ -195,6 +201,9 @@ public sealed partial class WebSocketConnection : IAsyncDisposable
 
     /// <summary>The peer's address as the transport reported it, or null when unknown.</summary>
     public EndPoint? RemoteEndPoint { get; }
+
+    private CompressionMemoryBudget? _budget; // what this connection's zlib state counts against, if bounded
+    private long _budgetBytes;
 
     /// <summary>The permessage-deflate parameters agreed in the handshake, or null when not compressing.</summary>
     public PerMessageDeflateParameters? Compression { get; }

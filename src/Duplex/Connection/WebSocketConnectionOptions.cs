@@ -217,7 +217,7 @@ public sealed class WebSocketConnectionOptions
         var cached = Volatile.Read(ref _protocolOptions);
         if (cached is null || cached.MaxMessageSize != MaxMessageSize || cached.MaxFragments != MaxFragments
             || cached.ReceiveChunkSize != ReceiveChunkSize || cached.CompressionLevel != Compression.CompressionLevel
-            || cached.MinMessageSizeToCompress != Compression.MinMessageSizeToCompress)
+            || cached.MinMessageSizeToCompress != Compression.MinMessageSizeToCompress || cached.MemoryLevel != Compression.MemoryLevel)
         {
             cached = new WebSocketProtocolOptions
             {
@@ -226,6 +226,7 @@ public sealed class WebSocketConnectionOptions
                 ReceiveChunkSize = ReceiveChunkSize,
                 CompressionLevel = Compression.CompressionLevel,
                 MinMessageSizeToCompress = Compression.MinMessageSizeToCompress,
+                MemoryLevel = Compression.MemoryLevel,
             };
             Volatile.Write(ref _protocolOptions, cached);
         }

@@ -83,7 +83,7 @@ public sealed partial class WebSocketProtocol : IDisposable
         {
             Compression = compression;
             if (compression.SenderResetsContext(role)) _sharedDeflaterWindowBits = compression.SenderWindowBits(role);
-            else _deflater = MessageDeflater.Create(compression, role, _options.CompressionLevel);
+            else _deflater = new MessageDeflater(compression.SenderWindowBits(role), noContextTakeover: false, _options.CompressionLevel, _options.MemoryLevel);
             _inflater = MessageInflater.Create(compression, role);
         }
     }

@@ -64,6 +64,15 @@ public sealed class WebSocketProtocolOptions
         init => _compressionLevel = value is >= 0 and <= 9 ? value : throw new ArgumentOutOfRangeException(nameof(value), "zlib levels are 0 to 9.");
     }
 
+    /// <summary>zlib memLevel (1–9) of this connection's own compressor, when it keeps its context.</summary>
+    public int MemoryLevel
+    {
+        get => _memoryLevel;
+        init => _memoryLevel = value is >= 1 and <= 9 ? value : throw new ArgumentOutOfRangeException(nameof(value), "zlib memory levels are 1 to 9.");
+    }
+
+    private readonly int _memoryLevel = 8;
+
     /// <summary>Messages shorter than this go out uncompressed even when permessage-deflate was agreed.</summary>
     public int MinMessageSizeToCompress
     {

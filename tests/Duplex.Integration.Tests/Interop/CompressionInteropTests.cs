@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Duplex.Integration.Tests.Infrastructure;
 using Duplex.Protocol;
+using Duplex.Protocol.Deflate;
 using Duplex.Server;
 using Microsoft.AspNetCore.Builder;
 
@@ -118,6 +119,49 @@ public class CompressionInteropTests
         long raw = plain.GetProperty("bytesRead").GetInt64() - whole.GetProperty("bytesRead").GetInt64();
         Assert.True(raw >= bytes.Length, $"{raw} bytes on the wire: compressed although compress was false");
         await client.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_memory_level_of_1_still_round_trips_with_a_Node_ws_client()
+    {
+        await using var server = await StartCompressingEchoAsync(o => o.Connection.Compression.MemoryLevel = 1);
+        await using var peer = PeerProcess.Start(InteropPeers.Node, InteropPeers.Script("ws-deflate.js"), "client", server.WebSocketUri("/echo").ToString());
+        var result = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith("permessage-deflate", result.GetProperty("extensions").GetString());
+        Assert.Equal(5, result.GetProperty("echoed").GetInt32());
+        Assert.Equal(0, result.GetProperty("mismatches").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Past_the_compression_budget_new_connections_open_uncompressed_until_one_ends()
+    {
+        var agreed = new PerMessageDeflateParameters(false, false, 15, 15); // what a default client and server agree
+        long perConnection = CompressionMemoryBudget.CostOf(agreed, WebSocketRole.Server, 8);
+        Assert.Equal((1 << 17) + (1 << 17) + (1 << 15) + 7 * 1024, perConnection); // zlib's formulas, windows of 15
+        var budget = new CompressionMemoryBudget(2 * perConnection);
+        await using var server = await StartCompressingEchoAsync(o => o.Connection.Compression.MemoryBudget = budget);
+        var uri = server.WebSocketUri("/echo");
+
+        await using var a = await WebSocketClient.ConnectAsync(uri);
+        await using var b = await WebSocketClient.ConnectAsync(uri);
+        await using var c = await WebSocketClient.ConnectAsync(uri);
+        Assert.NotNull(a.Compression);
+        Assert.NotNull(b.Compression);
+        Assert.Null(c.Compression); // declined: the handshake's answer carried no extension
+        Assert.Equal(1, budget.Declined);
+        Assert.Equal(2 * perConnection, budget.UsedBytes);
+
+        // The uncompressed one works as any other.
+        await c.SendTextAsync("plain");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var m in c.ReadMessagesAsync(cts.Token)) { Assert.Equal("plain", m.Text); break; }
+
+        await a.CloseAsync();
+        for (int i = 0; i < 200 && budget.UsedBytes != perConnection; i++) await Task.Delay(25);
+        Assert.Equal(perConnection, budget.UsedBytes);
+        await using var d = await WebSocketClient.ConnectAsync(uri);
+        Assert.NotNull(d.Compression);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WebSocketConnectionOptions { Compression = { MemoryLevel = 0 } }.Compression.Validate());
     }
 
     [Fact]

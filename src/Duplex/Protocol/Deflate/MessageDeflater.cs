@@ -25,7 +25,18 @@ public sealed unsafe class MessageDeflater : IDisposable
     /// <param name="noContextTakeover">Whether this side agreed not to refer back into earlier messages.</param>
     /// <param name="compressionLevel">zlib level 0–9.</param>
     public MessageDeflater(int windowBits, bool noContextTakeover, int compressionLevel = 6)
+        : this(windowBits, noContextTakeover, compressionLevel, ZlibNative.DefaultMemoryLevel)
     {
+    }
+
+    /// <param name="windowBits">The largest window this side agreed to compress with, 8–15.</param>
+    /// <param name="noContextTakeover">Whether this side agreed not to refer back into earlier messages.</param>
+    /// <param name="compressionLevel">zlib level 0–9.</param>
+    /// <param name="memoryLevel">zlib memLevel 1–9: its state takes 1 &lt;&lt; (memoryLevel + 9) bytes beside the window.</param>
+    public MessageDeflater(int windowBits, bool noContextTakeover, int compressionLevel, int memoryLevel)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(memoryLevel, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(memoryLevel, 9);
         ArgumentOutOfRangeException.ThrowIfLessThan(windowBits, PerMessageDeflateParameters.MinWindowBits);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(windowBits, PerMessageDeflateParameters.MaxWindowBits);
         ArgumentOutOfRangeException.ThrowIfNegative(compressionLevel);
@@ -37,7 +48,7 @@ public sealed unsafe class MessageDeflater : IDisposable
         // 512 - 262 = 250 < 256, so the stream fits the 256-byte window a peer who agreed on 8
         // decompresses with. Node's zlib binding and other WebSocket stacks map 8 to 9 the same way;
         // a test inflates such a stream with an 8-bit window to pin this.
-        _zlib = ZStreamHandle.CreateDeflater(compressionLevel, windowBits == 8 ? 9 : windowBits);
+        _zlib = ZStreamHandle.CreateDeflater(compressionLevel, windowBits == 8 ? 9 : windowBits, memoryLevel);
     }
 
     /// <summary>The compressor for <paramref name="role"/>'s outgoing messages under the agreed parameters.</summary>

@@ -35,6 +35,21 @@ public sealed class PerMessageDeflateOptions
     public int CompressionLevel { get; set; } = 6;
 
     /// <summary>
+    /// zlib's memLevel (1–9, default 8) for each connection's own compressor (with context takeover):
+    /// its state takes 1 &lt;&lt; (memLevel + 9) bytes beside the window, 128 KiB at 8, 4 KiB at 3 — less
+    /// memory per connection for a somewhat lower ratio. The few shared compressors of connections
+    /// without context takeover keep zlib's default.
+    /// </summary>
+    public int MemoryLevel { get; set; } = 8;
+
+    /// <summary>
+    /// A bound on the zlib memory of every connection that shares this budget (give the same instance to
+    /// every endpoint to bound the whole server); past it a server answers new handshakes without
+    /// permessage-deflate. Null (the default): no bound.
+    /// </summary>
+    public CompressionMemoryBudget? MemoryBudget { get; set; }
+
+    /// <summary>
     /// Messages shorter than this many bytes are sent uncompressed (RSV1 clear, RFC 7692 §6.1 lets an
     /// endpoint choose per message): deflate's block overhead makes small payloads larger, not smaller.
     /// </summary>
@@ -49,6 +64,8 @@ public sealed class PerMessageDeflateOptions
         CheckWindowBits(ClientMaxWindowBits, nameof(ClientMaxWindowBits));
         if (CompressionLevel is < 0 or > 9)
             throw new ArgumentOutOfRangeException(nameof(CompressionLevel), CompressionLevel, "zlib levels are 0 to 9.");
+        if (MemoryLevel is < 1 or > 9)
+            throw new ArgumentOutOfRangeException(nameof(MemoryLevel), MemoryLevel, "zlib memory levels are 1 to 9.");
         if (MinMessageSizeToCompress < 0)
             throw new ArgumentOutOfRangeException(nameof(MinMessageSizeToCompress), MinMessageSizeToCompress, "must not be negative.");
     }

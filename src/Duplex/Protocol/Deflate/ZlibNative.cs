@@ -92,10 +92,11 @@ internal sealed unsafe class ZStreamHandle : SafeHandle
 
     /// <param name="level">zlib compression level, 0 (store) to 9 (smallest).</param>
     /// <param name="windowBits">8–15; passed negated, which asks zlib for raw DEFLATE (RFC 1951) as RFC 7692 §7.2 uses.</param>
-    public static ZStreamHandle CreateDeflater(int level, int windowBits)
+    /// <param name="memoryLevel">zlib memLevel, 1–9 (8 is zlib's default).</param>
+    public static ZStreamHandle CreateDeflater(int level, int windowBits, int memoryLevel = ZlibNative.DefaultMemoryLevel)
     {
         var h = new ZStreamHandle(deflate: true);
-        int rc = ZlibNative.DeflateInit2(h.Stream, level, ZlibNative.Deflated, -windowBits, ZlibNative.DefaultMemoryLevel, ZlibNative.DefaultStrategy);
+        int rc = ZlibNative.DeflateInit2(h.Stream, level, ZlibNative.Deflated, -windowBits, memoryLevel, ZlibNative.DefaultStrategy);
         if (rc != ZlibNative.Ok) h.FailInit("deflateInit2", rc);
         return h;
     }
