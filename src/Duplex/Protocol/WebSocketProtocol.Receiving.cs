@@ -367,7 +367,22 @@ public sealed partial class WebSocketProtocol
     {
         _inflated ??= new PooledBufferWriter(1024) { MaxCapacity = (int)Math.Min(int.MaxValue - 64, _options.MaxMessageSize) };
         int before = _inflated.WrittenCount;
-        if (_inflater!.Inflate(compressed, endOfMessage, _options.MaxMessageSize, _inflated, out error) != InflateStatus.Done) return false;
+        var inflater = _inflater ?? (_messageInflater ??= InflaterPool.Rent(_sharedInflaterWindowBits));
+        if (inflater.Inflate(compressed, endOfMessage, _options.MaxMessageSize, _inflated, out error) != InflateStatus.Done)
+        {
+            // A failed decompressor is unusable (and the connection is failing): it never goes back.
+            if (_messageInflater is not null)
+            {
+                _messageInflater.Dispose();
+                _messageInflater = null;
+            }
+            return false;
+        }
+        if (endOfMessage && _messageInflater is not null)
+        {
+            InflaterPool.Return(_messageInflater);
+            _messageInflater = null;
+        }
         if (_frames.MessageOpcode == Opcode.Text && !_inflatedUtf8.Feed(_inflated.WrittenSpan.Slice(before)))
         {
             error = new(CloseStatus.InvalidPayloadData, "invalid UTF-8 in text message");

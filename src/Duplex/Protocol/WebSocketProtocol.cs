@@ -32,7 +32,9 @@ public sealed partial class WebSocketProtocol : IDisposable
     private readonly MaskKeySource? _maskKeys;      // client role: every frame we send is masked (§5.3)
     // permessage-deflate, when agreed: the decompressor (input side) and either our own compressor
     // (context takeover on our side) or a shared one of this window, per message (DeflaterPool).
-    private readonly MessageInflater? _inflater;
+    private readonly MessageInflater? _inflater;   // null when the peer resets its context: then pooled
+    private readonly int _sharedInflaterWindowBits;
+    private MessageInflater? _messageInflater;      // the pooled one the message being received holds
     private readonly MessageDeflater? _deflater;
     private readonly int _sharedDeflaterWindowBits;
 
@@ -84,7 +86,10 @@ public sealed partial class WebSocketProtocol : IDisposable
             Compression = compression;
             if (compression.SenderResetsContext(role)) _sharedDeflaterWindowBits = compression.SenderWindowBits(role);
             else _deflater = new MessageDeflater(compression.SenderWindowBits(role), noContextTakeover: false, _options.CompressionLevel, _options.MemoryLevel);
-            _inflater = MessageInflater.Create(compression, role);
+            // A peer that resets its context per message leaves nothing to keep between messages: its
+            // messages are inflated by pooled decompressors, held from a message's first frame to its last.
+            if (compression.ReceiverResetsContext(role)) _sharedInflaterWindowBits = compression.ReceiverWindowBits(role);
+            else _inflater = MessageInflater.Create(compression, role);
         }
     }
 
@@ -117,6 +122,8 @@ public sealed partial class WebSocketProtocol : IDisposable
         _inflated?.Dispose();
         _inflated = null;
         _inflater?.Dispose();
+        _messageInflater?.Dispose();
+        _messageInflater = null;
         _deflater?.Dispose();
         _fragmentDeflater?.Dispose();
         _compressedOut?.Dispose();

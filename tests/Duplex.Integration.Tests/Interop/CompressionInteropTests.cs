@@ -165,6 +165,56 @@ public class CompressionInteropTests
     }
 
     [Fact]
+    public async Task A_Node_ws_client_told_to_reset_its_context_is_inflated_by_pooled_decompressors()
+    {
+        // RFC 7692 §7.1.1.2: the server may ask for client_no_context_takeover unoffered; ws then resets per message.
+        var agreed = new TaskCompletionSource<PerMessageDeflateParameters?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(app => app.MapWebSocket("/echo", async c =>
+        {
+            agreed.TrySetResult(c.Compression);
+            await foreach (var m in c.ReadMessagesAsync()) await c.SendAsync(m);
+        }, o =>
+        {
+            o.Connection.Compression.Enabled = true;
+            o.Connection.Compression.ClientNoContextTakeover = true;
+        }));
+        await using var peer = PeerProcess.Start(InteropPeers.Node, InteropPeers.Script("ws-deflate.js"), "client", server.WebSocketUri("/echo").ToString());
+        var result = await peer.ReadJsonAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, result.GetProperty("echoed").GetInt32());
+        Assert.Equal(0, result.GetProperty("mismatches").GetArrayLength());
+        Assert.True((await agreed.Task.WaitAsync(TimeSpan.FromSeconds(10)))!.ClientNoContextTakeover);
+    }
+
+    [Fact]
+    public async Task Pooled_decompressors_shared_by_many_connections_keep_every_message_apart()
+    {
+        await using var server = await StartCompressingEchoAsync(o => o.Connection.Compression.ClientNoContextTakeover = true);
+        var options = new WebSocketClientOptions();
+        options.Connection.Compression.ClientNoContextTakeover = true;
+        var clients = new List<WebSocketConnection>();
+        for (int i = 0; i < 20; i++) clients.Add(await WebSocketClient.ConnectAsync(server.WebSocketUri("/echo"), options));
+        Assert.All(clients, c => Assert.True(c.Compression!.ClientNoContextTakeover));
+        await Task.WhenAll(clients.Select((c, i) => Task.Run(async () =>
+        {
+            var sent = Enumerable.Range(0, 20).Select(j => string.Concat(Enumerable.Repeat($"client {i} message {j} ", 200 + j * 37))).ToArray();
+            var receiving = Task.Run(async () =>
+            {
+                int n = 0;
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await foreach (var m in c.ReadMessagesAsync(cts.Token))
+                {
+                    Assert.Equal(sent[n], m.Text);
+                    if (++n == sent.Length) break;
+                }
+            });
+            foreach (var text in sent) await c.SendTextAsync(text);
+            await receiving;
+            await c.CloseAsync();
+        })));
+        foreach (var c in clients) await c.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Python_websockets_client_negotiates_deflate_by_default()
     {
         await using var server = await StartCompressingEchoAsync();

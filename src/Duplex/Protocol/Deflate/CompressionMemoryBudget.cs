@@ -32,13 +32,13 @@ public sealed class CompressionMemoryBudget
     /// zlib's memory for one connection in <paramref name="role"/> under <paramref name="agreed"/>: its own
     /// compressor when it keeps its context — (1 &lt;&lt; (windowBits + 2)) + (1 &lt;&lt; (memLevel + 9)), zlib's
     /// formula — none when it resets per message (those share a few pooled ones), and its decompressor,
-    /// 1 &lt;&lt; windowBits plus zlib's fixed 7 KiB.
+    /// 1 &lt;&lt; windowBits plus zlib's fixed 7 KiB — none when the peer resets per message (pooled too).
     /// </summary>
     public static long CostOf(PerMessageDeflateParameters agreed, WebSocketRole role, int memoryLevel)
     {
         ArgumentNullException.ThrowIfNull(agreed);
         long deflate = agreed.SenderResetsContext(role) ? 0 : (1L << (Math.Max(9, agreed.SenderWindowBits(role)) + 2)) + (1L << (memoryLevel + 9));
-        long inflate = (1L << agreed.ReceiverWindowBits(role)) + 7 * 1024;
+        long inflate = agreed.ReceiverResetsContext(role) ? 0 : (1L << agreed.ReceiverWindowBits(role)) + 7 * 1024;
         return deflate + inflate;
     }
 
