@@ -224,6 +224,8 @@ internal sealed class RedisStream
                 for (int i = 0; i < batch.Count; i++)
                     adds[i] = AddAsync(db, batch[i].Fields);
                 Exception? error = null;
+                bool answersLost = false;
+                bool wasOutage = _writeOutage;
                 for (int i = 0; i < batch.Count; i++)
                 {
                     try
@@ -236,7 +238,13 @@ internal sealed class RedisStream
                     catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
                     {
                         // Redis away, or refusing (WRONGTYPE): held and tried again; logged once per outage.
+                        // The outage is marked before the first entry is held, so that what is queued after an
+                        // emitter was told "held" is held too, not left waiting uncounted behind the retries.
                         error ??= ex;
+                        _writeOutage = true;
+                        // Only a broken connection leaves it unknown whether Redis ran the add; an error
+                        // answer (WRONGTYPE, OOM) says it did not.
+                        if (ex is not RedisServerException) answersLost = true;
                         Hold(batch[i]);
                         failed.Add(batch[i]);
                     }
@@ -255,11 +263,13 @@ internal sealed class RedisStream
                     }
                     continue;
                 }
-                unsure = true;
+                unsure = answersLost;
                 RedisAdapterMetrics.Error("publish");
-                if (!_writeOutage)
+                // Entries queued meanwhile are held now too (counted, their emitters answered), not only when
+                // the next attempt reaches them.
+                while (batch.Count < 256 && reader.TryRead(out var queued)) { Hold(queued); batch.Add(queued); }
+                if (!wasOutage)
                 {
-                    _writeOutage = true;
                     _log.LogWarning("Socket.IO Redis streams adapter: cannot add to stream {Stream} ({Reason}); holding entries (at most {Max}) until Redis is back",
                         _options.StreamName, error.Message, _options.MaxBufferedMessages);
                 }
