@@ -11,11 +11,13 @@ const cases = fs.readFileSync(path.join(dir, 'cases.txt'), 'utf8').trim().split(
 // duplex-kestrel is `duplex serve` on Kestrel's socket transport instead of Duplex's.
 const serverNames = {
   duplex: 'Duplex',
+  'duplex-full': 'Duplex, full path',
   'duplex-kestrel': 'Duplex, Kestrel transport',
   'duplex-pool': 'Duplex, --io pool',
   aspnet: 'ASP.NET Core',
   'aspnet-inline': 'ASP.NET Core, inline I/O',
   'aspnet-wks': 'ASP.NET Core, workstation GC',
+  floor: 'floor (raw sockets)',
   node: 'Node ws',
 };
 
@@ -32,15 +34,16 @@ for (const [name] of cases) {
     if (summary) byServer[server] = summary;
   }
   const base = byServer.aspnet?.figure;
+  const floor = byServer.floor?.figure;
   for (const [server, r] of Object.entries(byServer)) {
-    rows.push(`| ${name} | ${serverNames[server]} | ${r.idle ? 'KiB / conn' : `CPU µs / ${r.unit}`} | ${fmt(r.figure)} | ${base && r.figure !== undefined ? fmt(r.figure / base) + '×' : '–'} | ${int(r.rate)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${fmt(r.rss, 0)} | ${r.errors}${r.lost ? ` (lost ${r.lost})` : ''}${r.runs < Number(repeats) ? ` (${r.runs}/${repeats} runs)` : ''} |`);
+    rows.push(`| ${name} | ${serverNames[server]} | ${r.idle ? 'KiB / conn' : `CPU µs / ${r.unit}`} | ${fmt(r.figure)} | ${base && r.figure !== undefined ? fmt(r.figure / base) + '×' : '–'} | ${floor && r.figure !== undefined ? fmt(r.figure / floor) + '×' : '–'} | ${int(r.rate)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${fmt(r.rss, 0)} | ${r.errors}${r.lost ? ` (lost ${r.lost})` : ''}${r.runs < Number(repeats) ? ` (${r.runs}/${repeats} runs)` : ''} |`);
   }
 }
 
-console.log(`Profile: ${profile}; medians of ${repeats} runs per case; figure = server CPU (utime+stime) per message, delivery or handshake over the measured window, or for idle the server's RSS growth per held connection. Lower is better; × = ratio to ASP.NET Core in this run. Rate = messages, deliveries or handshakes per second (idle: connections opened per second). p50/p99 in µs (round trip, fan-out, or connect+upgrade). RSS = server resident memory at the end of the window.`);
+console.log(`Profile: ${profile}; medians of ${repeats} runs per case; figure = server CPU (utime+stime) per message, delivery or handshake over the measured window, or for idle the server's RSS growth per held connection. Lower is better; × = ratio to ASP.NET Core in this run, ÷ floor = ratio to the floor server (raw sockets, minimal framing: what this machine's sockets cost) in this run. Rate = messages, deliveries or handshakes per second (idle: connections opened per second). p50/p99 in µs (round trip, fan-out, or connect+upgrade). RSS = server resident memory at the end of the window.`);
 console.log('');
-console.log('| case | server | figure | value | × ASP.NET Core | rate /s | p50 µs | p99 µs | RSS MiB | errors |');
-console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('| case | server | figure | value | × ASP.NET Core | ÷ floor | rate /s | p50 µs | p99 µs | RSS MiB | errors |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) console.log(r);
 console.log('');
 console.log('Cases:');

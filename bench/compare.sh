@@ -10,7 +10,9 @@
 #   options: --compression (add permessage-deflate cases), --repeats N, --servers "duplex aspnet node",
 #            --cases "echo-32-1x1 ..." (a subset, by name)
 #   servers: duplex (`duplex serve`, event-loop I/O), aspnet (bench/AspNetCoreEcho, ASP.NET Core's
-#            defaults), node (ws); and, to see what scheduling alone does: duplex-pool (`serve --io
+#            defaults), floor (bench/FloorEcho: raw sockets, minimal framing, the machine's limit),
+#            node (ws); duplex-full (`duplex serve --no-fast-path`: upgrades through ASP.NET Core's
+#            pipeline, the full path); and, to see what scheduling alone does: duplex-pool (`serve --io
 #            pool`), duplex-kestrel (`duplex serve --transport kestrel`: Kestrel's socket transport
 #            instead of Duplex's), aspnet-inline (AspNetCoreEcho with the same inline I/O as `duplex serve`)
 #            and aspnet-wks (AspNetCoreEcho on workstation GC, as `duplex serve` runs)
@@ -23,7 +25,7 @@ cd "$root"
 
 profile=quick
 repeats=3
-servers="duplex aspnet node"
+servers="duplex aspnet floor node"
 compression=0
 only=""
 while [ $# -gt 0 ]; do
@@ -58,6 +60,9 @@ cases=(
   "bcast-32-${bcast_big}-flat|broadcast|/broadcast|--size 32 --receivers ${bcast_big} --depth 4"
   "idle-${idle_n}|idle|/echo|--connections ${idle_n}"
   "handshake-4|handshake|/echo|--loops 4"
+  # The same with the server closing the TCP connection first (RFC 6455 §7.1.1), as a client that
+  # waits for the server's FIN after the close handshake sees it.
+  "handshake-4-server-closes|handshake|/echo|--loops 4 --close server"
 )
 if [ "$compression" = 1 ]; then
   cases+=(
@@ -73,12 +78,14 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 echo "== building (Release)" >&2
 dotnet build -c Release -v q -nologo src/Duplex.Cli/Duplex.Cli.csproj >&2
 dotnet build -c Release -v q -nologo bench/AspNetCoreEcho/AspNetCoreEcho.csproj >&2
+dotnet build -c Release -v q -nologo bench/FloorEcho/FloorEcho.csproj >&2
 if [[ " $servers " == *" node "* ]]; then
   echo "== installing ws (npm)" >&2
   (cd bench/node && npm install --no-audit --no-fund --silent >&2)
 fi
 cli="$root/src/Duplex.Cli/bin/Release/net10.0/Duplex.Cli.dll"
 aspnet="$root/bench/AspNetCoreEcho/bin/Release/net10.0/AspNetCoreEcho.dll"
+floor="$root/bench/FloorEcho/bin/Release/net10.0/FloorEcho.dll"
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$root/bench/results/$stamp"
@@ -102,6 +109,10 @@ start_server() { # server, port, compression(0/1)
   case "$1" in
     duplex) [ "$3" = 1 ] && flag="--compression"
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" $flag >"$out/$1-server.log" 2>&1 & ;;
+    duplex-full) [ "$3" = 1 ] && flag="--compression"
+            dotnet "$cli" serve --host 127.0.0.1 --port "$2" --no-fast-path $flag >"$out/$1-server.log" 2>&1 & ;;
+    floor)  [ "$3" = 1 ] && { echo "   floor has no permessage-deflate" >&2; return 1; }
+            dotnet "$floor" --port "$2" >"$out/$1-server.log" 2>&1 & ;;
     duplex-kestrel) [ "$3" = 1 ] && flag="--compression"
             dotnet "$cli" serve --host 127.0.0.1 --port "$2" --transport kestrel $flag >"$out/$1-server.log" 2>&1 & ;;
     duplex-pool) [ "$3" = 1 ] && flag="--compression"

@@ -5,6 +5,11 @@ namespace Duplex.Cli;
 /// <summary>
 /// <c>duplex bench handshake</c>: L loops each connecting, upgrading, and closing (close frame both
 /// ways, then the socket) as fast as they can; handshakes/s and connect+upgrade latency.
+/// <c>--close</c> says how a connection ends: <c>client</c> (the default) sends a close frame, waits
+/// for the server's, then closes the socket itself; <c>server</c> sends a close frame, waits for the
+/// server's and then for the server to close the TCP connection (RFC 6455 §7.1.1: the server closes
+/// first, so the TIME_WAIT is the server's); <c>tcp</c> sends no close frame and closes the socket
+/// right after the 101.
 /// </summary>
 internal static class BenchHandshake
 {
@@ -27,6 +32,11 @@ internal static class BenchHandshake
                 {
                     socket = await BenchSocket.ConnectAsync(options.Target, options.SourceFor(Interlocked.Increment(ref nextIndex)), options.Compression, window.Abort);
                     if (window.Measuring) histogram.Record((long)(Stopwatch.GetElapsedTime(started).Ticks * 100));
+                    if (options.CloseMode == "tcp")
+                    {
+                        Volatile.Write(ref counts[loop * 8], counts[loop * 8] + 1);
+                        continue;
+                    }
                     await socket.SendAsync(BenchSocket.CloseFrame, window.Abort);
                     var closer = new CloseWaiter();
                     int leftover = socket.TakeLeftover(buffer);
@@ -36,6 +46,12 @@ internal static class BenchHandshake
                         int n = await socket.ReceiveAsync(buffer, window.Abort);
                         if (n == 0) throw new BenchException("server dropped the connection instead of answering the close frame");
                         closer.Consume(buffer.AsSpan(0, n));
+                    }
+                    if (options.CloseMode == "server")
+                    {
+                        // Nothing may follow the server's close frame; the next read is its FIN.
+                        int n = await socket.ReceiveAsync(buffer, window.Abort);
+                        if (n != 0) throw new BenchException("server sent data after its close frame");
                     }
                     Volatile.Write(ref counts[loop * 8], counts[loop * 8] + 1);
                 }

@@ -24,6 +24,8 @@ internal sealed class BenchOptions
     public int ServerPid { get; init; }
     public int Sources { get; init; }
     public int ConnectParallelism { get; init; }
+    /// <summary>handshake --close: how each connection ends (see <see cref="BenchHandshake"/>).</summary>
+    public string CloseMode { get; init; } = "client";
 
     /// <summary>Longest the in-flight messages may take to come back once the window is over.</summary>
     public TimeSpan DrainTimeout { get; } = TimeSpan.FromSeconds(15);
@@ -31,7 +33,7 @@ internal sealed class BenchOptions
     public static readonly HashSet<string> FlagNames = ["text", "binary", "json", "no-progress", "compression"];
 
     public static readonly HashSet<string> OptionNames =
-        ["connections", "depth", "size", "duration", "warmup", "messages", "rate", "pid", "sources", "receivers", "loops", "connect-parallelism", "publish-to"];
+        ["connections", "depth", "size", "duration", "warmup", "messages", "rate", "pid", "sources", "receivers", "loops", "connect-parallelism", "publish-to", "close"];
 
     public static BenchOptions Parse(Arguments args)
     {
@@ -71,7 +73,10 @@ internal sealed class BenchOptions
             ServerPid = args.GetInt("pid", 0),
             Sources = Positive(args.GetInt("sources", connections > 20000 ? (connections + 19999) / 20000 : 1), "sources"),
             ConnectParallelism = Positive(args.GetInt("connect-parallelism", 64), "connect-parallelism"),
+            CloseMode = args.Get("close") ?? "client",
         };
+        if (options.CloseMode is not ("client" or "server" or "tcp"))
+            throw new ArgumentException($"--close '{options.CloseMode}': client, server or tcp");
         if (options.Mode == "broadcast" && options.Size < 16) throw new ArgumentException("broadcast messages carry a 16-byte sequence and timestamp: --size 16 or more");
         if (options.Size > 256 * 1024 * 1024) throw new ArgumentException("--size is at most 256m");
         if (options.Connections > 200_000) throw new ArgumentException("at most 200000 connections");

@@ -16,7 +16,7 @@ internal static class ServeCommand
         Arguments parsed;
         try
         {
-            parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose" });
+            parsed = new Arguments(args, new HashSet<string> { "compression", "metrics", "verbose", "no-fast-path" });
             if (parsed.Unknown(new HashSet<string> { "host", "port", "redis", "io", "transport", "drain" }).FirstOrDefault() is { } unknown)
                 return Usage.Print(1, $"unknown option --{unknown}");
             if (parsed.Get("io") is { } io && io is not ("loop" or "pool"))
@@ -62,7 +62,10 @@ internal static class ServeCommand
             // A client gets 10 s to send its upgrade request (slowloris guard).
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             // /echo and /broadcast upgrades are served beneath the HTTP layer (the demo page is not).
-            Action<ListenOptions> fast = listen => listen.UseDuplexFastPath();
+            // --no-fast-path: every upgrade through ASP.NET Core's pipeline (the full path), as for an
+            // endpoint whose handler takes the HttpContext.
+            bool fastPath = !parsed.Flag("no-fast-path");
+            Action<ListenOptions> fast = listen => { if (fastPath) listen.UseDuplexFastPath(); };
             if (host == "localhost") kestrel.ListenLocalhost(port, fast);
             else if (host is "*" or "0.0.0.0" or "::") kestrel.ListenAnyIP(port, fast);
             else kestrel.Listen(IPAddress.Parse(host), port, fast);

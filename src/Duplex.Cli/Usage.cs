@@ -7,7 +7,7 @@ internal static class Usage
 
         usage:
           duplex serve [--host localhost] [--port 8080] [--compression] [--metrics] [--redis host:port] [--verbose]
-                       [--io loop|pool] [--transport duplex|kestrel] [--drain seconds]
+                       [--io loop|pool] [--transport duplex|kestrel] [--no-fast-path] [--drain seconds]
               /echo       every message comes back, same type
               /broadcast  every message goes to every connection on /broadcast
               /           a demo page using the browser's WebSocket
@@ -18,6 +18,7 @@ internal static class Usage
               --redis joins a cluster: /broadcast and the Socket.IO chat reach every server on that
                       Redis (Duplex, or Node socket.io with @socket.io/redis-adapter)
               --verbose logs every connection opened and closed
+              --no-fast-path upgrades /echo and /broadcast through ASP.NET Core's pipeline
               --drain on Ctrl+C/SIGTERM closes the connections with 1012 spread over that many
                       seconds (refusing new ones with 503) instead of 1001 all at once
               --io loop (default) runs each connection inline on the socket event threads, one per
@@ -59,6 +60,7 @@ internal static class Usage
                          publisher on another server of a cluster (every delivery crosses Redis)
               idle       --connections N: open and hold; --pid gives server KiB per connection
               handshake  --loops L: connect, upgrade, close; handshakes/s
+                         --close client|server|tcp: who closes the TCP connection (default client)
               --duration 10 --warmup 1 [--messages N] bound every run; --pid PID reads the
               server's CPU (µs per message) and RSS from /proc; --compression offers
               permessage-deflate; --sources K spreads connections over 127.0.0.1..K.
